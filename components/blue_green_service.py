@@ -1,0 +1,376 @@
+"""BlueGreenService: one ALB, two target groups and two ECS services (blue and green).
+
+The production listener splits traffic between the colors by weight; a test listener on its own
+port reaches the idle color for smoke tests before any user does. During a rollout shipyard owns
+the weights through the ELBv2 API and writes the final colors back into stack config, so Pulumi
+and the live listener agree when the rollout ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.tags import tagged
+from shipyard.config.model import Color, Service, Tls
+
+EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+ANYWHERE = ["0.0.0.0/0"]
+
+
+@dataclass(frozen=True)
+class BlueGreenServiceArgs:
+    environment: str
+    region: str
+    service: Service
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    task_subnet_ids: pulumi.Input[Sequence[str]]
+    assign_public_ip: bool
+    cluster_arn: pulumi.Input[str]
+    tls: Tls | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def container_definitions(
+    service: Service, color: Color, region: str, log_group: str
+) -> str:
+    """The task definition's container JSON for one color (deterministic key order)."""
+    version = service.version_of(color)
+    environment = dict(service.environment)
+    environment.update({"SHIPYARD_COLOR": color.value, "SHIPYARD_VERSION": version})
+    container: dict[str, Any] = {
+        "name": service.name,
+        "image": f"{service.image}:{version}",
+        "essential": True,
+        "portMappings": [{"containerPort": service.container_port, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(service.secrets.items())],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": color.value,
+            },
+        },
+    }
+    return json.dumps([container], sort_keys=True)
+
+
+class BlueGreenService(pulumi.ComponentResource):
+    """A service deployed blue-green behind one Application Load Balancer."""
+
+    def __init__(
+        self, name: str, args: BlueGreenServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("shipyard:service:BlueGreenService", name, None, opts)
+        self._name = name
+        self._args = args
+        service = args.service
+        self._child = pulumi.ResourceOptions(parent=self)
+        self.alb_security_group, self.task_security_group = self._security_groups()
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[self.alb_security_group.id],
+            subnets=args.public_subnet_ids,
+            tags=tagged(args.tags, f"{name}-alb", service=service.name),
+            opts=self._child,
+        )
+        self.target_groups = {color: self._target_group(color) for color in Color}
+        self.production_listener, self.redirect_listener = self._production_listener()
+        self.test_listener = self._test_listener()
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/shipyard/{args.environment}/{service.name}",
+            retention_in_days=service.log_retention_days,
+            tags=tagged(args.tags, f"{name}-logs", service=service.name),
+            opts=self._child,
+        )
+        self.execution_role = self._execution_role()
+        self.task_definitions = {color: self._task_definition(color) for color in Color}
+        self.services = {color: self._ecs_service(color) for color in Color}
+
+        scheme = "https" if args.tls else "http"
+        dns = self.load_balancer.dns_name
+        self.url = dns.apply(lambda host: f"{scheme}://{host}")
+        self.test_url = dns.apply(lambda host: f"{scheme}://{host}:{service.test_port}")
+        self.outputs: dict[str, Any] = {
+            "albDnsName": dns,
+            "url": self.url,
+            "testUrl": self.test_url,
+            "targetGroupArns": {c.value: tg.arn for c, tg in self.target_groups.items()},
+            "targetGroupArnSuffixes": {
+                c.value: tg.arn_suffix for c, tg in self.target_groups.items()
+            },
+            "listenerArns": {
+                "production": self.production_listener.arn,
+                "test": self.test_listener.arn,
+            },
+            "ecsServiceNames": {c.value: s.name for c, s in self.services.items()},
+            "activeColor": service.active_color.value,
+            "weights": {c.value: service.weight_of(c) for c in Color},
+            "versions": {c.value: service.version_of(c) for c in Color},
+        }
+        self.register_outputs(self.outputs)
+
+    def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        name, args, service = self._name, self._args, self._args.service
+        ports = [443, 80] if args.tls else [80]
+        ports.append(service.test_port)
+        alb = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            description=f"{service.name} load balancer: production and test listeners",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=port, to_port=port, cidr_blocks=ANYWHERE
+                )
+                for port in ports
+            ],
+            egress=[_all_egress()],
+            tags=tagged(args.tags, f"{name}-alb-sg", service=service.name),
+            opts=self._child,
+        )
+        tasks = aws.ec2.SecurityGroup(
+            f"{name}-task-sg",
+            description=f"{service.name} tasks: the container port, from the load balancer only",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp",
+                    from_port=service.container_port,
+                    to_port=service.container_port,
+                    security_groups=[alb.id],
+                )
+            ],
+            egress=[_all_egress()],
+            tags=tagged(args.tags, f"{name}-task-sg", service=service.name),
+            opts=self._child,
+        )
+        return alb, tasks
+
+    def _target_group(self, color: Color) -> aws.lb.TargetGroup:
+        name, args, service = self._name, self._args, self._args.service
+        check = service.health_check
+        return aws.lb.TargetGroup(
+            f"{name}-{color.value}-tg",
+            port=service.container_port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            deregistration_delay=service.deregistration_delay_seconds,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=check.path,
+                port="traffic-port",
+                protocol="HTTP",
+                matcher=check.matcher,
+                interval=check.interval_seconds,
+                timeout=check.timeout_seconds,
+                healthy_threshold=check.healthy_threshold,
+                unhealthy_threshold=check.unhealthy_threshold,
+            ),
+            tags=tagged(args.tags, f"{name}-{color.value}-tg", service=service.name, color=color),
+            opts=self._child,
+        )
+
+    def _weighted_forward(self) -> aws.lb.ListenerDefaultActionArgs:
+        service = self._args.service
+        return aws.lb.ListenerDefaultActionArgs(
+            type="forward",
+            forward=aws.lb.ListenerDefaultActionForwardArgs(
+                target_groups=[
+                    aws.lb.ListenerDefaultActionForwardTargetGroupArgs(
+                        arn=self.target_groups[color].arn, weight=service.weight_of(color)
+                    )
+                    for color in Color
+                ],
+                stickiness=aws.lb.ListenerDefaultActionForwardStickinessArgs(
+                    enabled=False, duration=1
+                ),
+            ),
+        )
+
+    def _production_listener(self) -> tuple[aws.lb.Listener, aws.lb.Listener | None]:
+        name, args = self._name, self._args
+        if args.tls is None:
+            listener = aws.lb.Listener(
+                f"{name}-production",
+                load_balancer_arn=self.load_balancer.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[self._weighted_forward()],
+                tags=tagged(args.tags, f"{name}-production", service=args.service.name),
+                opts=self._child,
+            )
+            return listener, None
+        listener = aws.lb.Listener(
+            f"{name}-production",
+            load_balancer_arn=self.load_balancer.arn,
+            port=443,
+            protocol="HTTPS",
+            certificate_arn=args.tls.certificate_arn,
+            ssl_policy=args.tls.ssl_policy,
+            default_actions=[self._weighted_forward()],
+            tags=tagged(args.tags, f"{name}-production", service=args.service.name),
+            opts=self._child,
+        )
+        redirect = aws.lb.Listener(
+            f"{name}-http-redirect",
+            load_balancer_arn=self.load_balancer.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        port="443", protocol="HTTPS", status_code="HTTP_301"
+                    ),
+                )
+            ],
+            tags=tagged(args.tags, f"{name}-http-redirect", service=args.service.name),
+            opts=self._child,
+        )
+        return listener, redirect
+
+    def _test_listener(self) -> aws.lb.Listener:
+        name, args, service = self._name, self._args, self._args.service
+        tls = args.tls
+        return aws.lb.Listener(
+            f"{name}-test",
+            load_balancer_arn=self.load_balancer.arn,
+            port=service.test_port,
+            protocol="HTTPS" if tls else "HTTP",
+            certificate_arn=tls.certificate_arn if tls else None,
+            ssl_policy=tls.ssl_policy if tls else None,
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="forward",
+                    target_group_arn=self.target_groups[service.idle_color].arn,
+                )
+            ],
+            tags=tagged(args.tags, f"{name}-test", service=service.name),
+            opts=self._child,
+        )
+
+    def _execution_role(self) -> aws.iam.Role:
+        name, args, service = self._name, self._args, self._args.service
+        role = aws.iam.Role(
+            f"{name}-execution-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                sort_keys=True,
+            ),
+            tags=tagged(args.tags, f"{name}-execution-role", service=service.name),
+            opts=self._child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-execution-role",
+            role=role.name,
+            policy_arn=EXECUTION_POLICY,
+            opts=self._child,
+        )
+        if service.secrets:
+            aws.iam.RolePolicy(
+                f"{name}-read-secrets",
+                role=role.id,
+                policy=json.dumps(_secrets_policy(service.secrets.values()), sort_keys=True),
+                opts=self._child,
+            )
+        return role
+
+    def _task_definition(self, color: Color) -> aws.ecs.TaskDefinition:
+        name, args, service = self._name, self._args, self._args.service
+        return aws.ecs.TaskDefinition(
+            f"{name}-{color.value}-task",
+            family=f"{args.environment}-{service.name}-{color.value}",
+            cpu=str(service.cpu),
+            memory=str(service.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            execution_role_arn=self.execution_role.arn,
+            container_definitions=container_definitions(
+                service, color, args.region, f"/shipyard/{args.environment}/{service.name}"
+            ),
+            tags=tagged(
+                args.tags, f"{name}-{color.value}-task", service=service.name, color=color
+            ),
+            opts=self._child,
+        )
+
+    def _ecs_service(self, color: Color) -> aws.ecs.Service:
+        name, args, service = self._name, self._args, self._args.service
+        active = color is service.active_color or service.weight_of(color) > 0
+        listeners = [self.production_listener, self.test_listener]
+        return aws.ecs.Service(
+            f"{name}-{color.value}-service",
+            name=f"{service.name}-{color.value}",
+            cluster=args.cluster_arn,
+            task_definition=self.task_definitions[color].arn,
+            desired_count=service.desired_count if active else service.idle_desired_count,
+            launch_type="FARGATE",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.task_subnet_ids,
+                security_groups=[self.task_security_group.id],
+                assign_public_ip=args.assign_public_ip,
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=self.target_groups[color].arn,
+                    container_name=service.name,
+                    container_port=service.container_port,
+                )
+            ],
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            health_check_grace_period_seconds=service.health_check.interval_seconds
+            * service.health_check.healthy_threshold,
+            propagate_tags="SERVICE",
+            tags=tagged(
+                args.tags, f"{name}-{color.value}-service", service=service.name, color=color
+            ),
+            # ECS rejects a target group that no listener forwards to yet.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=listeners),
+        )
+
+
+def _all_egress() -> aws.ec2.SecurityGroupEgressArgs:
+    return aws.ec2.SecurityGroupEgressArgs(
+        protocol="-1", from_port=0, to_port=0, cidr_blocks=ANYWHERE
+    )
+
+
+def _secrets_policy(references: Any) -> dict[str, Any]:
+    refs = sorted(references)
+    statements = []
+    managers = [r for r in refs if r.startswith("arn:aws:secretsmanager:")]
+    parameters = [r for r in refs if r.startswith("arn:aws:ssm:")]
+    if managers:
+        statements.append(
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": managers}
+        )
+    if parameters:
+        statements.append(
+            {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameters}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,180 @@
+"""Render a stack's full resource graph in-process, under Pulumi mocks: no CLI, no cloud.
+
+Per stack: reset the runtime's options (forget the previous root stack), set mocks with the
+project and stack names, hand the program its config the way the engine would (strings, secret
+keys apart), run it and wait for every registration. Several stacks render in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from parity.mocks import AwsMocks, RecordingMonitor
+from shipyard.config.load import StackSources
+from shipyard.config.pulumi_config import REGION_KEY, flatten_for_engine
+from shipyard.errors import UsageError
+
+PROJECT = "shipyard"
+SECRET = "[secret]"
+Program = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """Every resource the program registered, with its inputs, and the stack's outputs."""
+
+    project: str
+    stack: str
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": self.resources,
+            "outputs": self.outputs,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=True, width=100)
+
+    def find(self, type_: str, name: str) -> dict[str, Any]:
+        """The resource of this type and logical name; KeyError naming both when absent."""
+        for resource in self.resources:
+            if resource["type"] == type_ and resource["name"] == name:
+                return resource
+        raise KeyError(f"{type_} {name!r} not in stack {self.stack}")
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_]
+
+
+def render_stack(sources: StackSources, env: str, program: Program | None = None) -> RenderedStack:
+    """Render one environment from its Pulumi.<env>.yaml, as `pulumi up -s ENV` would see it."""
+    sources.require_environment(env)
+    values = stack_config_values(sources, env)
+    config, secret_keys = flatten_for_engine(values)
+    region = str(values.get(REGION_KEY, "us-east-1"))
+    return render_program(
+        program or project_program(sources.root),
+        stack=env,
+        config=config,
+        secret_keys=secret_keys,
+        region=region,
+    )
+
+
+def project_program(root: Path) -> Program:
+    """The project's real Pulumi entry point, `__main__.py`, as a callable."""
+    entry = root / "__main__.py"
+    if not entry.is_file():
+        raise UsageError(f"{entry}: not found; run shipyard from the project directory")
+    return lambda: runpy.run_path(str(entry), run_name="__main__") and None
+
+
+def stack_config_values(sources: StackSources, env: str) -> dict[str, Any]:
+    """Pulumi.yaml's project config defaults, overridden by Pulumi.<env>.yaml's `config:`."""
+    stack_file = sources.pulumi_stack_file(env)
+    name = sources.rel(stack_file)
+    if not stack_file.is_file():
+        raise UsageError(f"{name}: not found; run `shipyard stacks render` to write it")
+    values = _project_defaults(sources.root / "Pulumi.yaml")
+    stack_doc = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    if not isinstance(stack_doc, dict) or not isinstance(stack_doc.get("config", {}), dict):
+        raise UsageError(f"{name}: expected a mapping with a `config:` mapping")
+    values.update(stack_doc.get("config") or {})
+    return values
+
+
+def _project_defaults(project_file: Path) -> dict[str, Any]:
+    if not project_file.is_file():
+        return {}
+    doc = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
+    defaults: dict[str, Any] = {}
+    for key, spec in (doc.get("config") or {}).items():
+        full_key = key if ":" in key else f"{doc.get('name', PROJECT)}:{key}"
+        if isinstance(spec, dict) and "value" in spec:
+            defaults[full_key] = spec["value"]
+        elif isinstance(spec, dict) and "default" in spec:
+            defaults[full_key] = spec["default"]
+        elif not isinstance(spec, dict):
+            defaults[full_key] = spec
+    return defaults
+
+
+def render_program(
+    program: Program,
+    *,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str],
+    region: str,
+    project: str = PROJECT,
+) -> RenderedStack:
+    """Run any Pulumi program under mocks and return what it registered."""
+    mocks = AwsMocks(region)
+    monitor = RecordingMonitor(mocks)
+    settings.reset_options()
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config), secret_keys)
+    _sync_await(run_pulumi_func(program))
+    outputs = _stack_outputs()
+    names = {_urn_of(monitor, key): key[1] for key in monitor.parents}
+    resources = []
+    for key, registration in mocks.registrations.items():
+        parent_urn = monitor.parents.get(key, "")
+        resources.append(
+            {
+                "type": registration.type,
+                "name": registration.name,
+                "parent": names.get(parent_urn),
+                "inputs": clean(registration.inputs),
+            }
+        )
+    resources.sort(key=lambda r: (r["type"], r["name"]))
+    return RenderedStack(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+def _urn_of(monitor: RecordingMonitor, key: tuple[str, str]) -> str:
+    return str(monitor.make_urn(monitor.parents[key], key[0], key[1]))
+
+
+def _stack_outputs() -> dict[str, Any]:
+    root = settings.get_root_resource()
+    if root is None:
+        return {}
+    resolved: dict[str, Any] = {}
+    for name, value in root.outputs.items():
+        output = pulumi.Output.from_input(value)
+        is_secret = _sync_await(output.is_secret())
+        data = _sync_await(output.future())
+        resolved[name] = SECRET if is_secret else clean(data)
+    return dict(sorted(resolved.items()))
+
+
+def clean(value: Any) -> Any:
+    """Wire-form inputs made stable: secrets masked, whole floats as ints, keys sorted."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
+        return {key: clean(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -1,0 +1,193 @@
+"""Load an environment's stack config: template + overlay -> merged document -> StackConfig.
+
+`stacks/template.yaml.j2` is rendered with Jinja2 (`{{ env }}` is the environment name) into the
+shared document; `stacks/<env>.yaml` holds only what differs and is merged over it: mappings merge
+key by key, `services` merge by `name`, other lists and scalars replace, and `null` removes a key.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from pydantic import ValidationError
+
+from shipyard.config.errors import explain_validation_error
+from shipyard.config.model import StackConfig
+from shipyard.errors import ConfigError, UsageError
+
+TEMPLATE = "template.yaml.j2"
+NOT_ENVIRONMENTS = frozenset({"parity"})
+KEYED_LISTS = {"services": "name"}
+
+
+@dataclass(frozen=True)
+class StackSources:
+    """Where a project's stack files live."""
+
+    root: Path
+
+    @property
+    def stacks_dir(self) -> Path:
+        return self.root / "stacks"
+
+    @property
+    def template(self) -> Path:
+        return self.stacks_dir / TEMPLATE
+
+    def overlay(self, env: str) -> Path:
+        return self.stacks_dir / f"{env}.yaml"
+
+    def pulumi_stack_file(self, env: str) -> Path:
+        return self.root / f"Pulumi.{env}.yaml"
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def environments(self) -> list[str]:
+        """Environments are the `stacks/*.yaml` files (not parity rules), sorted by name."""
+        found = sorted(
+            p.stem for p in self.stacks_dir.glob("*.yaml") if p.stem not in NOT_ENVIRONMENTS
+        )
+        return found
+
+    def require_environment(self, env: str) -> None:
+        known = self.environments()
+        if env not in known:
+            listed = ", ".join(known) or "none"
+            raise UsageError(
+                f"unknown environment {env!r}: no {self.rel(self.overlay(env))} "
+                f"(environments: {listed})"
+            )
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack config with the two documents it came from (for provenance)."""
+
+    env: str
+    config: StackConfig
+    base: dict[str, Any]
+    overlay: dict[str, Any]
+    merged: dict[str, Any]
+
+
+def load_stack(sources: StackSources, env: str) -> LoadedStack:
+    """Render, merge and validate one environment; raise ConfigError naming file and path."""
+    sources.require_environment(env)
+    base = render_template(sources, env)
+    overlay_file = sources.rel(sources.overlay(env))
+    overlay = _read_yaml(sources.overlay(env), overlay_file)
+    merged = merge(base, overlay, overlay_file)
+    merged.setdefault("environment", env)
+    try:
+        config = StackConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise explain_validation_error(
+            exc,
+            overlay=(overlay_file, overlay),
+            base=(sources.rel(sources.template), base),
+            merged=merged,
+        ) from None
+    if config.environment != env:
+        raise ConfigError(
+            overlay_file,
+            "environment",
+            f"is {config.environment!r} but the file is for {env!r}; remove the key or fix it",
+        )
+    return LoadedStack(env=env, config=config, base=base, overlay=overlay, merged=merged)
+
+
+def render_template(sources: StackSources, env: str) -> dict[str, Any]:
+    """The shared document for one environment."""
+    name = sources.rel(sources.template)
+    if not sources.template.is_file():
+        raise UsageError(f"{name}: not found; every project needs the shared stack template")
+    jinja = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(sources.stacks_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    try:
+        text = jinja.get_template(TEMPLATE).render(env=env)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(name, f"line {exc.lineno}", f"template syntax: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(
+            name, "", f"{exc.message}; the template can use only {{{{ env }}}}"
+        ) from None
+    return _parse_yaml(text, name)
+
+
+def _read_yaml(path: Path, name: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
+    return _parse_yaml(text, name)
+
+
+def _parse_yaml(text: str, name: str) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(name, where, f"invalid YAML: {problem}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(name, "", f"must be a mapping of keys, not a {type(doc).__name__}")
+    return doc
+
+
+def merge(base: dict[str, Any], overlay: dict[str, Any], overlay_name: str) -> dict[str, Any]:
+    """Deep-merge overlay over base without mutating either."""
+    return _merge_map(copy.deepcopy(base), overlay, overlay_name, "")
+
+
+def _merge_map(
+    into: dict[str, Any], overlay: dict[str, Any], name: str, path: str
+) -> dict[str, Any]:
+    for key, value in overlay.items():
+        where = f"{path}.{key}" if path else str(key)
+        if value is None:
+            into.pop(key, None)
+        elif key in KEYED_LISTS and isinstance(value, list) and isinstance(into.get(key), list):
+            into[key] = _merge_keyed(into[key], value, KEYED_LISTS[key], name, where)
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
+            into[key] = _merge_map(into[key], value, name, where)
+        else:
+            into[key] = copy.deepcopy(value)
+    return into
+
+
+def _merge_keyed(
+    base: list[Any], overlay: list[Any], key: str, name: str, path: str
+) -> list[Any]:
+    merged = list(base)
+    for index, item in enumerate(overlay):
+        if not isinstance(item, dict) or key not in item:
+            raise ConfigError(
+                name,
+                f"{path}[{index}].{key}",
+                f"is required: entries are matched to the template's {path} by {key}",
+            )
+        match = next(
+            (i for i, b in enumerate(merged) if isinstance(b, dict) and b.get(key) == item[key]),
+            None,
+        )
+        if match is None:
+            merged.append(copy.deepcopy(item))
+        else:
+            merged[match] = _merge_map(merged[match], item, name, f"{path}[{index}]")
+    return merged

@@ -1,0 +1,409 @@
+"""Typed stack configuration: what `stacks/<env>.yaml` over `stacks/template.yaml.j2` must say.
+
+Keys are camelCase in YAML (`healthCheck.intervalSeconds`) and snake_case in Python. Every model
+forbids unknown keys, so a typo fails loudly instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PULUMI_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z][A-Za-z0-9_.-]*$")
+
+# Fargate's valid (cpu units -> memory MiB) pairs.
+FARGATE_MEMORY: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+PROD_ENVIRONMENTS = frozenset({"prod", "production"})
+PROD_MIN_APPROVALS = 2
+
+
+class Color(StrEnum):
+    BLUE = "blue"
+    GREEN = "green"
+
+    @property
+    def other(self) -> Color:
+        return Color.GREEN if self is Color.BLUE else Color.BLUE
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class HealthCheck(Model):
+    path: str = "/healthz"
+    matcher: str = "200"
+    interval_seconds: Annotated[int, Field(ge=5, le=300)] = 10
+    timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 5
+    healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
+    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"must start with '/' (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> HealthCheck:
+        if self.timeout_seconds >= self.interval_seconds:
+            raise ValueError(
+                f"timeoutSeconds ({self.timeout_seconds}) must be less than intervalSeconds "
+                f"({self.interval_seconds})"
+            )
+        return self
+
+
+class Versions(Model):
+    blue: str | None = None
+    green: str | None = None
+
+    @field_validator("blue", "green")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and not VERSION.match(value):
+            raise ValueError(
+                f"must be an image tag: letters, digits, '.', '_' or '-' (got {value!r})"
+            )
+        return value
+
+    def of(self, color: Color) -> str | None:
+        return self.blue if color is Color.BLUE else self.green
+
+
+class Weights(Model):
+    blue: Annotated[int, Field(ge=0, le=100)]
+    green: Annotated[int, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _sum(self) -> Weights:
+        if self.blue + self.green != 100:
+            raise ValueError(
+                f"blue + green must sum to 100 (got {self.blue} + {self.green} = "
+                f"{self.blue + self.green})"
+            )
+        return self
+
+    def of(self, color: Color) -> int:
+        return self.blue if color is Color.BLUE else self.green
+
+
+class Service(Model):
+    name: str
+    image: str
+    container_port: Annotated[int, Field(ge=1, le=65535)]
+    cpu: int = 256
+    memory: int = 512
+    desired_count: PositiveInt = 2
+    idle_desired_count: Annotated[int, Field(ge=0)] = 0
+    test_port: Annotated[int, Field(ge=1, le=65535)] = 9000
+    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    log_retention_days: int = 30
+    health_check: HealthCheck = HealthCheck()
+    environment: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    active_color: Annotated[Color, Field(strict=False)] = Color.BLUE
+    versions: Versions
+    weights: Weights | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(
+                "must be 1-20 lowercase letters, digits or '-', starting with a letter "
+                f"(got {value!r})"
+            )
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        last = value.rsplit("/", 1)[-1]
+        if not value or ":" in last or "@" in value or " " in value:
+            raise ValueError(
+                "must be an image repository without a tag, e.g. "
+                f"'123456789012.dkr.ecr.us-east-1.amazonaws.com/web' (got {value!r}); "
+                "the tag comes from versions"
+            )
+        return value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: int) -> int:
+        if value not in FARGATE_MEMORY:
+            valid = ", ".join(str(c) for c in FARGATE_MEMORY)
+            raise ValueError(f"must be a Fargate cpu size: one of {valid} (got {value})")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            valid = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            raise ValueError(f"must be one of CloudWatch's retention periods: {valid} (got {value})")
+        return value
+
+    @field_validator("environment", "secrets")
+    @classmethod
+    def _variable_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not ENV_VAR.match(key):
+                raise ValueError(
+                    f"{key!r} is not a valid variable name: letters, digits and '_', "
+                    "not starting with a digit"
+                )
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_references(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, ref in value.items():
+            if not ref.startswith(("arn:aws:secretsmanager:", "arn:aws:ssm:")):
+                raise ValueError(
+                    f"{key}: must reference a secret by ARN (arn:aws:secretsmanager:... or "
+                    "arn:aws:ssm:...), never hold its value"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Service:
+        allowed = FARGATE_MEMORY[self.cpu]
+        if self.memory not in allowed:
+            raise ValueError(
+                f"memory {self.memory} does not fit cpu {self.cpu}: use {allowed.start} to "
+                f"{allowed.stop - 1} MiB in steps of {allowed.step}"
+            )
+        if self.versions.of(self.active_color) is None:
+            raise ValueError(
+                f"versions.{self.active_color}: the active color needs a version"
+            )
+        clash = sorted(set(self.environment) & set(self.secrets))
+        if clash:
+            raise ValueError(f"{', '.join(clash)}: set in both environment and secrets")
+        if self.test_port in (80, 443):
+            raise ValueError(f"testPort {self.test_port} is taken by the production listener")
+        if self.weights is not None:
+            idle = self.active_color.other
+            if self.weights.of(idle) > 0 and self.versions.of(idle) is None:
+                raise ValueError(f"weights.{idle} is above 0 but versions.{idle} is not set")
+        return self
+
+    @property
+    def idle_color(self) -> Color:
+        return self.active_color.other
+
+    def version_of(self, color: Color) -> str:
+        """The version a color runs; an idle color without one runs the active version."""
+        return self.versions.of(color) or self.versions.of(self.active_color) or ""
+
+    def weight_of(self, color: Color) -> int:
+        """Production traffic share of a color: explicit weights, else active 100 / idle 0."""
+        if self.weights is not None:
+            return self.weights.of(color)
+        return 100 if color is self.active_color else 0
+
+
+class Network(Model):
+    cidr: str | None = None
+    az_count: Annotated[int, Field(ge=1, le=6)] = 2
+    nat_gateways: Annotated[int, Field(ge=0)] = 1
+    availability_zones: list[str] | None = None
+    vpc_id: str | None = None
+    public_subnet_ids: list[str] = []
+    private_subnet_ids: list[str] = []
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"must be an IPv4 CIDR such as 10.0.0.0/16 (got {value!r}: {exc})")
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError(f"prefix must be /16 to /24 (got /{net.prefixlen})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Network:
+        if self.vpc_id is None and self.cidr is None:
+            raise ValueError("set cidr (shipyard creates the VPC) or vpcId (adopt an existing one)")
+        if self.vpc_id is not None:
+            if self.cidr is not None:
+                raise ValueError("set either cidr or vpcId, not both")
+            if not self.public_subnet_ids or not self.private_subnet_ids:
+                raise ValueError("vpcId needs publicSubnetIds and privateSubnetIds")
+            return self
+        if self.nat_gateways > self.az_count:
+            raise ValueError(
+                f"natGateways ({self.nat_gateways}) cannot exceed azCount ({self.az_count})"
+            )
+        if self.availability_zones is not None and len(self.availability_zones) != self.az_count:
+            raise ValueError(
+                f"availabilityZones lists {len(self.availability_zones)} zones but azCount is "
+                f"{self.az_count}"
+            )
+        return self
+
+    @property
+    def adopted(self) -> bool:
+        return self.vpc_id is not None
+
+
+class Analysis(Model):
+    max_5xx_rate: Annotated[float, Field(ge=0, le=1, alias="max5xxRate")] = 0.01
+    max_p99_latency_ms: Annotated[int, Field(gt=0, alias="maxP99LatencyMs")] = 1000
+    min_requests: Annotated[int, Field(ge=0)] = 50
+    on_inconclusive: Literal["pause", "fail"] = "pause"
+
+
+class Approvals(Model):
+    required: Annotated[int, Field(ge=0, le=10)] = 0
+    max_age_hours: Annotated[float, Field(gt=0)] = 24
+
+
+class Deploy(Model):
+    strategy: Literal["blue-green"] = "blue-green"
+    traffic_steps: list[int] = [10, 50, 100]
+    bake_seconds: Annotated[int, Field(ge=0)] = 60
+    analysis: Analysis = Analysis()
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 300
+    approvals: Approvals = Approvals()
+
+    @field_validator("traffic_steps")
+    @classmethod
+    def _steps(cls, steps: list[int]) -> list[int]:
+        if not steps:
+            raise ValueError("needs at least one step, ending at 100, e.g. [10, 50, 100]")
+        if any(not 1 <= s <= 100 for s in steps):
+            raise ValueError(f"each step must be 1..100 percent (got {steps})")
+        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError(f"steps must increase (got {steps})")
+        if steps[-1] != 100:
+            raise ValueError(f"the last step must be 100 (got {steps})")
+        return steps
+
+
+class Alarms(Model):
+    http_5xx_count: Annotated[int, Field(gt=0, alias="http5xxCount")] = 10
+    unhealthy_hosts: Annotated[int, Field(gt=0)] = 1
+    p99_latency_seconds: Annotated[float, Field(gt=0, alias="p99LatencySeconds")] = 1.0
+    period_seconds: Annotated[int, Field(gt=0)] = 60
+    evaluation_periods: Annotated[int, Field(ge=1, le=100)] = 3
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _period(cls, value: int) -> int:
+        if value not in (10, 30) and value % 60:
+            raise ValueError(f"must be 10, 30 or a multiple of 60 (got {value})")
+        return value
+
+
+class Tls(Model):
+    certificate_arn: str
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not value.startswith("arn:aws:acm:"):
+            raise ValueError(f"must be an ACM certificate ARN, arn:aws:acm:... (got {value!r})")
+        return value
+
+
+class StackConfig(Model):
+    environment: str
+    region: str
+    network: Network
+    services: list[Service]
+    deploy: Deploy = Deploy()
+    alarms: Alarms = Alarms()
+    tls: Tls | None = None
+    tags: dict[str, str] = {}
+    pulumi_config: dict[str, object] = {}
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        if not ENV_NAME.match(value):
+            raise ValueError(
+                f"must be 2-16 lowercase letters, digits or '-', starting with a letter "
+                f"(got {value!r})"
+            )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not REGION.match(value):
+            raise ValueError(f"must be an AWS region such as 'eu-west-1' (got {value!r})")
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, services: list[Service]) -> list[Service]:
+        if not services:
+            raise ValueError("needs at least one service")
+        seen: set[str] = set()
+        for service in services:
+            if service.name in seen:
+                raise ValueError(f"service name {service.name!r} appears twice")
+            seen.add(service.name)
+        return services
+
+    @field_validator("pulumi_config")
+    @classmethod
+    def _pulumi_config(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if not PULUMI_KEY.match(key):
+                raise ValueError(f"{key!r}: keys are namespaced, e.g. 'aws:profile'")
+            if key.startswith("shipyard:"):
+                raise ValueError(f"{key!r}: shipyard:* keys are generated from this file")
+        return value
+
+    @model_validator(mode="after")
+    def _prod_gate(self) -> StackConfig:
+        required = self.deploy.approvals.required
+        if self.environment in PROD_ENVIRONMENTS and required < PROD_MIN_APPROVALS:
+            raise ValueError(
+                f"deploy.approvals.required is {required}; {self.environment} needs at least "
+                f"{PROD_MIN_APPROVALS} distinct reviewers"
+            )
+        return self
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)

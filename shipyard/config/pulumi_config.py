@@ -1,0 +1,56 @@
+"""The bridge between a StackConfig and Pulumi stack config (`Pulumi.<env>.yaml`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shipyard.config.model import StackConfig
+
+NAMESPACE = "shipyard"
+REGION_KEY = "aws:region"
+# StackConfig fields that travel as `shipyard:<key>`; region travels as aws:region (the
+# provider reads it) and pulumiConfig entries are copied verbatim.
+SHIPYARD_KEYS = ("environment", "network", "services", "deploy", "alarms", "tls", "tags")
+STRING_KEYS = frozenset({"environment"})
+
+
+def to_pulumi_config(config: StackConfig) -> dict[str, Any]:
+    """The `config:` mapping of Pulumi.<env>.yaml, every default spelled out."""
+    doc = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    values: dict[str, Any] = {REGION_KEY: doc["region"]}
+    for key in SHIPYARD_KEYS:
+        if key in doc:
+            values[f"{NAMESPACE}:{key}"] = doc[key]
+    values.update(doc.get("pulumiConfig", {}))
+    return values
+
+
+def from_pulumi_values(get: Callable[[str], str | None], region: str) -> StackConfig:
+    """Rebuild the StackConfig inside the Pulumi program from raw `shipyard:*` config text."""
+    doc: dict[str, Any] = {"region": region}
+    for key in SHIPYARD_KEYS:
+        text = get(key)
+        if text is not None:
+            doc[key] = text if key in STRING_KEYS else json.loads(text)
+    return StackConfig.model_validate(doc)
+
+
+def flatten_for_engine(values: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Config as the engine hands it to a program: strings (objects as JSON), secret keys apart.
+
+    `secure:` values are ciphertexts that only the Pulumi CLI can decrypt; offline they become a
+    placeholder and their key is marked secret, so presence survives but the text never does.
+    """
+    flat: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            flat[key] = "[secret]"
+            secret_keys.append(key)
+        elif isinstance(value, str):
+            flat[key] = value
+        else:
+            flat[key] = json.dumps(value, sort_keys=True)
+    return flat, secret_keys
