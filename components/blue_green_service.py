@@ -104,6 +104,7 @@ class BlueGreenService(pulumi.ComponentResource):
         self.test_url = dns.apply(lambda host: f"{scheme}://{host}:{service.test_port}")
         self.outputs: dict[str, Any] = {
             "albDnsName": dns,
+            "albArnSuffix": self.load_balancer.arn_suffix,
             "url": self.url,
             "testUrl": self.test_url,
             "targetGroupArns": {c.value: tg.arn for c, tg in self.target_groups.items()},

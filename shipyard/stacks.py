@@ -35,7 +35,7 @@ class StackFile:
         expected = yaml.safe_load(self.expected)
         key = _first_differing_key(expected, actual, "")
         if key is not None:
-            return f"first differing key: {key}"
+            return f"first differing key: {key or '(the whole document)'}"
         for number, (want, have) in enumerate(
             zip(self.expected.splitlines(), self.actual.splitlines(), strict=False), start=1
         ):

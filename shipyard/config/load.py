@@ -22,6 +22,7 @@ from shipyard.errors import ConfigError, UsageError
 
 TEMPLATE = "template.yaml.j2"
 NOT_ENVIRONMENTS = frozenset({"parity"})
+PROMOTION_ORDER = ("dev", "staging", "prod")
 KEYED_LISTS = {"services": "name"}
 
 
@@ -52,11 +53,11 @@ class StackSources:
             return str(path)
 
     def environments(self) -> list[str]:
-        """Environments are the `stacks/*.yaml` files (not parity rules), sorted by name."""
-        found = sorted(
-            p.stem for p in self.stacks_dir.glob("*.yaml") if p.stem not in NOT_ENVIRONMENTS
-        )
-        return found
+        """Environments are the `stacks/*.yaml` files (not parity rules): dev, staging, prod
+        first, in promotion order, then any others by name."""
+        found = {p.stem for p in self.stacks_dir.glob("*.yaml") if p.stem not in NOT_ENVIRONMENTS}
+        known = [env for env in PROMOTION_ORDER if env in found]
+        return known + sorted(found - set(known))
 
     def require_environment(self, env: str) -> None:
         known = self.environments()
@@ -87,6 +88,12 @@ def load_stack(sources: StackSources, env: str) -> LoadedStack:
     overlay = _read_yaml(sources.overlay(env), overlay_file)
     merged = merge(base, overlay, overlay_file)
     merged.setdefault("environment", env)
+    if merged["environment"] != env:
+        raise ConfigError(
+            overlay_file if "environment" in overlay else sources.rel(sources.template),
+            "environment",
+            f"is {merged['environment']!r} but the file is for {env!r}; remove the key or fix it",
+        )
     try:
         config = StackConfig.model_validate(merged)
     except ValidationError as exc:
@@ -96,12 +103,6 @@ def load_stack(sources: StackSources, env: str) -> LoadedStack:
             base=(sources.rel(sources.template), base),
             merged=merged,
         ) from None
-    if config.environment != env:
-        raise ConfigError(
-            overlay_file,
-            "environment",
-            f"is {config.environment!r} but the file is for {env!r}; remove the key or fix it",
-        )
     return LoadedStack(env=env, config=config, base=base, overlay=overlay, merged=merged)
 
 

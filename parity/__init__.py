@@ -1,0 +1,1 @@
+"""Render stacks offline under Pulumi mocks; later: normalise, compare, score, drift."""

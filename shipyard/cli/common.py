@@ -1,0 +1,23 @@
+"""Pieces several commands share."""
+
+from __future__ import annotations
+
+import click
+
+from shipyard.config.load import StackSources
+from shipyard.project import find_project
+
+
+def sources_from(ctx: click.Context) -> StackSources:
+    return find_project(ctx.obj.get("project_dir") if ctx.obj else None)
+
+
+def format_option(*choices: str, default: str = "text") -> click.Option:
+    return click.option(  # type: ignore[return-value]
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format; json is stable for scripts.",
+    )

@@ -1,0 +1,75 @@
+"""The `shipyard` command line: parse, call a library function, render its result."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from shipyard import __version__
+from shipyard.cli.demo_cmd import demo
+from shipyard.cli.render_cmd import render
+from shipyard.cli.stacks_cmd import stacks
+from shipyard.errors import ShipyardError
+
+# click >= 8.2 raises this for a bare group; older versions print help themselves.
+NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    t for t in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if t is not None
+)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--project-dir",
+    envvar="SHIPYARD_PROJECT_DIR",
+    type=click.Path(file_okay=False),
+    help="The project (Pulumi.yaml + stacks/). Default: the nearest parent of the current "
+    "directory that has them. Env: SHIPYARD_PROJECT_DIR.",
+)
+@click.version_option(__version__, prog_name="shipyard")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: str | None) -> None:
+    """Deploy services to AWS blue-green, from one template for dev, staging and prod.
+
+    \b
+    Start here:
+      shipyard stacks render        write Pulumi.<env>.yaml from stacks/
+      shipyard render dev           dev's full resource graph, rendered offline
+      shipyard demo                 every stack rendered, summarised in one table
+
+    Exit codes: 0 success; 1 a check said no; 2 bad input (nothing changed).
+    """
+    ctx.obj = {"project_dir": project_dir}
+
+
+cli.add_command(stacks)
+cli.add_command(render)
+cli.add_command(demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors become one line on stderr and an exit code, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="shipyard", standalone_mode=False)
+    except ShipyardError as exc:
+        click.echo(f"shipyard: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        if isinstance(exc, NO_ARGS_IS_HELP) and exc.ctx is not None:
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(2)
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"shipyard: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("shipyard: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""How commands talk: rich on a terminal, plain lines otherwise, JSON on request."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+
+PLAIN_WIDTH = 120  # tables written to a pipe or file are not squeezed to 80 columns
+
+
+def stdout() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=PLAIN_WIDTH)
+    return console
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (stdout stays clean for data)."""
+    stderr().print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")

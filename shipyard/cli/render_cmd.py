@@ -1,0 +1,61 @@
+"""`shipyard render ENV`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from parity.render import render_stack
+from shipyard.cli.common import sources_from
+from shipyard.cli.output import warn
+from shipyard.config.load import StackSources
+from shipyard.stacks import plan_stack_files
+
+
+@click.command()
+@click.argument("env")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "yaml"]),
+    default="json",
+    show_default=True,
+    help="json is stable and byte-identical across runs.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write here instead of stdout.",
+)
+@click.pass_context
+def render(ctx: click.Context, env: str, output_format: str, output: str | None) -> None:
+    """Print ENV's full resource graph, rendered under Pulumi's mocks: no CLI, no cloud.
+
+    Runs the real Pulumi program (__main__.py) with Pulumi.ENV.yaml's config, the way
+    `pulumi up -s ENV` would, and records every resource's type, logical name, parent and
+    inputs. Secrets appear as "[secret]".
+
+    \b
+    Shape: {"project", "stack", "resources": [{"type", "name", "parent", "inputs"}],
+            "outputs"}, resources sorted by (type, name).
+    """
+    sources = sources_from(ctx)
+    sources.require_environment(env)
+    warn_if_stale(sources, env)
+    rendered = render_stack(sources, env)
+    text = rendered.to_json() if output_format == "json" else rendered.to_yaml()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def warn_if_stale(sources: StackSources, env: str) -> None:
+    for file in plan_stack_files(sources, [env]):
+        if file.stale:
+            warn(
+                f"{file.path} is stale ({file.first_difference()}); rendering it as it is. "
+                "Run `shipyard stacks render` to update it."
+            )

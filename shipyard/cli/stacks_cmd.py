@@ -1,0 +1,72 @@
+"""`shipyard stacks render [--check]`."""
+
+from __future__ import annotations
+
+import click
+
+from shipyard.cli.common import format_option, sources_from
+from shipyard.cli.output import emit_json, stdout
+from shipyard.errors import CheckFailed
+from shipyard.stacks import plan_stack_files, write_stack_files
+
+
+@click.group()
+def stacks() -> None:
+    """Generate Pulumi.<env>.yaml from stacks/template.yaml.j2 and stacks/<env>.yaml."""
+
+
+@stacks.command("render")
+@click.argument("envs", nargs=-1, metavar="[ENV]...")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 naming each stale Pulumi.<env>.yaml and its first differing key.",
+)
+@format_option("text", "json")
+@click.pass_context
+def render_stacks(ctx: click.Context, envs: tuple[str, ...], check: bool, output_format: str) -> None:
+    """Validate every environment, then write its Pulumi.<env>.yaml.
+
+    Every environment is validated before anything is written, so one bad file changes
+    nothing. Default: all environments in stacks/.
+
+    \b
+    Examples:
+      shipyard stacks render              write all stale stack files
+      shipyard stacks render --check      CI: fail when a stack file is stale
+    """
+    sources = sources_from(ctx)
+    for env in envs:
+        sources.require_environment(env)
+    files = plan_stack_files(sources, list(envs) or None)
+    stale = [f for f in files if f.stale]
+    if not check:
+        write_stack_files(sources, files)
+    if output_format == "json":
+        emit_json(
+            {
+                "check": check,
+                "files": [
+                    {
+                        "environment": f.env,
+                        "path": f.path,
+                        "stale": f.stale,
+                        "written": f.stale and not check,
+                        "difference": f.first_difference() if f.stale else None,
+                    }
+                    for f in files
+                ],
+            }
+        )
+    else:
+        out = stdout()
+        for f in files:
+            if not f.stale:
+                out.print(f"{f.path}: up to date", markup=False)
+            elif check:
+                out.print(f"{f.path}: stale ({f.first_difference()})", markup=False)
+            else:
+                out.print(f"{f.path}: written ({f.first_difference()})", markup=False)
+    if check and stale:
+        names = ", ".join(f.path for f in stale)
+        raise CheckFailed(f"stale: {names}; run `shipyard stacks render` and commit the result")

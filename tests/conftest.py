@@ -1,0 +1,85 @@
+"""Fixtures shared by every tier: the repository's project, and throwaway copies of it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from parity.render import RenderedStack, render_stack
+from shipyard.config.load import StackSources
+from shipyard.stacks import plan_stack_files, write_stack_files
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py")
+
+
+@pytest.fixture(scope="session")
+def repo_sources() -> StackSources:
+    """The repository itself: read it, never write it."""
+    return StackSources(REPO)
+
+
+@pytest.fixture(scope="session")
+def rendered(repo_sources: StackSources) -> dict[str, RenderedStack]:
+    """Every committed stack rendered once per session, all in one process."""
+    return {env: render_stack(repo_sources, env) for env in repo_sources.environments()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> StackSources:
+    """A writable copy of the project: stacks/, Pulumi.yaml, __main__.py, Pulumi.<env>.yaml."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "stacks", root / "stacks")
+    for name in PROJECT_FILES:
+        shutil.copy(REPO / name, root / name)
+    for stack_file in REPO.glob("Pulumi.*.yaml"):
+        shutil.copy(stack_file, root / stack_file.name)
+    return StackSources(root)
+
+
+@pytest.fixture
+def rerender(project: StackSources) -> Callable[[str], RenderedStack]:
+    """Regenerate the copy's stack files from its stacks/, then render one environment."""
+
+    def run(env: str) -> RenderedStack:
+        write_stack_files(project, plan_stack_files(project))
+        return render_stack(project, env)
+
+    return run
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes: compare before and after to prove nothing changed."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[-400:]!r}, err={self.err[-400:]!r})"
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run `shipyard ARGS...` in-process, as main() would, and capture what it says."""
+    from shipyard.cli.main import main
+
+    def run(*args: str, project: StackSources | None = None) -> CliResult:
+        argv = (["--project-dir", str(project.root)] if project else []) + list(args)
+        capsys.readouterr()
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
