@@ -3,13 +3,18 @@
 import pulumi
 import pulumi_aws as aws
 
-from components import Alarms, AlarmsArgs, BlueGreenService, BlueGreenServiceArgs, Network, NetworkArgs
+from components import (
+    Alarms,
+    AlarmsArgs,
+    BlueGreenService,
+    BlueGreenServiceArgs,
+    Network,
+    NetworkArgs,
+)
 from components.tags import tagged
 from shipyard.config.pulumi_config import NAMESPACE, from_pulumi_values
 
-config = from_pulumi_values(
-    pulumi.Config(NAMESPACE).get, pulumi.Config("aws").require("region")
-)
+config = from_pulumi_values(pulumi.Config(NAMESPACE).get, pulumi.Config("aws").require("region"))
 env = config.environment
 tags = {**config.tags, "shipyard:environment": env}
 

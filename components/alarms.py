@@ -101,9 +101,7 @@ class Alarms(pulumi.ComponentResource):
                     threshold=spec.threshold,
                     comparison_operator=spec.comparison,
                     treat_missing_data=spec.missing_data,
-                    tags=tagged(
-                        args.tags, logical, service=args.service_name, color=color.value
-                    ),
+                    tags=tagged(args.tags, logical, service=args.service_name, color=color.value),
                     opts=child,
                 )
         self.alarm_names = {

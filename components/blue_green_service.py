@@ -37,9 +37,7 @@ class BlueGreenServiceArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def container_definitions(
-    service: Service, color: Color, region: str, log_group: str
-) -> str:
+def container_definitions(service: Service, color: Color, region: str, log_group: str) -> str:
     """The task definition's container JSON for one color (deterministic key order)."""
     version = service.version_of(color)
     environment = dict(service.environment)
@@ -310,9 +308,7 @@ class BlueGreenService(pulumi.ComponentResource):
             container_definitions=container_definitions(
                 service, color, args.region, f"/shipyard/{args.environment}/{service.name}"
             ),
-            tags=tagged(
-                args.tags, f"{name}-{color.value}-task", service=service.name, color=color
-            ),
+            tags=tagged(args.tags, f"{name}-{color.value}-task", service=service.name, color=color),
             opts=self._child,
         )
 

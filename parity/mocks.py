@@ -51,10 +51,12 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.registrations: dict[tuple[str, str], Registration] = {}
         self._lock = threading.Lock()
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         with self._lock:
             self.registrations[(args.typ, args.name)] = Registration(
-                type=args.typ, name=args.name, custom=args.custom, inputs=dict(args.inputs)
+                type=args.typ, name=args.name, custom=bool(args.custom), inputs=dict(args.inputs)
             )
         if not args.custom:
             return None, {}
@@ -66,13 +68,17 @@ class AwsMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
             suffix = f"app/{args.name}/{_digest(args.name, 16)}"
             outputs["arnSuffix"] = suffix
-            outputs["dnsName"] = f"{args.name}-{int(_digest(args.name, 8), 16)}.{self.region}.elb.amazonaws.com"
+            outputs["dnsName"] = (
+                f"{args.name}-{int(_digest(args.name, 8), 16)}.{self.region}.elb.amazonaws.com"
+            )
             outputs["zoneId"] = "Z35SXDOTRQ7X7K"
         elif args.typ == "aws:lb/targetGroup:TargetGroup":
             outputs["arnSuffix"] = f"targetgroup/{args.name}/{_digest(args.name, 16)}"
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         raise NotImplementedError(
             f"the shipyard program must not call {args.token} (data sources need a cloud); "
             "pass the value through stack config instead"
@@ -94,7 +100,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind.lower()}/{name}"
 
 
-class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+class RecordingMonitor(MockMonitor):
     """A MockMonitor that also records each resource's parent URN."""
 
     def __init__(self, mocks: AwsMocks) -> None:
@@ -106,4 +112,4 @@ class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         if request.type != "pulumi:pulumi:Stack":
             with self._lock:
                 self.parents[(request.type, request.name)] = request.parent
-        return super().RegisterResource(request)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]

@@ -84,7 +84,11 @@ def project_program(root: Path) -> Program:
     entry = root / "__main__.py"
     if not entry.is_file():
         raise UsageError(f"{entry}: not found; run shipyard from the project directory")
-    return lambda: runpy.run_path(str(entry), run_name="__main__") and None
+
+    def program() -> None:
+        runpy.run_path(str(entry), run_name="__main__")
+
+    return program
 
 
 def stack_config_values(sources: StackSources, env: str) -> dict[str, Any]:
@@ -156,10 +160,9 @@ def _urn_of(monitor: RecordingMonitor, key: tuple[str, str]) -> str:
 
 def _stack_outputs() -> dict[str, Any]:
     root = settings.get_root_resource()
-    if root is None:
-        return {}
+    exported: dict[str, Any] = getattr(root, "outputs", None) or {}
     resolved: dict[str, Any] = {}
-    for name, value in root.outputs.items():
+    for name, value in exported.items():
         output = pulumi.Output.from_input(value)
         is_secret = _sync_await(output.is_secret())
         data = _sync_await(output.future())

@@ -34,9 +34,7 @@ def demo(ctx: click.Context, output_format: str) -> None:
         rendered = render_stack(sources, env)
         counts[env] = len(rendered.resources)
         rows.extend(summarize(rendered))
-        progress(
-            f"rendered {env}: {counts[env]} resources in {time.perf_counter() - began:.2f} s"
-        )
+        progress(f"rendered {env}: {counts[env]} resources in {time.perf_counter() - began:.2f} s")
     elapsed = time.perf_counter() - started
     if output_format == "json":
         emit_json(
@@ -48,8 +46,16 @@ def demo(ctx: click.Context, output_format: str) -> None:
         )
         return
     table = Table(title="shipyard: what each environment deploys (rendered under Pulumi mocks)")
-    headers = ("env", "service", "live", "weights b/g", "versions b/g", "tasks b/g", "test ->",
-               "listener")
+    headers = (
+        "env",
+        "service",
+        "live",
+        "weights b/g",
+        "versions b/g",
+        "tasks b/g",
+        "test ->",
+        "listener",
+    )
     for header in headers:
         table.add_column(header)
     for row in rows:

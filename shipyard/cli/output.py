@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.console import Console
 
-
 PLAIN_WIDTH = 120  # tables written to a pipe or file are not squeezed to 80 columns
 
 

@@ -24,7 +24,9 @@ def stacks() -> None:
 )
 @format_option("text", "json")
 @click.pass_context
-def render_stacks(ctx: click.Context, envs: tuple[str, ...], check: bool, output_format: str) -> None:
+def render_stacks(
+    ctx: click.Context, envs: tuple[str, ...], check: bool, output_format: str
+) -> None:
     """Validate every environment, then write its Pulumi.<env>.yaml.
 
     Every environment is validated before anything is written, so one bad file changes

@@ -172,9 +172,7 @@ def _merge_map(
     return into
 
 
-def _merge_keyed(
-    base: list[Any], overlay: list[Any], key: str, name: str, path: str
-) -> list[Any]:
+def _merge_keyed(base: list[Any], overlay: list[Any], key: str, name: str, path: str) -> list[Any]:
     merged = list(base)
     for index, item in enumerate(overlay):
         if not isinstance(item, dict) or key not in item:

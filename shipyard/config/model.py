@@ -170,7 +170,9 @@ class Service(Model):
     def _retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
             valid = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
-            raise ValueError(f"must be one of CloudWatch's retention periods: {valid} (got {value})")
+            raise ValueError(
+                f"must be one of CloudWatch's retention periods: {valid} (got {value})"
+            )
         return value
 
     @field_validator("environment", "secrets")
@@ -204,9 +206,7 @@ class Service(Model):
                 f"{allowed.stop - 1} MiB in steps of {allowed.step}"
             )
         if self.versions.of(self.active_color) is None:
-            raise ValueError(
-                f"versions.{self.active_color}: the active color needs a version"
-            )
+            raise ValueError(f"versions.{self.active_color}: the active color needs a version")
         clash = sorted(set(self.environment) & set(self.secrets))
         if clash:
             raise ValueError(f"{', '.join(clash)}: set in both environment and secrets")
@@ -250,7 +250,9 @@ class Network(Model):
         try:
             net = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise ValueError(f"must be an IPv4 CIDR such as 10.0.0.0/16 (got {value!r}: {exc})")
+            raise ValueError(
+                f"must be an IPv4 CIDR such as 10.0.0.0/16 (got {value!r}: {exc})"
+            ) from None
         if not 16 <= net.prefixlen <= 24:
             raise ValueError(f"prefix must be /16 to /24 (got /{net.prefixlen})")
         return value

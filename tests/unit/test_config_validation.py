@@ -74,8 +74,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "weights that do not sum to 100",
         "staging",
         lambda d: service(d, "web").update(weights={"blue": 60, "green": 30}),
-        "stacks/staging.yaml: services[0].weights: blue + green must sum to 100 "
-        "(got 60 + 30 = 90)",
+        "stacks/staging.yaml: services[0].weights: blue + green must sum to 100 (got 60 + 30 = 90)",
     ),
     (
         "invalid CIDR",
@@ -265,8 +264,7 @@ def test_unknown_environment_exits_2_listing_the_known_ones(
     result = cli(*args, project=project)
     assert result.code == 2
     assert result.err == (
-        "shipyard: unknown environment 'qa': no stacks/qa.yaml "
-        "(environments: dev, staging, prod)\n"
+        "shipyard: unknown environment 'qa': no stacks/qa.yaml (environments: dev, staging, prod)\n"
     )
     assert snapshot(project.root) == before
 

@@ -179,8 +179,11 @@ def test_secrets_are_referenced_never_inlined(rendered: dict[str, RenderedStack]
         }
     ]
     assert "DATABASE_URL" not in {e["name"] for e in container["environment"]}
-    policy = json.loads(rendered["prod"].find("aws:iam/rolePolicy:RolePolicy", "web-read-secrets")[
-        "inputs"]["policy"])
+    policy = json.loads(
+        rendered["prod"].find("aws:iam/rolePolicy:RolePolicy", "web-read-secrets")["inputs"][
+            "policy"
+        ]
+    )
     assert policy["Statement"][0]["Resource"] == [container["secrets"][0]["valueFrom"]]
 
 
@@ -357,8 +360,11 @@ def test_adopting_an_existing_vpc_creates_no_network(
 def test_every_child_is_parented_and_named_after_its_component(
     rendered: dict[str, RenderedStack],
 ) -> None:
-    top_level = {"aws:ecs/cluster:Cluster", "shipyard:network:Network",
-                 "shipyard:service:BlueGreenService"}
+    top_level = {
+        "aws:ecs/cluster:Cluster",
+        "shipyard:network:Network",
+        "shipyard:service:BlueGreenService",
+    }
     for stack in rendered.values():
         for resource in stack.resources:
             parent = resource["parent"]

@@ -1,0 +1,37 @@
+# The README's commands. Each installs what it needs (a .venv with shipyard) on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: render every stack offline and show what each environment deploys
+demo: $(STAMP)
+	@$(BIN)/shipyard stacks render --check
+	@$(BIN)/shipyard demo
+
+## test: the whole test suite (pytest exits 5 when it collects nothing: that fails too)
+test: $(STAMP)
+	@$(BIN)/shipyard stacks render --check
+	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov-report=term:skip-covered
+
+## lint: ruff and strict mypy
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## bench: measured figures (never asserted by tests)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
