@@ -60,11 +60,12 @@ class AwsMocks(pulumi.runtime.Mocks):
             )
         if not args.custom:
             return None, {}
-        outputs = dict(args.inputs)
+        # Only computed outputs: the SDK resolves every other output from its input, and
+        # sending the inputs back through the mock monitor would serialise them twice.
+        name = args.inputs.get("name", args.name)
         resource_id = self._id(args.typ, args.name)
-        outputs.setdefault("name", args.name)
-        outputs["id"] = resource_id
-        outputs["arn"] = self._arn(args.typ, args.name, outputs)
+        outputs: dict[str, Any] = {"name": name, "id": resource_id}
+        outputs["arn"] = self._arn(args.typ, args.name, name)
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
             suffix = f"app/{args.name}/{_digest(args.name, 16)}"
             outputs["arnSuffix"] = suffix
@@ -90,13 +91,13 @@ class AwsMocks(pulumi.runtime.Mocks):
             return f"{prefix}-0{_digest(typ + name, 16)}"
         return f"{name}-id"
 
-    def _arn(self, typ: str, name: str, outputs: dict[str, Any]) -> str:
+    def _arn(self, typ: str, name: str, physical_name: str) -> str:
         # "aws:lb/targetGroup:TargetGroup" -> service "lb", resource "targetGroup"
         module = typ.split(":")[1]
         service, _, kind = module.partition("/")
         service = {"lb": "elasticloadbalancing", "cloudwatch": "cloudwatch"}.get(service, service)
         if service == "iam":
-            return f"arn:aws:iam::{ACCOUNT}:{kind.lower()}/{outputs.get('name', name)}"
+            return f"arn:aws:iam::{ACCOUNT}:{kind.lower()}/{physical_name}"
         return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind.lower()}/{name}"
 
 

@@ -7,16 +7,20 @@ keys apart), run it and wait for every registration. Several stacks render in on
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -136,8 +140,9 @@ def render_program(
     settings.reset_options()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), secret_keys)
-    _sync_await(run_pulumi_func(program))
-    outputs = _stack_outputs()
+    with _without_source_positions(), _collector_paused():
+        _sync_await(run_pulumi_func(program))
+        outputs = _stack_outputs()
     names = {_urn_of(monitor, key): key[1] for key in monitor.parents}
     resources = []
     for key, registration in mocks.registrations.items():
@@ -152,6 +157,45 @@ def render_program(
         )
     resources.sort(key=lambda r: (r["type"], r["name"]))
     return RenderedStack(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a stack renders, then collect once.
+
+    A render allocates hundreds of thousands of short-lived objects (outputs, futures, protobuf
+    messages); with the collector running, its passes over the growing heap were about 60% of
+    render time. Reference counting still frees most objects; the cycles wait for one pass.
+    What is alive before the render (imported modules, mostly the SDK's type tables) is
+    frozen first, so that pass scans only what the render allocated.
+    """
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect()
+
+
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """Skip the SDK's per-registration walk of the Python stack.
+
+    It only feeds source positions to the engine, which mocks discard, and it is about a fifth
+    of render time. Restored on exit; a no-op if a future SDK renames it.
+    """
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original
 
 
 def _urn_of(monitor: RecordingMonitor, key: tuple[str, str]) -> str:
