@@ -62,7 +62,7 @@ def measure(project: Path) -> dict[str, Any]:
     started = time.perf_counter()
     report = json.loads(run([*SHIPYARD, "--project-dir", str(project), "demo", "--format", "json"]))
     wall = time.perf_counter() - started
-    resources = sum(report["environments"].values())
+    resources = sum(env["resources"] for env in report["environments"])
     return {
         "wall_s": wall,
         # Largest resident set of any child so far: sizes run in increasing order.

@@ -39,7 +39,9 @@ def demo(ctx: click.Context, output_format: str) -> None:
     if output_format == "json":
         emit_json(
             {
-                "environments": counts,
+                "environments": [
+                    {"name": env, "resources": count} for env, count in counts.items()
+                ],
                 "seconds": round(elapsed, 3),
                 "services": [row.to_dict() for row in rows],
             }

@@ -1,0 +1,105 @@
+"""The command line's contract: help that teaches, one-line usage errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from shipyard import __version__
+from shipyard.config.load import StackSources
+from shipyard.project import find_project
+from tests.conftest import CliResult
+
+
+def test_version(cli: Callable[..., CliResult]) -> None:
+    result = cli("--version")
+    assert result.code == 0
+    assert result.out.strip() == f"shipyard, version {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "teaches"),
+    [
+        ((), "shipyard stacks render"),
+        (("stacks", "render"), "--check"),
+        (("render",), "[secret]"),
+        (("demo",), "--format"),
+    ],
+)
+def test_help_explains_each_command(
+    cli: Callable[..., CliResult], args: tuple[str, ...], teaches: str
+) -> None:
+    result = cli(*args, "--help")
+    assert result.code == 0
+    assert teaches in result.out
+
+
+def test_bare_shipyard_prints_help_and_exits_2(cli: Callable[..., CliResult]) -> None:
+    result = cli()
+    assert result.code == 2
+    assert "Commands:" in result.err
+
+
+def test_usage_errors_are_one_line_with_a_pointer_to_help(
+    cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    missing = cli("render", project=repo_sources)
+    assert missing.code == 2
+    assert missing.err == "shipyard: Missing argument 'ENV'. (see `shipyard render --help`)\n"
+    bad_choice = cli("render", "dev", "--format", "xml", project=repo_sources)
+    assert bad_choice.code == 2
+    assert len(bad_choice.err.splitlines()) == 1
+    assert "'xml' is not one of 'json', 'yaml'" in bad_choice.err
+    unknown = cli("deploy-everything")
+    assert unknown.code == 2
+    assert "No such command 'deploy-everything'" in unknown.err
+
+
+def test_outside_a_project_says_where_it_looked(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHIPYARD_PROJECT_DIR", raising=False)
+    result = cli("stacks", "render")
+    assert result.code == 2
+    assert result.err == (
+        f"shipyard: no shipyard project at {tmp_path.resolve()} or above (looked for "
+        "Pulumi.yaml and stacks/); cd into the project or pass --project-dir\n"
+    )
+    wrong = cli("--project-dir", str(tmp_path), "demo")
+    assert wrong.code == 2
+    assert "not a shipyard project" in wrong.err
+
+
+def test_project_is_found_from_a_subdirectory(repo_sources: StackSources) -> None:
+    found = find_project(start=repo_sources.root / "components")
+    assert found.root == repo_sources.root
+
+
+def test_demo_json_summarises_every_environment(
+    cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    result = cli("demo", "--format", "json", project=repo_sources)
+    assert result.code == 0, result
+    report = json.loads(result.out)
+    assert [env["name"] for env in report["environments"]] == ["dev", "staging", "prod"]
+    assert all(env["resources"] > 50 for env in report["environments"])
+    rows = {(r["environment"], r["service"]): r for r in report["services"]}
+    assert rows[("dev", "web")]["active_color"] == "green"
+    assert rows[("dev", "web")]["weights"] == {"blue": 0, "green": 100}
+    assert rows[("dev", "web")]["test_listener_color"] == "blue"
+    assert rows[("dev", "web")]["versions"] == {"blue": "v1", "green": "v2"}
+    assert rows[("prod", "web")]["desired_counts"] == {"blue": 4, "green": 0}
+    assert rows[("prod", "web")]["protocol"] == "HTTPS"
+    assert "rendered prod:" in result.err
+
+
+def test_demo_text_is_a_table(cli: Callable[..., CliResult], repo_sources: StackSources) -> None:
+    result = cli("demo", project=repo_sources)
+    assert result.code == 0
+    lines = [line for line in result.out.splitlines() if "│ prod" in line]
+    assert len(lines) == 2
+    assert "no Pulumi CLI and no cloud account used" in result.out
