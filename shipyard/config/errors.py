@@ -84,7 +84,8 @@ def _problem(error: Any, loc: tuple[Any, ...]) -> str:
     message = str(error["msg"])
     value = error.get("input")
     if kind == "missing":
-        return "is required"
+        expected = _describe(_annotation_at(loc))
+        return f"is required ({expected})" if expected else "is required"
     if kind == "extra_forbidden":
         return _unknown_key(loc)
     if kind == "value_error":
@@ -106,14 +107,38 @@ def _unknown_key(loc: tuple[Any, ...]) -> str:
     return f"unknown key {key!r}; valid keys: {', '.join(sorted(valid))}"
 
 
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys a model accepts at loc (empty when loc does not land on a model)."""
+def _annotation_at(loc: tuple[Any, ...]) -> Any:
+    """The type the model expects at loc, or None when loc leaves the model."""
     annotation: Any = StackConfig
     for key in loc:
         annotation = _unwrap(annotation, key)
         if annotation is None:
-            return []
+            return None
+    return annotation
+
+
+def _describe(annotation: Any) -> str:
+    """What a value of this type looks like, in words a config author knows."""
     model = _model_of(annotation)
+    if model is not None:
+        keys = ", ".join(field.alias or name for name, field in model.model_fields.items())
+        return f"a mapping with keys {keys}"
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _describe(typing.get_args(annotation)[0])
+    if origin is list:
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return names.get(annotation, "")
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a model accepts at loc (empty when loc does not land on a model)."""
+    model = _model_of(_annotation_at(loc))
     if model is None:
         return []
     return [field.alias or name for name, field in model.model_fields.items()]

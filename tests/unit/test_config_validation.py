@@ -38,13 +38,13 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         lambda d: d["services"].append(
             {"name": "worker", "containerPort": 8000, "versions": {"blue": "v1"}}
         ),
-        "stacks/dev.yaml: services[2].image: is required",
+        "stacks/dev.yaml: services[2].image: is required (a string)",
     ),
     (
         "required top-level key removed with null",
         "staging",
         lambda d: d.update(region=None),
-        "stacks/staging.yaml: region: is required",
+        "stacks/staging.yaml: region: is required (a string)",
     ),
     (
         "wrong type",

@@ -40,6 +40,11 @@ def forward_weights(stack: RenderedStack, service: str) -> dict[str, int]:
     return {color_of[group["arn"]]: group["weight"] for group in groups}
 
 
+def per_env(rendered: dict[str, RenderedStack], type_: str, name: str, key: str) -> dict[str, Any]:
+    """One input of one resource, in every environment."""
+    return {env: rendered[env].find(type_, name)["inputs"][key] for env in ENVS}
+
+
 def test_committed_stacks_render_in_one_process(rendered: dict[str, RenderedStack]) -> None:
     assert set(rendered) == set(ENVS)
     for env, stack in rendered.items():
@@ -108,10 +113,7 @@ def test_target_groups_take_health_check_and_deregistration_delay_from_config(
 def test_prod_web_deregistration_delay_differs_from_the_template(
     rendered: dict[str, RenderedStack],
 ) -> None:
-    delay = {
-        env: rendered[env].find(TARGET_GROUP, "web-blue-tg")["inputs"]["deregistrationDelay"]
-        for env in ENVS
-    }
+    delay = per_env(rendered, TARGET_GROUP, "web-blue-tg", "deregistrationDelay")
     assert delay == {"dev": 30, "staging": 30, "prod": 60}
 
 
@@ -131,11 +133,9 @@ def test_desired_counts_put_tasks_on_the_live_color_only(
 
 
 def test_desired_counts_per_environment(rendered: dict[str, RenderedStack]) -> None:
-    live = {
-        env: rendered[env].find(ECS_SERVICE, "web-blue-service")["inputs"]["desiredCount"]
-        + rendered[env].find(ECS_SERVICE, "web-green-service")["inputs"]["desiredCount"]
-        for env in ENVS
-    }
+    blue = per_env(rendered, ECS_SERVICE, "web-blue-service", "desiredCount")
+    green = per_env(rendered, ECS_SERVICE, "web-green-service", "desiredCount")
+    live = {env: blue[env] + green[env] for env in ENVS}
     assert live == {"dev": 1, "staging": 2, "prod": 4}
 
 
@@ -220,10 +220,7 @@ def test_each_alarm_watches_its_own_color_on_its_own_load_balancer(
 
 
 def test_prod_alarms_use_prods_5xx_threshold(rendered: dict[str, RenderedStack]) -> None:
-    threshold = {
-        env: rendered[env].find(ALARM, "web-alarms-green-5xx")["inputs"]["threshold"]
-        for env in ENVS
-    }
+    threshold = per_env(rendered, ALARM, "web-alarms-green-5xx", "threshold")
     assert threshold == {"dev": 10, "staging": 10, "prod": 5}
 
 
@@ -259,9 +256,7 @@ def test_https_and_redirect_appear_only_with_a_certificate(
 
 
 def test_only_prod_has_a_certificate(rendered: dict[str, RenderedStack]) -> None:
-    protocols = {
-        env: rendered[env].find(LISTENER, "web-production")["inputs"]["protocol"] for env in ENVS
-    }
+    protocols = per_env(rendered, LISTENER, "web-production", "protocol")
     assert protocols == {"dev": "HTTP", "staging": "HTTP", "prod": "HTTPS"}
 
 
