@@ -26,7 +26,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from parity.mocks import AwsMocks, RecordingMonitor
 from shipyard.config.load import StackSources
-from shipyard.config.pulumi_config import REGION_KEY, flatten_for_engine
+from shipyard.config.pulumi_config import REGION_KEY, flatten_for_engine, validate_pulumi_values
 from shipyard.errors import UsageError
 
 PROJECT = "shipyard"
@@ -72,6 +72,8 @@ def render_stack(sources: StackSources, env: str, program: Program | None = None
     """Render one environment from its Pulumi.<env>.yaml, as `pulumi up -s ENV` would see it."""
     sources.require_environment(env)
     values = stack_config_values(sources, env)
+    # Fail here, with the file and key, rather than as a traceback from inside the program.
+    validate_pulumi_values(values, sources.rel(sources.pulumi_stack_file(env)))
     config, secret_keys = flatten_for_engine(values)
     region = str(values.get(REGION_KEY, "us-east-1"))
     return render_program(
@@ -102,7 +104,13 @@ def stack_config_values(sources: StackSources, env: str) -> dict[str, Any]:
     if not stack_file.is_file():
         raise UsageError(f"{name}: not found; run `shipyard stacks render` to write it")
     values = _project_defaults(sources.root / "Pulumi.yaml")
-    stack_doc = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    try:
+        stack_doc = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise UsageError(
+            f"{name}: invalid YAML ({problem}); regenerate it with `shipyard stacks render`"
+        ) from None
     if not isinstance(stack_doc, dict) or not isinstance(stack_doc.get("config", {}), dict):
         raise UsageError(f"{name}: expected a mapping with a `config:` mapping")
     values.update(stack_doc.get("config") or {})

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from parity.render import render_stack
 from shipyard.cli.common import format_option, sources_from
-from shipyard.cli.output import emit_json, progress, stdout
+from shipyard.cli.output import emit_json, progress, stdout, working
 from shipyard.cli.render_cmd import warn_if_stale
 from shipyard.summary import ServiceSummary, summarize
 
@@ -29,9 +29,10 @@ def demo(ctx: click.Context, output_format: str) -> None:
     counts: dict[str, int] = {}
     started = time.perf_counter()
     for env in sources.environments():
-        warn_if_stale(sources, env)
         began = time.perf_counter()
-        rendered = render_stack(sources, env)
+        with working(f"rendering {env} under Pulumi mocks..."):
+            rendered = render_stack(sources, env)
+        warn_if_stale(sources, env)
         counts[env] = len(rendered.resources)
         rows.extend(summarize(rendered))
         progress(f"rendered {env}: {counts[env]} resources in {time.perf_counter() - began:.2f} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -33,6 +34,13 @@ def emit_json(data: Any) -> None:
 def progress(message: str) -> None:
     """One progress line on stderr (stdout stays clean for data)."""
     stderr().print(message, markup=False)
+
+
+def working(message: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner on stderr while a long step runs, on a terminal only."""
+    if is_terminal():
+        return stderr().status(message)
+    return contextlib.nullcontext()
 
 
 def warn(message: str) -> None:

@@ -43,8 +43,8 @@ def render(ctx: click.Context, env: str, output_format: str, output: str | None)
     """
     sources = sources_from(ctx)
     sources.require_environment(env)
-    warn_if_stale(sources, env)
     rendered = render_stack(sources, env)
+    warn_if_stale(sources, env)
     text = rendered.to_json() if output_format == "json" else rendered.to_yaml()
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -6,7 +6,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
+from shipyard.config.errors import explain_validation_error
 from shipyard.config.model import StackConfig
+from shipyard.errors import ConfigError
 
 NAMESPACE = "shipyard"
 REGION_KEY = "aws:region"
@@ -35,6 +39,27 @@ def from_pulumi_values(get: Callable[[str], str | None], region: str) -> StackCo
         if text is not None:
             doc[key] = text if key in STRING_KEYS else json.loads(text)
     return StackConfig.model_validate(doc)
+
+
+def validate_pulumi_values(values: Mapping[str, Any], file: str) -> StackConfig:
+    """Validate a stack file's `config:` values; errors name the file and the config key."""
+    doc: dict[str, Any] = {}
+    if REGION_KEY in values:
+        doc["region"] = values[REGION_KEY]
+    for key in SHIPYARD_KEYS:
+        if f"{NAMESPACE}:{key}" in values:
+            doc[key] = values[f"{NAMESPACE}:{key}"]
+    try:
+        return StackConfig.model_validate(doc)
+    except ValidationError as exc:
+        error = explain_validation_error(exc, overlay=(file, doc), base=(file, {}), merged=doc)
+        head, _, rest = error.path.partition(".")
+        head, bracket, index = head.partition("[")
+        key = REGION_KEY if head == "region" else f"{NAMESPACE}:{head}"
+        path = f"config.{key}{bracket}{index}" + (f".{rest}" if rest else "")
+        raise ConfigError(
+            file, path, f"{error.problem}; fix stacks/ and run `shipyard stacks render`"
+        ) from None
 
 
 def flatten_for_engine(values: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:

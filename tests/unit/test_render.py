@@ -131,3 +131,26 @@ def test_missing_stack_file_says_how_to_create_it(
     result = cli("render", "staging", project=project)
     assert result.code == 2
     assert "Pulumi.staging.yaml: not found; run `shipyard stacks render`" in result.err
+
+
+def test_hand_edited_invalid_stack_file_is_one_line_naming_the_key(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    prod = project.pulumi_stack_file("prod")
+    prod.write_text(prod.read_text().replace("desiredCount: 4", "desiredCount: -4"))
+    result = cli("render", "prod", project=project)
+    assert result.code == 2
+    assert result.err.startswith(
+        "shipyard: Pulumi.prod.yaml: config.shipyard:services[0].desiredCount: must be greater "
+        "than 0 (got -4); fix stacks/ and run `shipyard stacks render`"
+    ), result.err
+    assert result.out == ""
+
+
+def test_stack_file_that_is_not_yaml_is_one_line(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    project.pulumi_stack_file("dev").write_text("config: [unclosed\n")
+    result = cli("render", "dev", project=project)
+    assert result.code == 2
+    assert result.err.startswith("shipyard: Pulumi.dev.yaml: invalid YAML")
