@@ -24,9 +24,11 @@ apt_install() {
     apt-get install -y -qq "$@" >/dev/null
 }
 
-command -v "$PYTHON" >/dev/null 2>&1 \
-  || apt_install python3 python3-venv \
-  || die "$PYTHON not found: install Python >= $MIN_PY (Debian/Ubuntu: sudo apt-get install python3 python3-venv)"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  [ "$PYTHON" = python3 ] && apt_install python3 python3-venv || true
+  command -v "$PYTHON" >/dev/null 2>&1 \
+    || die "$PYTHON not found: install Python >= $MIN_PY (Debian/Ubuntu: sudo apt-get install python3 python3-venv) or pass PYTHON=/path/to/python3"
+fi
 
 "$PYTHON" -c "import sys; sys.exit(sys.version_info < (3, 11))" \
   || die "$("$PYTHON" --version 2>&1) is too old: shipyard needs Python >= $MIN_PY"
