@@ -169,23 +169,20 @@ def render_program(
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a stack renders, then collect once.
+    """Pause the cyclic garbage collector while a stack renders.
 
     A render allocates hundreds of thousands of short-lived objects (outputs, futures, protobuf
     messages); with the collector running, its passes over the growing heap were about 60% of
-    render time. Reference counting still frees most objects; the cycles wait for one pass.
-    What is alive before the render (imported modules, mostly the SDK's type tables) is
-    frozen first, so that pass scans only what the render allocated.
+    render time. Reference counting frees most of them at once; the few cycles wait for the
+    collector's next ordinary pass (peak memory was the same either way: benchmarks/render.py).
     """
     enabled = gc.isenabled()
-    gc.freeze()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
             gc.enable()
-            gc.collect()
 
 
 @contextlib.contextmanager

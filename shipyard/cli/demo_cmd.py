@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from parity.render import render_stack
-from shipyard.cli.common import format_option, sources_from
+from shipyard.cli.common import format_option, short_lived_heap, sources_from
 from shipyard.cli.output import emit_json, progress, stdout, working
 from shipyard.cli.render_cmd import warn_if_stale
 from shipyard.summary import ServiceSummary, summarize
@@ -30,7 +30,7 @@ def demo(ctx: click.Context, output_format: str) -> None:
     started = time.perf_counter()
     for env in sources.environments():
         began = time.perf_counter()
-        with working(f"rendering {env} under Pulumi mocks..."):
+        with working(f"rendering {env} under Pulumi mocks..."), short_lived_heap():
             rendered = render_stack(sources, env)
         warn_if_stale(sources, env)
         counts[env] = len(rendered.resources)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from parity.render import render_stack
-from shipyard.cli.common import sources_from
+from shipyard.cli.common import short_lived_heap, sources_from
 from shipyard.cli.output import warn
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files
@@ -43,7 +43,8 @@ def render(ctx: click.Context, env: str, output_format: str, output: str | None)
     """
     sources = sources_from(ctx)
     sources.require_environment(env)
-    rendered = render_stack(sources, env)
+    with short_lived_heap():
+        rendered = render_stack(sources, env)
     warn_if_stale(sources, env)
     text = rendered.to_json() if output_format == "json" else rendered.to_yaml()
     if output:
