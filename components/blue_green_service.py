@@ -281,7 +281,7 @@ class BlueGreenService(pulumi.ComponentResource):
             opts=self._child,
         )
         aws.iam.RolePolicyAttachment(
-            f"{name}-execution-role",
+            f"{name}-execution-policy",
             role=role.name,
             policy_arn=EXECUTION_POLICY,
             opts=self._child,

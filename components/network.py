@@ -84,10 +84,10 @@ class Network(pulumi.ComponentResource):
             f"{name}-igw", vpc_id=vpc.id, tags=tagged(args.tags, f"{name}-igw"), opts=child
         )
         public_routes = aws.ec2.RouteTable(
-            f"{name}-public",
+            f"{name}-public-routes",
             vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
-            tags=tagged(args.tags, f"{name}-public"),
+            tags=tagged(args.tags, f"{name}-public-routes"),
             opts=child,
         )
         public, private = [], []
@@ -116,7 +116,7 @@ class Network(pulumi.ComponentResource):
                 )
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{suffix}",
+                f"{name}-public-{suffix}-assoc",
                 subnet_id=public[-1].id,
                 route_table_id=public_routes.id,
                 opts=child,
@@ -125,9 +125,9 @@ class Network(pulumi.ComponentResource):
         for index in range(config.nat_gateways):
             suffix = zones[index][-1]
             eip = aws.ec2.Eip(
-                f"{name}-nat-{suffix}",
+                f"{name}-nat-{suffix}-ip",
                 domain="vpc",
-                tags=tagged(args.tags, f"{name}-nat-{suffix}"),
+                tags=tagged(args.tags, f"{name}-nat-{suffix}-ip"),
                 opts=child,
             )
             nats.append(
@@ -145,16 +145,16 @@ class Network(pulumi.ComponentResource):
                 # Each AZ uses its own NAT when there is one, else shares the first.
                 nat = nats[index] if index < len(nats) else nats[0]
                 routes = aws.ec2.RouteTable(
-                    f"{name}-private-{suffix}",
+                    f"{name}-private-{suffix}-routes",
                     vpc_id=vpc.id,
                     routes=[
                         aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)
                     ],
-                    tags=tagged(args.tags, f"{name}-private-{suffix}"),
+                    tags=tagged(args.tags, f"{name}-private-{suffix}-routes"),
                     opts=child,
                 )
                 aws.ec2.RouteTableAssociation(
-                    f"{name}-private-{suffix}",
+                    f"{name}-private-{suffix}-assoc",
                     subnet_id=private[index].id,
                     route_table_id=routes.id,
                     opts=child,

@@ -384,3 +384,10 @@ def test_stack_outputs_describe_each_service(rendered: dict[str, RenderedStack])
     assert web["testUrl"] == f"https://{web['albDnsName']}:9000"
     assert web["listenerArns"]["production"].endswith("/web-production")
     assert web["versions"] == {"blue": "v1", "green": "v1"}
+
+
+def test_logical_names_are_unique_within_each_stack(rendered: dict[str, RenderedStack]) -> None:
+    # Parity keys resources by logical name alone, so no two resources may share one.
+    for stack in rendered.values():
+        names = [r["name"] for r in stack.resources]
+        assert len(names) == len(set(names)), stack.stack
