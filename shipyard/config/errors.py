@@ -16,14 +16,19 @@ Document = tuple[str, dict[str, Any]]
 
 
 def explain_validation_error(
-    exc: ValidationError, *, overlay: Document, base: Document, merged: dict[str, Any]
+    exc: ValidationError,
+    *,
+    overlay: Document,
+    base: Document,
+    merged: dict[str, Any],
+    model: type[BaseModel] = StackConfig,
 ) -> ConfigError:
     """The first error, located in the file that set (or should set) the offending key."""
     errors = exc.errors(include_url=False)
     first = errors[0]
     loc = tuple(first["loc"])
     file, path = locate(loc, overlay=overlay, base=base, merged=merged)
-    problem = _problem(first, loc)
+    problem = _problem(first, loc, model)
     if len(errors) > 1:
         problem += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return ConfigError(file, path, problem)
@@ -79,15 +84,15 @@ def _index_in(here: Any, index: int, merged_item: Any) -> int | None:
     return index if index < len(here) else None
 
 
-def _problem(error: Any, loc: tuple[Any, ...]) -> str:
+def _problem(error: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     kind = error["type"]
     message = str(error["msg"])
     value = error.get("input")
     if kind == "missing":
-        expected = _describe(_annotation_at(loc))
+        expected = _describe(_annotation_at(loc, model))
         return f"is required ({expected})" if expected else "is required"
     if kind == "extra_forbidden":
-        return _unknown_key(loc)
+        return _unknown_key(loc, model)
     if kind == "value_error":
         return message.removeprefix("Value error, ")
     if kind == "assertion_error":
@@ -96,9 +101,9 @@ def _problem(error: Any, loc: tuple[Any, ...]) -> str:
     return f"{message} (got {_show(value)})"
 
 
-def _unknown_key(loc: tuple[Any, ...]) -> str:
+def _unknown_key(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     key = str(loc[-1])
-    valid = _keys_at(loc[:-1])
+    valid = _keys_at(loc[:-1], model)
     if not valid:
         return f"unknown key {key!r}"
     hint = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
@@ -107,9 +112,9 @@ def _unknown_key(loc: tuple[Any, ...]) -> str:
     return f"unknown key {key!r}; valid keys: {', '.join(sorted(valid))}"
 
 
-def _annotation_at(loc: tuple[Any, ...]) -> Any:
+def _annotation_at(loc: tuple[Any, ...], model: type[BaseModel]) -> Any:
     """The type the model expects at loc, or None when loc leaves the model."""
-    annotation: Any = StackConfig
+    annotation: Any = model
     for key in loc:
         annotation = _unwrap(annotation, key)
         if annotation is None:
@@ -136,9 +141,9 @@ def _describe(annotation: Any) -> str:
     return names.get(annotation, "")
 
 
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+def _keys_at(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
     """The keys a model accepts at loc (empty when loc does not land on a model)."""
-    model = _model_of(_annotation_at(loc))
+    model = _model_of(_annotation_at(loc, root))
     if model is None:
         return []
     return [field.alias or name for name, field in model.model_fields.items()]

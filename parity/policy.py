@@ -1,0 +1,189 @@
+"""`stacks/parity.yaml`: the differences a team has decided on, and the paths that must match.
+
+minScore: 90                      # percent; `shipyard parity` exits 1 below it
+critical:                         # an undeclared difference here fails the run outright
+  - "*-tg.healthCheck.*"
+rules:
+  - path: "web-*-service.desiredCount"   # logical name + property path; * and ? glob
+    ratio: {staging: 1, prod: 2}         # or: any: true | oneOf: [...] | values: {env: v}
+    reason: prod runs twice staging's capacity
+    owner: platform-team
+    expires: 2027-06-30                  # optional; an expired rule declares nothing
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from shipyard.config.errors import explain_validation_error
+from shipyard.errors import ConfigError, UsageError
+
+ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
+RATIO_TOLERANCE = 1e-9
+DEFAULT_MIN_SCORE = 90.0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Rule(_Model):
+    """One declared difference."""
+
+    path: str
+    any: bool = False
+    one_of: list[Any] | None = None
+    ratio: dict[str, Annotated[float, Field(gt=0)]] | None = None
+    values: dict[str, Any] | None = None
+    reason: str
+    owner: str
+    expires: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_relation(self) -> Rule:
+        given = [
+            name
+            for name, set_ in (
+                ("any", self.any),
+                ("oneOf", self.one_of is not None),
+                ("ratio", self.ratio is not None),
+                ("values", self.values is not None),
+            )
+            if set_
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one relation: any: true, oneOf: [...], ratio: {env: factor} or "
+                f"values: {{env: value}} (got {', '.join(given) or 'none'})"
+            )
+        if not self.reason.strip() or not self.owner.strip():
+            raise ValueError("reason and owner must not be empty")
+        return self
+
+    @property
+    def relation(self) -> str:
+        if self.any:
+            return "any"
+        if self.one_of is not None:
+            return f"one of {self.one_of}"
+        if self.ratio is not None:
+            return "ratio " + ", ".join(f"{env}:{factor:g}" for env, factor in self.ratio.items())
+        return "values " + ", ".join(
+            f"{env}={value!r}" for env, value in (self.values or {}).items()
+        )
+
+    @cached_property
+    def matcher(self) -> re.Pattern[str]:
+        return glob(self.path)
+
+    def matches(self, path: str) -> bool:
+        return self.matcher.match(path) is not None
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+    def violation(self, values: dict[str, Any]) -> str | None:
+        """Why these per-environment values break the relation, or None when they keep it."""
+        if self.any:
+            return None
+        if self.one_of is not None:
+            wrong = {env: v for env, v in values.items() if v is ABSENT or v not in self.one_of}
+            return None if not wrong else f"not one of {self.one_of}: {_show(wrong)}"
+        if self.values is not None:
+            wrong = {
+                env: v
+                for env, v in values.items()
+                if env in self.values and not _same(v, self.values[env])
+            }
+            return None if not wrong else f"expected {_show(self.values)}, got {_show(wrong)}"
+        return self._ratio_violation(values)
+
+    def _ratio_violation(self, values: dict[str, Any]) -> str | None:
+        ratio = self.ratio or {}
+        scaled = {}
+        for env, factor in ratio.items():
+            if env not in values:
+                continue
+            value = values[env]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"ratio needs numbers, {env} has {_show(value)}"
+            scaled[env] = value / factor
+        if len(scaled) < 2:
+            return None
+        first = next(iter(scaled.values()))
+        if all(abs(v - first) <= RATIO_TOLERANCE * max(1.0, abs(first)) for v in scaled.values()):
+            return None
+        return f"expected {self.relation}, got {_show({e: values[e] for e in scaled})}"
+
+
+class ParityPolicy(_Model):
+    """The whole of stacks/parity.yaml."""
+
+    min_score: Annotated[float, Field(ge=0, le=100)] = DEFAULT_MIN_SCORE
+    critical: list[str] = []
+    rules: list[Rule] = []
+
+    @cached_property
+    def critical_matchers(self) -> list[re.Pattern[str]]:
+        return [glob(pattern) for pattern in self.critical]
+
+    def is_critical(self, path: str) -> bool:
+        return any(m.match(path) for m in self.critical_matchers)
+
+    def rule_for(self, path: str) -> Rule | None:
+        """The first rule whose pattern matches: order in the file is precedence."""
+        for rule in self.rules:
+            if rule.matches(path):
+                return rule
+        return None
+
+
+def glob(pattern: str) -> re.Pattern[str]:
+    """`*` any run of characters (dots included), `?` one character; all else literal, so
+    `[name=web]` in a path is matched as written."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def load_policy(path: Path, display: str) -> ParityPolicy:
+    """Read and validate parity.yaml; a missing file means defaults (no declared differences)."""
+    if not path.is_file():
+        return ParityPolicy()
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(display, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{display}: must be a mapping with minScore, critical and rules")
+    try:
+        return ParityPolicy.model_validate(doc)
+    except ValidationError as exc:
+        raise explain_validation_error(
+            exc, overlay=(display, doc), base=(display, {}), merged=doc, model=ParityPolicy
+        ) from None
+
+
+def _same(left: Any, right: Any) -> bool:
+    if right is None:  # `values: {dev: null}` declares the path absent (or null) in dev
+        return left is ABSENT or left is None
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return float(left) == float(right)
+    return bool(left == right)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return "absent" if value is ABSENT else repr(value)

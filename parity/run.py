@@ -1,0 +1,173 @@
+"""`shipyard parity`: render, normalise, compare, explain; the report the formats print."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from parity.compare import Classification, Comparison, PathResult, compare
+from parity.normalise import env_pattern, flatten_stack
+from parity.policy import ABSENT, ParityPolicy, load_policy
+from parity.provenance import Provenance
+from parity.render import RenderedStack, render_stack
+from shipyard.config.load import StackSources, load_stack
+from shipyard.errors import UsageError
+from shipyard.stacks import plan_stack_files
+
+POLICY_FILE = "parity.yaml"
+STACK_FILE_PREFIX = "stack-file:"
+
+
+@dataclass(frozen=True)
+class ParityOptions:
+    environments: list[str] = field(default_factory=list)
+    min_score: float | None = None
+    today: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    comparison: Comparison
+    min_score: float
+    policy_file: str
+    sources: dict[str, dict[str, str] | None]
+    generated: str
+
+    @property
+    def score(self) -> float | None:
+        return self.comparison.overall.score
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the run fails, one line each; empty when it passes."""
+        reasons = []
+        score = self.score
+        if score is None:
+            reasons.append("no paths to compare: parity is n/a")
+        elif score < self.min_score:
+            reasons.append(f"parity {score:.2f}% is below the minimum {self.min_score:g}%")
+        for result in self.comparison.critical_failures:
+            reasons.append(f"critical path {result.path} is {result.classification.value}")
+        return reasons
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_parity(
+    sources: StackSources,
+    options: ParityOptions,
+    rendered: dict[str, RenderedStack] | None = None,
+) -> ParityReport:
+    """Compare the environments' rendered stacks against stacks/parity.yaml."""
+    envs = options.environments or sources.environments()
+    for env in envs:
+        sources.require_environment(env)
+    if len(envs) < 2:
+        raise UsageError(f"parity compares two or more environments (got {', '.join(envs)})")
+    policy_path = sources.stacks_dir / POLICY_FILE
+    policy = load_policy(policy_path, sources.rel(policy_path))
+    min_score = options.min_score if options.min_score is not None else policy.min_score
+    if not 0 <= min_score <= 100:
+        raise UsageError(f"--min-score must be 0..100 (got {min_score:g})")
+    loaded = {env: load_stack(sources, env) for env in envs}
+    stacks = rendered or {env: render_stack(sources, env) for env in envs}
+    flat = {env: flatten_stack(stacks[env], envs) for env in envs}
+    for file in plan_stack_files(sources, envs):
+        if file.stale:
+            # A hand edit of a generated file: what would deploy is not what was reviewed.
+            flat[file.env][f"{STACK_FILE_PREFIX}{file.path}"] = file.first_difference()
+    for env in envs:
+        for other in flat:
+            for key in [k for k in flat[other] if k.startswith(STACK_FILE_PREFIX)]:
+                flat[env].setdefault(key, "generated from stacks/")
+    today = options.today or dt.date.today()
+    comparison = compare(flat, _with_stack_files_critical(policy), today)
+    provenance = Provenance(sources, loaded, env_pattern(envs))
+    explained = {
+        r.path: provenance.explain(r.resource, r.values)
+        for r in comparison.differences
+        if not r.path.startswith(STACK_FILE_PREFIX)
+    }
+    return ParityReport(
+        comparison=comparison,
+        min_score=min_score,
+        policy_file=sources.rel(policy_path),
+        sources=explained,
+        generated=today.isoformat(),
+    )
+
+
+def _with_stack_files_critical(policy: ParityPolicy) -> ParityPolicy:
+    return policy.model_copy(update={"critical": [*policy.critical, f"{STACK_FILE_PREFIX}*"]})
+
+
+def show_value(value: Any) -> Any:
+    """A value as reports print it: absent paths as None, everything else as is."""
+    return None if value is ABSENT else value
+
+
+def difference_dict(report: ParityReport, result: PathResult) -> dict[str, Any]:
+    return {
+        "path": result.path,
+        "resource": result.resource,
+        "values": {env: show_value(v) for env, v in result.values.items()},
+        "present": {env: v is not ABSENT for env, v in result.values.items()},
+        "classification": result.classification.value,
+        "critical": result.critical,
+        "rule": result.rule.path if result.rule else None,
+        "owner": result.rule.owner if result.rule else None,
+        "reason": result.reason,
+        "source": report.sources.get(result.path),
+    }
+
+
+def report_dict(report: ParityReport) -> dict[str, Any]:
+    """The documented JSON shape (docs/parity.md)."""
+    comparison = report.comparison
+    overall = comparison.overall.to_dict()
+    return {
+        "environments": comparison.environments,
+        "generated": report.generated,
+        "score": overall["score"],
+        "raw_identity": overall["raw_identity"],
+        "min_score": report.min_score,
+        "passed": report.passed,
+        "failures": report.failures,
+        "totals": overall,
+        "pairs": [
+            {"environments": [left, right], **tally.to_dict()}
+            for (left, right), tally in comparison.pairs.items()
+        ],
+        "resources": [
+            {
+                "name": name,
+                "type": info["type"],
+                "present": info["present"],
+                **info["tally"].to_dict(),
+            }
+            for name, info in comparison.resources.items()
+        ],
+        "differences": [difference_dict(report, r) for r in comparison.differences],
+        "rules": [
+            {
+                "path": rule_report.rule.path,
+                "relation": rule_report.rule.relation,
+                "reason": rule_report.rule.reason,
+                "owner": rule_report.rule.owner,
+                "expires": rule_report.rule.expires.isoformat()
+                if rule_report.rule.expires
+                else None,
+                "state": rule_report.state.value,
+                "matched": rule_report.matched,
+                "detail": rule_report.detail,
+            }
+            for rule_report in comparison.rules
+        ],
+        "policy_file": report.policy_file,
+    }
+
+
+__all__ = ["Classification", "ParityOptions", "ParityReport", "report_dict", "run_parity"]
