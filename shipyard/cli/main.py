@@ -8,6 +8,7 @@ import click
 
 from shipyard import __version__
 from shipyard.cli.demo_cmd import demo
+from shipyard.cli.parity_cmd import parity
 from shipyard.cli.render_cmd import render
 from shipyard.cli.stacks_cmd import stacks
 from shipyard.errors import ShipyardError
@@ -37,6 +38,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     Start here:
       shipyard stacks render        write Pulumi.<env>.yaml from stacks/
       shipyard render dev           dev's full resource graph, rendered offline
+      shipyard parity               how alike dev, staging and prod are, and why not
       shipyard demo                 every stack rendered, summarised in one table
 
     Exit codes: 0 success; 1 a check said no; 2 bad input (nothing changed).
@@ -46,6 +48,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 cli.add_command(stacks)
 cli.add_command(render)
+cli.add_command(parity)
 cli.add_command(demo)
 
 

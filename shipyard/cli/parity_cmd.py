@@ -1,0 +1,92 @@
+"""`shipyard parity [ENV ...]`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from parity.formats import RENDERERS
+from parity.run import ParityOptions, report_dict, run_parity
+from shipyard.cli.common import short_lived_heap, sources_from
+from shipyard.cli.output import is_terminal, progress, working
+from shipyard.errors import CheckFailed
+
+
+@click.command()
+@click.argument("envs", nargs=-1, metavar="[ENV]...")
+@click.option(
+    "--min-score",
+    type=float,
+    help="Fail below this parity percentage. Default: minScore in stacks/parity.yaml (90).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(list(RENDERERS)),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts, markdown for a CI job summary, html for one "
+    "self-contained page, junit for test dashboards.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report here instead of stdout.",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Judge rule expiry as of this date (default: today).",
+)
+@click.pass_context
+def parity(
+    ctx: click.Context,
+    envs: tuple[str, ...],
+    min_score: float | None,
+    output_format: str,
+    output: str | None,
+    today: dt.datetime | None,
+) -> None:
+    """Score how alike the environments are, and explain every difference.
+
+    Renders each environment's stack under Pulumi mocks, normalises it (environment names
+    become {env}, secrets compare by presence, lists are keyed by name or sorted), and
+    compares every leaf path across all environments and each pair. A difference is
+    declared when a live rule in stacks/parity.yaml allows it, undeclared otherwise; a path
+    only some environments have is missing. A hand-edited Pulumi.<env>.yaml is an undeclared
+    critical difference.
+
+    \b
+    parity = (equal + declared) / all paths;  raw identity = equal / all paths
+
+    Exit 0 when parity >= the minimum and no critical path differs undeclared; 1 otherwise
+    (the reasons are listed); 2 on bad input. Default: every environment in stacks/.
+
+    \b
+    Examples:
+      shipyard parity                                  all environments, a table
+      shipyard parity staging prod --min-score 95
+      shipyard parity --format html -o parity.html     one page to share
+      shipyard parity --format markdown >> "$GITHUB_STEP_SUMMARY"
+    """
+    sources = sources_from(ctx)
+    options = ParityOptions(
+        environments=list(envs),
+        min_score=min_score,
+        today=today.date() if today else None,
+    )
+    with working("rendering and comparing stacks..."), short_lived_heap():
+        report = run_parity(sources, options)
+    data = report_dict(report)
+    color = output is None and output_format == "text" and is_terminal()
+    text = RENDERERS[output_format](data, color)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        progress(f"wrote {output}: parity {data['score']}")
+    else:
+        click.echo(text, nl=False)
+    if not report.passed:
+        raise CheckFailed("parity check failed: " + "; ".join(report.failures))
