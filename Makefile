@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 ## test: the whole test suite (pytest exits 5 when it collects nothing: that fails too)
 test: $(STAMP)
+	@scripts/need.sh chromium chromium "the parity HTML report is checked in headless Chromium"
 	@$(BIN)/shipyard stacks render --check
 	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov-report=term:skip-covered
 

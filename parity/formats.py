@@ -161,7 +161,9 @@ def render_junit(report: Report, color: bool = False) -> str:
         case = ET.SubElement(
             suite, "testcase", classname=f"parity.{resource['type']}", name=resource["name"]
         )
-        bad = [d for d in by_resource.get(resource["name"], []) if d["classification"] in NOT_MATCHING]
+        bad = [
+            d for d in by_resource.get(resource["name"], []) if d["classification"] in NOT_MATCHING
+        ]
         if bad:
             failures += 1
             failure = ET.SubElement(

@@ -42,7 +42,8 @@ def flatten_stack(stack: RenderedStack, env_names: Iterable[str]) -> dict[str, A
         name = resource["name"]
         leaves[f"{name}.{TYPE_KEY}"] = resource["type"]
         leaves[f"{name}.{PARENT_KEY}"] = resource["parent"]
-        _flatten(normalise(resource["inputs"], pattern), name, leaves)
+        for key, value in normalise(resource["inputs"], pattern).items():
+            _flatten(value, f"{name}.{key}", leaves)
     return leaves
 
 

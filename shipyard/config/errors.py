@@ -25,7 +25,8 @@ def explain_validation_error(
 ) -> ConfigError:
     """The first error, located in the file that set (or should set) the offending key."""
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    # An unknown key is usually a misspelt known one: name it first, with the hint.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     file, path = locate(loc, overlay=overlay, base=base, merged=merged)
     problem = _problem(first, loc, model)

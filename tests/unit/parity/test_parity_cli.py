@@ -1,0 +1,249 @@
+"""`shipyard parity` on the project: exit codes, explanations, formats, and what must not leak."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from parity.formats import RENDERERS
+from parity.render import RenderedStack, render_program
+from parity.run import ParityOptions, report_dict, run_parity
+from shipyard.config.load import StackSources
+from shipyard.config.pulumi_config import flatten_for_engine
+from tests.conftest import CliResult, snapshot
+
+
+def test_the_committed_environments_pass_with_every_difference_declared(
+    cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    result = cli("parity", "--format", "json", project=repo_sources)
+    assert result.code == 0, result
+    report = json.loads(result.out)
+    assert report["score"] == 100.0
+    assert report["raw_identity"] < report["score"]
+    assert report["passed"] is True
+    assert {d["classification"] for d in report["differences"]} == {"declared"}
+    assert [p["environments"] for p in report["pairs"]] == [
+        ["dev", "staging"],
+        ["dev", "prod"],
+        ["staging", "prod"],
+    ]
+    assert all(r["state"] == "active" for r in report["rules"])
+
+
+def test_differences_say_where_the_value_came_from(repo_sources: StackSources) -> None:
+    report = report_dict(run_parity(repo_sources, ParityOptions()))
+    delay = next(d for d in report["differences"] if d["path"] == "web-blue-tg.deregistrationDelay")
+    assert delay["values"] == {"dev": 30, "staging": 30, "prod": 60}
+    assert delay["classification"] == "declared"
+    assert delay["critical"] is True
+    assert delay["reason"] == "prod web has long-polling clients that need a longer drain"
+    assert delay["source"] == {
+        "dev": "stacks/template.yaml.j2 (template default): "
+        "services[name=web].deregistrationDelaySeconds",
+        "staging": "stacks/template.yaml.j2 (template default): "
+        "services[name=web].deregistrationDelaySeconds",
+        "prod": "stacks/prod.yaml: services[name=web].deregistrationDelaySeconds",
+    }
+
+
+def test_an_undeclared_change_on_a_critical_path_fails_even_above_the_minimum(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    staging = project.overlay("staging")
+    staging.write_text(
+        staging.read_text() + "\nservices:\n  - name: api\n    healthCheck:\n      path: /ready\n"
+    )
+    assert cli("stacks", "render", project=project).code == 0
+    result = cli("parity", "--format", "json", project=project)
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert report["score"] >= 90
+    assert "critical path api-blue-tg.healthCheck.path is undeclared" in report["failures"]
+    diff = next(d for d in report["differences"] if d["path"] == "api-blue-tg.healthCheck.path")
+    assert diff["values"] == {"dev": "/healthz", "staging": "/ready", "prod": "/healthz"}
+    assert diff["source"]["staging"] == "stacks/staging.yaml: services[name=api].healthCheck.path"
+    assert result.err.startswith("shipyard: parity check failed: critical path api-blue-tg")
+
+
+def test_below_the_minimum_score_fails_with_the_reason(
+    cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    result = cli("parity", "dev", "prod", "--min-score", "100.5", project=repo_sources)
+    assert result.code == 2
+    assert "--min-score must be 0..100" in result.err
+    strict = cli("parity", "dev", "prod", "--format", "json", project=repo_sources)
+    assert strict.code == 0
+    assert json.loads(strict.out)["environments"] == ["dev", "prod"]
+
+
+def test_a_hand_edited_stack_file_is_an_undeclared_critical_difference(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    prod = project.pulumi_stack_file("prod")
+    prod.write_text(prod.read_text().replace("http5xxCount: 5", "http5xxCount: 50"))
+    result = cli("parity", "--format", "json", project=project)
+    assert result.code == 1
+    report = json.loads(result.out)
+    diff = next(d for d in report["differences"] if d["path"] == "stack-file:Pulumi.prod.yaml")
+    assert diff["classification"] == "undeclared"
+    assert diff["critical"] is True
+    assert diff["values"]["prod"] == "first differing key: config.shipyard:alarms.http5xxCount"
+    assert diff["values"]["dev"] == "generated from stacks/"
+    # The edit also shows in the rendered resources, breaking the declared 5xx rule.
+    alarm = next(d for d in report["differences"] if d["path"] == "web-alarms-blue-5xx.threshold")
+    assert alarm["classification"] == "undeclared"
+    assert alarm["reason"].startswith("rule broken (expected")
+
+
+def test_expired_and_stale_rules_are_reported(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    policy = project.stacks_dir / "parity.yaml"
+    policy.write_text(
+        policy.read_text()
+        + '  - path: "gone-*.x"\n    any: true\n    reason: old\n    owner: nobody\n'
+    )
+    result = cli("parity", "--format", "json", "--today", "2027-04-01", project=project)
+    report = json.loads(result.out)
+    states = {r["path"]: r["state"] for r in report["rules"]}
+    assert states["gone-*.x"] == "stale"
+    assert states["*[name=LOG_LEVEL].value"] == "expired"
+    log = [d for d in report["differences"] if d["path"].endswith("[name=LOG_LEVEL].value")]
+    assert {d["classification"] for d in log} == {"undeclared"}
+    assert log[0]["reason"].startswith("rule expired on 2027-03-31")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "rules:\n  - path: x\n    any: true\n    reason: r\n    ownr: o\n",
+            "stacks/parity.yaml: rules[0].ownr: unknown key 'ownr'; did you mean 'owner'?",
+        ),
+        (
+            "rules:\n  - path: x\n    any: true\n    oneOf: [1]\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[0]: give exactly one relation",
+        ),
+        (
+            "rules:\n  - path: x\n    any: true\n    owner: o\n",
+            "stacks/parity.yaml: rules[0].reason: is required (a string)",
+        ),
+        ("minScore: 120\n", "stacks/parity.yaml: minScore: must be less than or equal to 100"),
+        (
+            "rules:\n  - path: x\n    any: true\n    reason: r\n    owner: o\n    expires: soon\n",
+            "stacks/parity.yaml: rules[0].expires:",
+        ),
+        ("rules: [\n", "stacks/parity.yaml: line"),
+        (
+            "rules:\n  - path: x\n    ratio: {dev: 0}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio.dev: must be greater than 0",
+        ),
+    ],
+)
+def test_malformed_parity_file_exits_2_naming_file_and_path(
+    project: StackSources, cli: Callable[..., CliResult], content: str, message: str
+) -> None:
+    (project.stacks_dir / "parity.yaml").write_text(content)
+    before = snapshot(project.root)
+    result = cli("parity", project=project)
+    assert result.code == 2
+    assert result.err.startswith(f"shipyard: {message}"), result.err
+    assert len(result.err.splitlines()) == 1
+    assert snapshot(project.root) == before
+
+
+def test_unknown_environment_and_too_few_environments_exit_2(
+    cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    unknown = cli("parity", "dev", "qa", project=repo_sources)
+    assert unknown.code == 2
+    assert "unknown environment 'qa'" in unknown.err
+    single = cli("parity", "prod", project=repo_sources)
+    assert single.code == 2
+    assert "two or more environments" in single.err
+
+
+def test_every_format_writes_to_a_file(
+    cli: Callable[..., CliResult], repo_sources: StackSources, tmp_path: Path
+) -> None:
+    for name in RENDERERS:
+        target = tmp_path / f"report.{name}"
+        result = cli("parity", "--format", name, "--output", str(target), project=repo_sources)
+        assert result.code == 0, (name, result)
+        assert result.out == ""
+        assert target.stat().st_size > 500
+    assert json.loads((tmp_path / "report.json").read_text())["score"] == 100.0
+    suite = ET.parse(tmp_path / "report.junit").getroot()
+    assert suite.tag == "testsuite"
+    assert int(suite.get("tests", "0")) == len(suite.findall("testcase")) > 50
+    assert suite.get("failures") == "0"
+    assert "## ✅ Environment parity: 100.00%" in (tmp_path / "report.markdown").read_text()
+    assert '<span id="score" class="score">100.00%</span>' in (tmp_path / "report.html").read_text()
+
+
+def test_junit_fails_exactly_the_resources_with_open_differences(
+    project: StackSources, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    staging = project.overlay("staging")
+    staging.write_text(staging.read_text() + "\nalarms:\n  evaluationPeriods: 5\n")
+    assert cli("stacks", "render", project=project).code == 0
+    result = cli("parity", "--format", "junit", project=project)
+    # evaluationPeriods is not a critical path and the score stays above 90: the run passes,
+    # but the dashboard shows each resource that differs.
+    assert result.code == 0
+    suite = ET.fromstring(result.out)
+    failed = sorted(
+        c.get("name", "") for c in suite.findall("testcase") if c.find("failure") is not None
+    )
+    assert failed == sorted(
+        f"{service}-alarms-{color}-{kind}"
+        for service in ("api", "web")
+        for color in ("blue", "green")
+        for kind in ("5xx", "p99-latency", "unhealthy-hosts")
+    )
+    assert suite.get("failures") == "12"
+
+
+def secret_stacks() -> dict[str, RenderedStack]:
+    """Two stacks whose program puts a secret config value into a resource input and export."""
+    stacks = {}
+    for env, ciphertext in (("dev", "AAABAGRldi1jaXBoZXI="), ("prod", "AAABAHByb2QtY2lwaGVy")):
+        config, secret_keys = flatten_for_engine(
+            {"app:token": {"secure": ciphertext}, "app:plain": "hunter2-is-not-secret"}
+        )
+
+        def program() -> None:
+            settings = pulumi.Config("app")
+            aws.ssm.Parameter("token", type="SecureString", value=settings.require_secret("token"))
+            pulumi.export("token", settings.require_secret("token"))
+
+        stacks[env] = render_program(
+            program, stack=env, config=config, secret_keys=secret_keys, region="us-east-1"
+        )
+    return stacks
+
+
+def test_a_secret_never_appears_in_any_format(project: StackSources) -> None:
+    dev = project.overlay("dev")
+    dev.write_text(
+        dev.read_text() + "\npulumiConfig:\n  app:token:\n    secure: AAABAGRldi1jaXBoZXI=\n"
+    )
+    from shipyard.stacks import plan_stack_files, write_stack_files
+
+    write_stack_files(project, plan_stack_files(project))
+    report = report_dict(
+        run_parity(project, ParityOptions(environments=["dev", "prod"]), rendered=secret_stacks())
+    )
+    for name, render in RENDERERS.items():
+        text = render(report, False)
+        for secret in ("AAABAGRldi1jaXBoZXI=", "AAABAHByb2QtY2lwaGVy", "dev-cipher", "prod-cipher"):
+            assert secret not in text, (name, secret)
+    # The secret input itself compares by presence: equal in both environments.
+    assert not any(d["path"] == "token.value" for d in report["differences"])
