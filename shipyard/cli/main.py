@@ -8,6 +8,7 @@ import click
 
 from shipyard import __version__
 from shipyard.cli.demo_cmd import demo
+from shipyard.cli.drift_cmd import drift
 from shipyard.cli.parity_cmd import parity
 from shipyard.cli.render_cmd import render
 from shipyard.cli.stacks_cmd import stacks
@@ -49,6 +50,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 cli.add_command(stacks)
 cli.add_command(render)
 cli.add_command(parity)
+cli.add_command(drift)
 cli.add_command(demo)
 
 

@@ -1,0 +1,169 @@
+"""Create, through boto3, the AWS resources a rendered stack describes: a test's `pulumi up`.
+
+Only what drift reads is created (load balancers, target groups, listeners, ECS services and
+task definitions, alarms), tagged and named the way the Pulumi program names them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from parity.drift import (
+    ALARM,
+    ECS_CLUSTER,
+    ECS_SERVICE,
+    LISTENER,
+    LOAD_BALANCER,
+    TARGET_GROUP,
+    TASK,
+)
+from parity.render import RenderedStack
+
+
+@dataclass
+class Seeded:
+    """Live ARNs by logical name, so tests can mutate exactly one thing."""
+
+    load_balancers: dict[str, str] = field(default_factory=dict)
+    target_groups: dict[str, str] = field(default_factory=dict)
+    listeners: dict[str, str] = field(default_factory=dict)
+    task_definitions: dict[str, str] = field(default_factory=dict)
+    cluster: str = ""
+
+
+def tags(env: str, name: str) -> list[dict[str, str]]:
+    return [{"Key": "Name", "Value": name}, {"Key": "shipyard:environment", "Value": env}]
+
+
+def seed(stack: RenderedStack, ec2: Any, elbv2: Any, ecs: Any, cloudwatch: Any) -> Seeded:
+    env = stack.stack
+    seeded = Seeded()
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    for resource in stack.of_type(LOAD_BALANCER):
+        lb = elbv2.create_load_balancer(
+            Name=f"{env}-{resource['name']}"[:32],
+            Subnets=subnets,
+            Type="application",
+            Tags=tags(env, resource["name"]),
+        )["LoadBalancers"][0]
+        seeded.load_balancers[resource["name"]] = lb["LoadBalancerArn"]
+    for resource in stack.of_type(TARGET_GROUP):
+        inputs, check = resource["inputs"], resource["inputs"]["healthCheck"]
+        tg = elbv2.create_target_group(
+            Name=f"{env}-{resource['name']}"[:32],
+            Protocol=inputs["protocol"],
+            Port=inputs["port"],
+            VpcId=vpc,
+            TargetType="ip",
+            HealthCheckPath=check["path"],
+            HealthCheckIntervalSeconds=check["interval"],
+            HealthCheckTimeoutSeconds=check["timeout"],
+            HealthyThresholdCount=check["healthyThreshold"],
+            UnhealthyThresholdCount=check["unhealthyThreshold"],
+            Matcher={"HttpCode": check["matcher"]},
+            Tags=tags(env, resource["name"]),
+        )["TargetGroups"][0]
+        elbv2.modify_target_group_attributes(
+            TargetGroupArn=tg["TargetGroupArn"],
+            Attributes=[
+                {
+                    "Key": "deregistration_delay.timeout_seconds",
+                    "Value": str(inputs["deregistrationDelay"]),
+                }
+            ],
+        )
+        seeded.target_groups[resource["name"]] = tg["TargetGroupArn"]
+    for resource in stack.of_type(LISTENER):
+        inputs = resource["inputs"]
+        lb_name = inputs["loadBalancerArn"].rsplit("/", 1)[-1]
+        listener = elbv2.create_listener(
+            LoadBalancerArn=seeded.load_balancers[lb_name],
+            Port=inputs["port"],
+            Protocol=inputs["protocol"],
+            DefaultActions=[live_action(a, seeded) for a in inputs["defaultActions"]],
+        )["Listeners"][0]
+        seeded.listeners[resource["name"]] = listener["ListenerArn"]
+    for resource in stack.of_type(ECS_CLUSTER):
+        seeded.cluster = resource["inputs"]["name"]
+        ecs.create_cluster(clusterName=seeded.cluster)
+    for resource in stack.of_type(TASK):
+        inputs = resource["inputs"]
+        task = ecs.register_task_definition(
+            family=inputs["family"],
+            containerDefinitions=json.loads(inputs["containerDefinitions"]),
+            cpu=inputs["cpu"],
+            memory=inputs["memory"],
+            networkMode=inputs["networkMode"],
+            requiresCompatibilities=inputs["requiresCompatibilities"],
+        )["taskDefinition"]
+        seeded.task_definitions[resource["name"]] = task["taskDefinitionArn"]
+    for resource in stack.of_type(ECS_SERVICE):
+        inputs = resource["inputs"]
+        ecs.create_service(
+            cluster=seeded.cluster,
+            serviceName=inputs["name"],
+            taskDefinition=seeded.task_definitions[inputs["taskDefinition"].rsplit("/", 1)[-1]],
+            desiredCount=inputs["desiredCount"],
+            launchType="FARGATE",
+        )
+    suffix = {
+        name: arn.split(":loadbalancer/", 1)[-1] for name, arn in seeded.load_balancers.items()
+    }
+    suffix.update({name: arn.rsplit(":", 1)[-1] for name, arn in seeded.target_groups.items()})
+    for resource in stack.of_type(ALARM):
+        inputs = resource["inputs"]
+        statistic = (
+            {"Statistic": inputs["statistic"]}
+            if "statistic" in inputs
+            else {"ExtendedStatistic": inputs["extendedStatistic"]}
+        )
+        cloudwatch.put_metric_alarm(
+            AlarmName=inputs["name"],
+            Namespace=inputs["namespace"],
+            MetricName=inputs["metricName"],
+            Dimensions=[
+                {"Name": key, "Value": suffix[value.split("/")[1]]}
+                for key, value in inputs["dimensions"].items()
+            ],
+            Period=inputs["period"],
+            EvaluationPeriods=inputs["evaluationPeriods"],
+            Threshold=float(inputs["threshold"]),
+            ComparisonOperator=inputs["comparisonOperator"],
+            **statistic,
+        )
+    return seeded
+
+
+def live_action(action: dict[str, Any], seeded: Seeded) -> dict[str, Any]:
+    def arn_of(rendered_arn: str) -> str:
+        return seeded.target_groups[rendered_arn.rsplit("/", 1)[-1]]
+
+    if action["type"] == "redirect":
+        redirect = action["redirect"]
+        return {
+            "Type": "redirect",
+            "RedirectConfig": {
+                "Protocol": redirect["protocol"],
+                "Port": redirect["port"],
+                "StatusCode": redirect["statusCode"],
+            },
+        }
+    if "forward" in action:
+        return {
+            "Type": "forward",
+            "ForwardConfig": {
+                "TargetGroups": [
+                    {"TargetGroupArn": arn_of(g["arn"]), "Weight": g["weight"]}
+                    for g in action["forward"]["targetGroups"]
+                ]
+            },
+        }
+    return {"Type": "forward", "TargetGroupArn": arn_of(action["targetGroupArn"])}
