@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -47,6 +47,7 @@ class PathResult:
     critical: bool
     rule: Rule | None = None
     reason: str | None = None
+    rule_index: int | None = None
 
     @property
     def resource(self) -> str:
@@ -74,10 +75,10 @@ class Tally:
     def raw_identity(self) -> float | None:
         return None if not self.total else round(100 * self.equal / self.total, 2)
 
-    def add(self, classification: Classification) -> Tally:
-        counts = {c.value: getattr(self, c.value) for c in Classification}
-        counts[classification.value] += 1
-        return Tally(**counts)
+    @classmethod
+    def of(cls, classifications: Iterable[Classification]) -> Tally:
+        counts = Counter(c.value for c in classifications)
+        return cls(**{c.value: counts.get(c.value, 0) for c in Classification})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,8 +134,8 @@ def compare(
     for path in paths:
         values = {env: stacks[env].get(path, ABSENT) for env in envs}
         result = _classify(path, values, policy, today)
-        if result.rule is not None:
-            index = policy.rules.index(result.rule)
+        if result.rule_index is not None:
+            index = result.rule_index
             matched[index] += 1
             if result.classification is not Classification.DECLARED and index not in broken:
                 broken[index] = f"{path}: {result.reason}"
@@ -157,17 +158,18 @@ def _classify(
     if len(present) == len(values) and all(_equal(v, present[0]) for v in present[1:]):
         return PathResult(path, values, Classification.EQUAL, critical)
     fallback = Classification.MISSING if len(present) < len(values) else Classification.UNDECLARED
-    rule = policy.rule_for(path)
-    if rule is None:
+    found = policy.rule_for(path)
+    if found is None:
         return PathResult(path, values, fallback, critical)
+    index, rule = found
     if rule.expired(today):
         reason = f"rule expired on {rule.expires}: {rule.reason}"
-        return PathResult(path, values, fallback, critical, rule, reason)
+        return PathResult(path, values, fallback, critical, rule, reason, index)
     violation = rule.violation(values)
     if violation is not None:
         reason = f"rule broken ({violation}): {rule.reason}"
-        return PathResult(path, values, fallback, critical, rule, reason)
-    return PathResult(path, values, Classification.DECLARED, critical, rule, rule.reason)
+        return PathResult(path, values, fallback, critical, rule, reason, index)
+    return PathResult(path, values, Classification.DECLARED, critical, rule, rule.reason, index)
 
 
 def _equal(left: Any, right: Any) -> bool:
@@ -175,10 +177,7 @@ def _equal(left: Any, right: Any) -> bool:
 
 
 def _tally(results: list[PathResult]) -> Tally:
-    tally = Tally()
-    for result in results:
-        tally = tally.add(result.classification)
-    return tally
+    return Tally.of(r.classification for r in results)
 
 
 def _pairs(envs: list[str], results: list[PathResult]) -> dict[tuple[str, str], Tally]:

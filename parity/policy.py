@@ -14,6 +14,7 @@ rules:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from functools import cached_property
 from pathlib import Path
@@ -82,12 +83,8 @@ class Rule(_Model):
             f"{env}={value!r}" for env, value in (self.values or {}).items()
         )
 
-    @cached_property
-    def matcher(self) -> re.Pattern[str]:
-        return glob(self.path)
-
     def matches(self, path: str) -> bool:
-        return self.matcher.match(path) is not None
+        return glob(self.path).match(path) is not None
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
@@ -134,20 +131,37 @@ class ParityPolicy(_Model):
     rules: list[Rule] = []
 
     @cached_property
-    def critical_matchers(self) -> list[re.Pattern[str]]:
-        return [glob(pattern) for pattern in self.critical]
+    def _critical(self) -> re.Pattern[str] | None:
+        if not self.critical:
+            return None
+        return re.compile("|".join(f"(?:{glob(p).pattern})" for p in self.critical), re.DOTALL)
+
+    @cached_property
+    def _rules(self) -> re.Pattern[str] | None:
+        # One alternation, tried left to right: the first rule in the file that matches wins.
+        if not self.rules:
+            return None
+        return re.compile(
+            "|".join(f"(?P<r{i}>{glob(rule.path).pattern})" for i, rule in enumerate(self.rules)),
+            re.DOTALL,
+        )
 
     def is_critical(self, path: str) -> bool:
-        return any(m.match(path) for m in self.critical_matchers)
+        return self._critical is not None and self._critical.match(path) is not None
 
-    def rule_for(self, path: str) -> Rule | None:
-        """The first rule whose pattern matches: order in the file is precedence."""
-        for rule in self.rules:
-            if rule.matches(path):
-                return rule
-        return None
+    def rule_for(self, path: str) -> tuple[int, Rule] | None:
+        """The first rule whose pattern matches, with its index: order in the file is
+        precedence."""
+        if self._rules is None:
+            return None
+        match = self._rules.match(path)
+        if match is None or match.lastgroup is None:
+            return None
+        index = int(match.lastgroup[1:])
+        return index, self.rules[index]
 
 
+@functools.lru_cache(maxsize=1024)
 def glob(pattern: str) -> re.Pattern[str]:
     """`*` any run of characters (dots included), `?` one character; all else literal, so
     `[name=web]` in a path is matched as written."""

@@ -1,0 +1,85 @@
+"""GitHub workflows: valid by GitHub's schema, pinned, least-privileged, and their shipyard
+commands proven to exist by running them."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shipyard.config.load import StackSources
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def test_there_are_workflows() -> None:
+    assert [w.name for w in WORKFLOWS] >= ["parity-nightly.yml"]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_valid_against_githubs_workflow_schema(workflow: Path) -> None:
+    result = subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_by_commit_and_permissions_are_explicit(workflow: Path) -> None:
+    doc = yaml.safe_load(workflow.read_text())
+    permissions = doc.get("permissions")
+    assert isinstance(permissions, dict), "set least permissions at the top level"
+    assert "write-all" not in str(permissions)
+    for job in doc["jobs"].values():
+        assert "timeout-minutes" in job
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), step["uses"]
+
+
+def shipyard_commands(workflow: Path) -> list[list[str]]:
+    doc = yaml.safe_load(workflow.read_text())
+    commands = []
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            for line in step.get("run", "").splitlines():
+                line = line.split(">>")[0].strip()
+                if line.startswith(".venv/bin/shipyard"):
+                    commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_the_nightly_parity_commands_run_as_written(
+    repo_sources: StackSources, tmp_path: Path
+) -> None:
+    commands = shipyard_commands(REPO / ".github" / "workflows" / "parity-nightly.yml")
+    assert [c[:1] for c in commands] == [["stacks"], ["parity"], ["parity"], ["parity"]]
+    for args in commands:
+        result = subprocess.run(
+            [str(BIN / "shipyard"), "--project-dir", str(repo_sources.root), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, (args, result.stderr)
+    assert (tmp_path / "parity.json").stat().st_size > 1000
+    assert "<html" in (tmp_path / "parity.html").read_text()
