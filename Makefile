@@ -33,6 +33,7 @@ lint: $(STAMP)
 ## bench: measured figures (never asserted by tests)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/parity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
