@@ -57,6 +57,19 @@ def seeded(dev: RenderedStack, aws: dict[str, Any]) -> Seeded:
     return seed(dev, aws["ec2"], aws["elbv2"], aws["ecs"], aws["cloudwatch"])
 
 
+def change_alarm(cloudwatch: Any, name: str, **changes: Any) -> None:
+    """Re-put an existing alarm with some of its settings changed."""
+    alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    keep = ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic", "Period")
+    settings = {key: alarm[key] for key in keep}
+    settings.update(
+        EvaluationPeriods=alarm["EvaluationPeriods"],
+        Threshold=alarm["Threshold"],
+        ComparisonOperator=alarm["ComparisonOperator"],
+    )
+    cloudwatch.put_metric_alarm(**{**settings, **changes})
+
+
 def drift_lines(dev: RenderedStack, moto_url: str) -> list[str]:
     report = run_drift(dev, AwsClients.connect(REGION, moto_url))
     return [f"{item.kind} {item.line()}" for item in report.items]
@@ -168,20 +181,7 @@ def test_a_service_running_another_image_is_caught(
 def test_a_changed_alarm_threshold_is_caught(
     dev: RenderedStack, seeded: Seeded, aws: dict[str, Any], moto_url: str
 ) -> None:
-    alarm = aws["cloudwatch"].describe_alarms(AlarmNames=["shipyard-dev-web-green-5xx"])[
-        "MetricAlarms"
-    ][0]
-    aws["cloudwatch"].put_metric_alarm(
-        AlarmName=alarm["AlarmName"],
-        Namespace=alarm["Namespace"],
-        MetricName=alarm["MetricName"],
-        Dimensions=alarm["Dimensions"],
-        Statistic=alarm["Statistic"],
-        Period=alarm["Period"],
-        EvaluationPeriods=alarm["EvaluationPeriods"],
-        Threshold=100.0,
-        ComparisonOperator=alarm["ComparisonOperator"],
-    )
+    change_alarm(aws["cloudwatch"], "shipyard-dev-web-green-5xx", Threshold=100.0)
     assert drift_lines(dev, moto_url) == [
         "changed shipyard-dev-web-green-5xx.threshold: expected 10.0, live 100.0"
     ]
@@ -190,25 +190,14 @@ def test_a_changed_alarm_threshold_is_caught(
 def test_an_alarm_wired_to_the_wrong_color_is_caught(
     dev: RenderedStack, seeded: Seeded, aws: dict[str, Any], moto_url: str
 ) -> None:
-    alarm = aws["cloudwatch"].describe_alarms(AlarmNames=["shipyard-dev-api-blue-unhealthy-hosts"])[
-        "MetricAlarms"
-    ][0]
+    name = "shipyard-dev-api-blue-unhealthy-hosts"
+    alarm = aws["cloudwatch"].describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
     green = seeded.target_groups["api-green-tg"].rsplit(":", 1)[-1]
     dimensions = [
         {"Name": d["Name"], "Value": green if d["Name"] == "TargetGroup" else d["Value"]}
         for d in alarm["Dimensions"]
     ]
-    aws["cloudwatch"].put_metric_alarm(
-        AlarmName=alarm["AlarmName"],
-        Namespace=alarm["Namespace"],
-        MetricName=alarm["MetricName"],
-        Dimensions=dimensions,
-        Statistic=alarm["Statistic"],
-        Period=alarm["Period"],
-        EvaluationPeriods=alarm["EvaluationPeriods"],
-        Threshold=alarm["Threshold"],
-        ComparisonOperator=alarm["ComparisonOperator"],
-    )
+    change_alarm(aws["cloudwatch"], name, Dimensions=dimensions)
     (line,) = drift_lines(dev, moto_url)
     assert line.startswith("changed shipyard-dev-api-blue-unhealthy-hosts.dimensions:")
     assert '"TargetGroup": "api-green-tg"' in line
