@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 Report = dict[str, Any]
@@ -66,10 +67,10 @@ def render_text(report: Report, color: bool = False) -> str:
         for diff in open_differences:
             style = "bold red" if diff["critical"] else ""
             table.add_row(
-                diff["path"],
-                *[_cell(diff, env) for env in report["environments"]],
+                escape(diff["path"]),
+                *[escape(_cell(diff, env)) for env in report["environments"]],
                 diff["classification"] + (" (critical)" if diff["critical"] else ""),
-                diff["reason"] or _source_line(diff) or "",
+                escape(_why(diff)),
                 style=style,
             )
         console.print(table)
@@ -77,9 +78,10 @@ def render_text(report: Report, color: bool = False) -> str:
     console.print(f"{declared} declared differences (see --format html or json for each)")
     for rule in report["rules"]:
         if rule["state"] != "active":
-            console.print(f"[yellow]rule {rule['path']!r}: {rule['state']}: {rule['detail']}[/]")
+            line = f"rule {rule['path']!r}: {rule['state']}: {rule['detail']}"
+            console.print(f"[yellow]{escape(line)}[/]")
     for failure in report["failures"]:
-        console.print(f"[red]fail: {failure}[/]")
+        console.print(f"[red]fail: {escape(failure)}[/]")
     return buffer.getvalue()
 
 
@@ -111,7 +113,7 @@ def render_markdown(report: Report, color: bool = False) -> str:
         for diff in open_differences:
             cells = [_md(_cell(diff, env)) for env in envs]
             klass = diff["classification"] + (" **critical**" if diff["critical"] else "")
-            why = _md(diff["reason"] or _source_line(diff) or "")
+            why = _md(_why(diff))
             lines.append(f"| `{diff['path']}` | " + " | ".join(cells) + f" | {klass} | {why} |")
     else:
         lines.append("None.")
@@ -196,6 +198,13 @@ def _cell(diff: dict[str, Any], env: str) -> str:
         return "—"
     value = diff["values"][env]
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _why(diff: dict[str, Any]) -> str:
+    """The rule's verdict, then where each environment's value came from."""
+    source = _source_line(diff)
+    parts = [diff["reason"], f"source: {source}" if source else None]
+    return "; ".join(p for p in parts if p)
 
 
 def _source_line(diff: dict[str, Any]) -> str | None:

@@ -247,3 +247,16 @@ def test_a_secret_never_appears_in_any_format(project: StackSources) -> None:
             assert secret not in text, (name, secret)
     # The secret input itself compares by presence: equal in both environments.
     assert not any(d["path"] == "token.value" for d in report["differences"])
+
+
+def test_text_report_keeps_bracketed_paths_and_sources(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    dev = project.overlay("dev")
+    dev.write_text(dev.read_text().replace("LOG_LEVEL: debug", "LOG_LEVEL: trace"))
+    assert cli("stacks", "render", project=project).code == 0
+    result = cli("parity", project=project)
+    text = " ".join(result.out.split())
+    assert "[name=LOG_LEVEL].value" in text
+    assert "stacks/dev.yaml: services[name=web].environment.LOG_LEVEL" in text
+    assert "rule broken" in text
