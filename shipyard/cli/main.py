@@ -9,8 +9,10 @@ import click
 from shipyard import __version__
 from shipyard.cli.demo_cmd import demo
 from shipyard.cli.drift_cmd import drift
+from shipyard.cli.local_cmd import local
 from shipyard.cli.parity_cmd import parity
 from shipyard.cli.render_cmd import render
+from shipyard.cli.smoke_cmd import smoke
 from shipyard.cli.stacks_cmd import stacks
 from shipyard.errors import ShipyardError
 
@@ -51,6 +53,8 @@ cli.add_command(stacks)
 cli.add_command(render)
 cli.add_command(parity)
 cli.add_command(drift)
+cli.add_command(local)
+cli.add_command(smoke)
 cli.add_command(demo)
 
 

@@ -117,6 +117,28 @@ class Weights(Model):
         return self.blue if color is Color.BLUE else self.green
 
 
+class LocalRun(Model):
+    """How the local platform runs a service (ignored on AWS).
+
+    `command` is an argv list; `{python}`, `{project}`, `{port}`, `{version}` and `{color}` are
+    filled in, and the process also gets PORT, APP_VERSION and APP_COLOR in its environment
+    with the service's `environment`. Default: the sample service in examples/app.
+    Loopback processes answer in milliseconds, so health checks run every `checkIntervalMs`
+    locally instead of the ALB's interval; path, matcher and thresholds come from
+    `healthCheck`.
+    """
+
+    command: list[str] = ["{python}", "{project}/examples/app/server.py"]
+    check_interval_ms: Annotated[int, Field(ge=50, le=60_000)] = 300
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('needs at least the program to run, e.g. ["{python}", "app.py"]')
+        return value
+
+
 class Service(Model):
     name: str
     image: str
@@ -134,6 +156,7 @@ class Service(Model):
     active_color: Annotated[Color, Field(strict=False)] = Color.BLUE
     versions: Versions
     weights: Weights | None = None
+    local: LocalRun | None = None
 
     @field_validator("name")
     @classmethod

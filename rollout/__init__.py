@@ -1,0 +1,1 @@
+"""Rollouts: the interfaces to the systems a deploy drives, and their implementations."""

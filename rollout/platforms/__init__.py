@@ -1,0 +1,1 @@
+"""One package per platform, each implementing the interfaces in rollout.interfaces."""

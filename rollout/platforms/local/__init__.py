@@ -1,0 +1,1 @@
+"""The local platform: HAProxy in front of app processes on 127.0.0.1."""

@@ -1,0 +1,106 @@
+"""Fleet for the local platform: a color's app processes in their fixed HAProxy slots."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from rollout.interfaces import ServerState
+from rollout.platforms.local.health import HaproxyHealth
+from rollout.platforms.local.platform import app_command
+from rollout.platforms.local.processes import alive, spawn, started_at, stop
+from rollout.platforms.local.runtime_api import RuntimeApi
+from rollout.platforms.local.state import LocalState, ServiceState
+from shipyard.config.model import Color, Service
+
+
+class LocalFleet:
+    """Start, check and stop one service's colors; the state file follows every change."""
+
+    def __init__(
+        self,
+        state: LocalState,
+        service: Service,
+        root: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.state = state
+        self.config = service
+        self.root = root
+        self.service: ServiceState = state.service(service.name)
+        self.api = RuntimeApi(state.socket)
+        self.extra_env = dict(extra_env or {})
+
+    def versions(self) -> dict[Color, str | None]:
+        return {
+            color: next(
+                (slot.version for slot in self.service.slots(color) if alive(slot.pid)), None
+            )
+            for color in Color
+        }
+
+    def start(self, color: Color, version: str) -> None:
+        for slot in self.service.slots(color):
+            stop(slot.pid, slot.started)
+            slot.version = version
+            argv, env = app_command(self.root, self.config, slot)
+            env.update(self.extra_env)
+            log = self.state.directory / "logs" / f"{self.service.name}-{slot.name}.log"
+            slot.pid = spawn(argv, env, log, self.root)
+            slot.started = started_at(slot.pid)
+            self.api.set_state(self.service.backend, slot.name, "ready")
+            self.api.set_state(self.service.test_backend, slot.name, "ready")
+        self.state.save()
+
+    def await_ready(self, color: Color, timeout: float) -> bool:
+        """Every server answers its health check itself, and HAProxy has marked it UP."""
+        deadline = time.monotonic() + timeout
+        health = HaproxyHealth(self.api, self.service)
+        path = self.config.health_check.path
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                direct = all(
+                    _answers(client, f"http://127.0.0.1:{slot.port}{path}")
+                    for slot in self.service.slots(color)
+                )
+                if direct and health.snapshot()[color].ready:
+                    return True
+                time.sleep(0.02)
+        return False
+
+    def drain_and_stop(self, color: Color, timeout: float) -> None:
+        """No new requests to the color; wait for its open sessions to end; stop it."""
+        for slot in self.service.slots(color):
+            for backend in (self.service.backend, self.service.test_backend):
+                self.api.set_state(backend, slot.name, "drain")
+        names = {slot.name for slot in self.service.slots(color)}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = [
+                row
+                for row in self.api.stats()
+                if row["pxname"] in (self.service.backend, self.service.test_backend)
+                and row["svname"] in names
+            ]
+            if all(int(row.get("scur") or 0) == 0 for row in rows):
+                break
+            time.sleep(0.02)
+        for slot in self.service.slots(color):
+            stop(slot.pid, slot.started)
+            slot.pid = None
+            slot.started = None
+            for backend in (self.service.backend, self.service.test_backend):
+                self.api.set_state(backend, slot.name, "maint")
+        self.state.save()
+
+    def states(self, color: Color) -> list[ServerState]:
+        return [s.state for s in HaproxyHealth(self.api, self.service).snapshot()[color].servers]
+
+
+def _answers(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False

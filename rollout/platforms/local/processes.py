@@ -1,0 +1,91 @@
+"""Starting and stopping the processes the local platform owns, by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path) -> int:
+    """Start a process in its own session (it outlives this command); its output goes to log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def started_at(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot: with the pid, it names one process
+    for good (a pid alone can be reused)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(status.rsplit(")", 1)[-1].split()[19])
+
+
+def stop(pid: int | None, started: int | None, timeout: float = 10.0) -> bool:
+    """SIGTERM the process if it is still the one we started, wait for it to exit, SIGKILL
+    after timeout. True when it is gone."""
+    if not alive(pid):
+        return True
+    assert pid is not None
+    if started is not None and started_at(pid) != started:
+        return True  # the pid was reused by someone else's process: not ours to stop
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.05)
+    return not alive(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state letter follows the command name in parentheses.
+    state = status.rsplit(")", 1)[-1].split()[0]
+    if state == "Z":
+        try:
+            os.waitpid(pid, os.WNOHANG)  # reap our own child so the pid is gone
+        except ChildProcessError:
+            pass
+        return True
+    return False

@@ -1,0 +1,87 @@
+"""`shipyard local up|down|status ENV`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.table import Table
+
+from rollout.platforms.local.platform import local_down, local_status, local_up
+from shipyard.cli.common import format_option, sources_from
+from shipyard.cli.output import emit_json, progress, stdout, working
+
+
+@click.group()
+def local() -> None:
+    """Run an environment on this machine: HAProxy in front of app processes on 127.0.0.1.
+
+    For each service in the environment's stack config: a production frontend, a test
+    frontend that reaches the idle color, and desiredCount processes per color, with HAProxy
+    health checks from the config. State lives in .shipyard/local/ENV/.
+    """
+
+
+@local.command("up")
+@click.argument("env")
+@format_option("text", "json")
+@click.pass_context
+def up(ctx: click.Context, env: str, output_format: str) -> None:
+    """Start ENV locally (again: nothing is doubled), then show its status."""
+    sources = sources_from(ctx)
+    began = time.perf_counter()
+    with working(f"starting {env} locally..."):
+        result = local_up(sources, env)
+    verb = "started" if result.started else "already running"
+    progress(f"{env}: {verb} in {time.perf_counter() - began:.2f} s")
+    _show(local_status(sources, env), output_format)
+
+
+@local.command("down")
+@click.argument("env")
+@click.pass_context
+def down(ctx: click.Context, env: str) -> None:
+    """Stop exactly the processes `local up` started for ENV (safe to repeat)."""
+    sources = sources_from(ctx)
+    sources.require_environment(env)
+    state = local_down(sources, env)
+    progress(f"{env}: stopped" if state else f"{env}: nothing running")
+
+
+@local.command("status")
+@click.argument("env")
+@format_option("text", "json")
+@click.pass_context
+def status(ctx: click.Context, env: str, output_format: str) -> None:
+    """URLs, live color, weights, versions and health of ENV's local services."""
+    sources = sources_from(ctx)
+    sources.require_environment(env)
+    _show(local_status(sources, env), output_format)
+
+
+def _show(report: dict[str, object], output_format: str) -> None:
+    if output_format == "json":
+        emit_json(report)
+        return
+    out = stdout()
+    if not report["running"]:
+        out.print(
+            f"{report['environment']}: not running (shipyard local up {report['environment']})"
+        )
+        return
+    table = Table(title=f"{report['environment']} on this machine")
+    for header in ("service", "url", "test url", "live", "weights b/g", "versions b/g", "servers"):
+        table.add_column(header)
+    for service in report["services"]:  # type: ignore[attr-defined]
+        weights, versions = service["weights"], service["versions"]
+        servers = " ".join(f"{h['server']}:{h['haproxy']}" for h in service["health"])
+        table.add_row(
+            service["name"],
+            service["url"],
+            service["test_url"],
+            service["active_color"],
+            f"{weights['blue']}/{weights['green']}",
+            f"{versions['blue']}/{versions['green']}",
+            servers,
+        )
+    out.print(table)

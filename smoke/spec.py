@@ -1,0 +1,97 @@
+"""The smoke spec: checks, per-service overrides, retry policy; validated at load time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from shipyard.config.errors import explain_validation_error
+from shipyard.errors import ConfigError, UsageError
+
+DEFAULT_SPEC = Path(__file__).with_name("default.yaml")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Retries(_Model):
+    attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    initial_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 100
+    max_delay_ms: Annotated[int, Field(ge=0, le=300_000)] = 2000
+
+
+class Check(_Model):
+    name: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] = "GET"
+    path: str = "/"
+    headers: dict[str, str] = {}
+    body: str | None = None
+    status: Annotated[int, Field(ge=100, le=599)] = 200
+    body_contains: str | None = None
+    json_equals: dict[str, Any] = {}
+    response_headers: dict[str, str] = {}
+    max_latency_ms: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"must start with '/' (got {value!r})")
+        return value
+
+
+class ServiceChecks(_Model):
+    checks: list[Check]
+
+
+class SmokeSpec(_Model):
+    retries: Retries = Retries()
+    checks: list[Check]
+    services: dict[str, ServiceChecks] = {}
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SmokeSpec:
+        for group in [self.checks, *(s.checks for s in self.services.values())]:
+            names = [c.name for c in group]
+            duplicate = next((n for n in names if names.count(n) > 1), None)
+            if duplicate:
+                raise ValueError(f"check name {duplicate!r} appears twice")
+        return self
+
+    def checks_for(self, service: str | None) -> list[Check]:
+        if service and service in self.services:
+            return self.services[service].checks
+        return self.checks
+
+
+def load_spec(path: Path | None = None, display: str | None = None) -> SmokeSpec:
+    """Read and validate a spec; errors name the file and the path inside it, exit 2."""
+    path = path or DEFAULT_SPEC
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read the smoke spec ({exc.strerror})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(name, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(
+            f"{name}: a smoke spec is a mapping with `checks:` (see smoke/default.yaml)"
+        )
+    try:
+        return SmokeSpec.model_validate(doc)
+    except ValidationError as exc:
+        raise explain_validation_error(
+            exc, overlay=(name, doc), base=(name, {}), merged=doc, model=SmokeSpec
+        ) from None
