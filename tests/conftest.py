@@ -33,6 +33,7 @@ def project(tmp_path: Path) -> StackSources:
     """A writable copy of the project: stacks/, Pulumi.yaml, __main__.py, Pulumi.<env>.yaml."""
     root = tmp_path / "project"
     shutil.copytree(REPO / "stacks", root / "stacks")
+    shutil.copytree(REPO / "examples", root / "examples")
     for name in PROJECT_FILES:
         shutil.copy(REPO / name, root / name)
     for stack_file in REPO.glob("Pulumi.*.yaml"):

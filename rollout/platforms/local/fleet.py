@@ -48,7 +48,7 @@ class LocalFleet:
             argv, env = app_command(self.root, self.config, slot)
             env.update(self.extra_env)
             log = self.state.directory / "logs" / f"{self.service.name}-{slot.name}.log"
-            slot.pid = spawn(argv, env, log, self.root)
+            slot.pid = spawn(argv, env, log)
             slot.started = started_at(slot.pid)
             self.api.set_state(self.service.backend, slot.name, "ready")
             self.api.set_state(self.service.test_backend, slot.name, "ready")

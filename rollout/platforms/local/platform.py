@@ -188,7 +188,7 @@ def _start_app(
     argv, env = app_command(root, service, slot)
     env.update(extra_env or {})
     log = state.directory / "logs" / f"{service.name}-{slot.name}.log"
-    return spawn(argv, env, log, root)
+    return spawn(argv, env, log)
 
 
 def _write_config(state: LocalState, config: StackConfig) -> None:
@@ -229,15 +229,17 @@ def _write_config(state: LocalState, config: StackConfig) -> None:
 
 def _start_haproxy(binary: str, state: LocalState) -> int:
     check = subprocess.run(
-        [binary, "-c", "-q", "-f", str(state.config_file)], capture_output=True, text=True
+        [binary, "-c", "-f", str(state.config_file)], capture_output=True, text=True
     )
     if check.returncode != 0:
-        raise LocalPlatformError(f"HAProxy rejected {state.config_file}: {check.stderr.strip()}")
+        alerts = [line for line in check.stderr.splitlines() if "ALERT" in line]
+        raise LocalPlatformError(
+            f"HAProxy rejected {state.config_file}: {(alerts or ['(no reason given)'])[0]}"
+        )
     pid = spawn(
         [binary, "-db", "-f", str(state.config_file)],
         dict(os.environ),
         state.directory / "logs" / "haproxy.log",
-        state.directory,
     )
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:

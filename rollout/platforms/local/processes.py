@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,20 +17,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path) -> int:
-    """Start a process in its own session (it outlives this command); its output goes to log."""
+def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path) -> int:
+    """Start a process in its own session (it outlives this command); its output goes to log.
+
+    posix_spawn rather than subprocess.Popen: the process is meant to outlive any Python
+    object that could track it, and it is found again by pid (and start time) from state.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        return os.posix_spawnp(
+            argv[0],
             list(argv),
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            dict(env),
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, out, 1),
+                (os.POSIX_SPAWN_DUP2, out, 2),
+            ],
+            setsid=True,
         )
-    return process.pid
+    finally:
+        os.close(out)
+        os.close(devnull)
 
 
 def alive(pid: int | None) -> bool:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 from shipyard.config.model import Color
 
 STATE_DIR = Path(".shipyard") / "local"
+SOCKET_PATH_MAX = 90
 
 
 @dataclass
@@ -64,7 +67,13 @@ class LocalState:
 
     @property
     def socket(self) -> Path:
-        return self.directory / "haproxy.sock"
+        """The runtime API socket: beside the state, unless that path is too long for a unix
+        socket (HAProxy allows 97 bytes), then a short name in the temp dir."""
+        natural = self.directory / "haproxy.sock"
+        if len(str(natural)) <= SOCKET_PATH_MAX:
+            return natural
+        digest = hashlib.sha256(str(self.directory.resolve()).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"shipyard-{digest}.sock"
 
     @property
     def config_file(self) -> Path:

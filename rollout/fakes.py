@@ -1,0 +1,98 @@
+"""In-memory fakes of every rollout interface, for unit tests: no patching needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rollout.interfaces import ColorHealth, ServerHealth, ServerState
+from shipyard.config.model import Color
+
+
+@dataclass
+class FakeRouter:
+    """Keeps weights in memory; `history` records every change in order."""
+
+    current: dict[Color, int] = field(default_factory=lambda: {Color.BLUE: 100, Color.GREEN: 0})
+    history: list[dict[Color, int]] = field(default_factory=list)
+
+    def weights(self) -> dict[Color, int]:
+        return dict(self.current)
+
+    def set_weights(self, weights: dict[Color, int]) -> None:
+        if any(not 0 <= w <= 100 for w in weights.values()):
+            raise ValueError(f"weights must be 0..100 (got {weights})")
+        self.current = {color: weights.get(color, 0) for color in Color}
+        self.history.append(dict(self.current))
+
+    def verify(self, weights: dict[Color, int]) -> bool:
+        return self.current == {color: weights.get(color, 0) for color in Color}
+
+
+@dataclass
+class FakeFleet:
+    """Colors start instantly; `unhealthy` colors never become ready."""
+
+    running: dict[Color, str | None] = field(
+        default_factory=lambda: {Color.BLUE: "v1", Color.GREEN: None}
+    )
+    unhealthy: set[Color] = field(default_factory=set)
+    events: list[str] = field(default_factory=list)
+
+    def start(self, color: Color, version: str) -> None:
+        self.running[color] = version
+        self.events.append(f"start {color.value} {version}")
+
+    def await_ready(self, color: Color, timeout: float) -> bool:
+        self.events.append(f"await {color.value}")
+        return self.running.get(color) is not None and color not in self.unhealthy
+
+    def drain_and_stop(self, color: Color, timeout: float) -> None:
+        self.running[color] = None
+        self.events.append(f"stop {color.value}")
+
+    def versions(self) -> dict[Color, str | None]:
+        return dict(self.running)
+
+
+@dataclass
+class FakeHealth:
+    """Counters a test sets directly; states follow FakeFleet when one is given."""
+
+    counters: dict[Color, tuple[int, int, int]] = field(default_factory=dict)  # req, 5xx, err
+    fleet: FakeFleet | None = None
+
+    def record(self, color: Color, requests: int, http_5xx: int = 0, errors: int = 0) -> None:
+        before = self.counters.get(color, (0, 0, 0))
+        self.counters[color] = (before[0] + requests, before[1] + http_5xx, before[2] + errors)
+
+    def snapshot(self) -> dict[Color, ColorHealth]:
+        snapshot = {}
+        for color in Color:
+            requests, http_5xx, errors = self.counters.get(color, (0, 0, 0))
+            up = self.fleet is None or (
+                self.fleet.running.get(color) is not None and color not in self.fleet.unhealthy
+            )
+            server = ServerHealth(
+                name=f"{color.value}1",
+                color=color,
+                state=ServerState.UP if up else ServerState.DOWN,
+                requests=requests,
+                http_5xx=http_5xx,
+                connection_errors=errors,
+            )
+            snapshot[color] = ColorHealth(color, [server], requests, http_5xx, errors)
+        return snapshot
+
+    def over_window(
+        self, before: dict[Color, ColorHealth], after: dict[Color, ColorHealth]
+    ) -> dict[Color, ColorHealth]:
+        return {
+            color: ColorHealth(
+                color,
+                now.servers,
+                now.requests - before[color].requests,
+                now.http_5xx - before[color].http_5xx,
+                now.errors - before[color].errors,
+            )
+            for color, now in after.items()
+        }

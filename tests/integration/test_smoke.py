@@ -1,0 +1,151 @@
+"""Smoke checks against the real sample service: pass when healthy, fail for each fault knob
+with the right message."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rollout.platforms.local.processes import free_port, spawn, started_at, stop
+from smoke import load_spec, run_smoke
+from smoke.spec import SmokeSpec
+from tests.conftest import REPO, CliResult
+
+SERVER = REPO / "examples" / "app" / "server.py"
+Start = Callable[..., str]
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Iterator[Start]:
+    """Start the sample service with fault knobs; yields its URL once the port answers."""
+    started: list[tuple[int, int | None]] = []
+
+    def start(version: str = "v1", wait: bool = True, **knobs: str) -> str:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+        env.update(knobs)
+        pid = spawn(
+            [sys.executable, str(SERVER), "--port", str(port), "--version", version],
+            env,
+            tmp_path / f"app-{port}.log",
+        )
+        started.append((pid, started_at(pid)))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while wait and time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/version", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.02)
+        return url
+
+    yield start
+    for pid, when in started:
+        stop(pid, when)
+
+
+def fast(attempts: int = 2) -> SmokeSpec:
+    spec = load_spec()
+    return spec.model_copy(
+        update={
+            "retries": spec.retries.model_copy(
+                update={"attempts": attempts, "initial_delay_ms": 10}
+            )
+        }
+    )
+
+
+def problems(report: object) -> dict[str, list[str]]:
+    return {r.name: r.problems for r in report.results if r.problems}  # type: ignore[attr-defined]
+
+
+def test_a_healthy_sample_passes_every_check(sample: Start) -> None:
+    report = run_smoke(sample(version="v4"), fast(), expect_version="v4")
+    assert report.passed, problems(report)
+    assert [r.name for r in report.results] == ["ready", "version", "home"]
+    assert all(r.attempts == 1 and r.status == 200 for r in report.results)
+
+
+def test_failing_health_check(sample: Start) -> None:
+    report = run_smoke(sample(APP_FAIL_HEALTH="1"), fast())
+    assert problems(report) == {"ready": ["expected status 200, got 503"]}
+
+
+def test_5xx_rate(sample: Start) -> None:
+    report = run_smoke(sample(APP_ERROR_RATE="1"), fast())
+    assert problems(report) == {
+        "version": ["expected status 200, got 500"],
+        "home": [
+            "expected status 200, got 500",
+            'body does not contain \'hello\': \'{"error": "injected failure", "version": "v1"}\'',
+        ],
+    }
+
+
+def test_added_latency(sample: Start) -> None:
+    report = run_smoke(sample(APP_LATENCY_MS="1200"), fast(attempts=1))
+    found = problems(report)
+    assert set(found) == {"ready", "version", "home"}
+    assert all(
+        p[0].startswith("latency 1") and p[0].endswith("over the 1000 ms limit")
+        for p in found.values()
+    )
+
+
+def test_crash_after_n_seconds(sample: Start) -> None:
+    url = sample(APP_CRASH_AFTER="0.3")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/healthz", timeout=0.2)
+            time.sleep(0.05)
+        except httpx.HTTPError:
+            break
+    report = run_smoke(url, fast())
+    assert not report.passed
+    assert all(r.problems[0].startswith("request failed: ConnectError") for r in report.results)
+
+
+def test_slow_start_fails_without_enough_retries_and_passes_with_them(sample: Start) -> None:
+    url = sample(APP_SLOW_START="1.5", wait=False)
+    impatient = run_smoke(url, fast(attempts=1))
+    assert impatient.results[0].problems[0].startswith("request failed: ConnectError")
+    patient = run_smoke(url, load_spec())  # the default spec backs off up to ~5 s
+    assert patient.passed, problems(patient)
+    assert patient.results[0].attempts > 1
+
+
+def test_wrong_version_names_what_was_seen(sample: Start) -> None:
+    report = run_smoke(sample(version="v1"), fast(), expect_version="v2")
+    assert problems(report) == {
+        "version": [
+            "json version: expected 'v2', got 'v1'",
+            "header X-App-Version: expected 'v2', got 'v1'",
+        ]
+    }
+
+
+def test_smoke_command_exit_codes_and_formats(
+    sample: Start, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    url = sample(version="v3")
+    ok = cli("smoke", url, "--expect-version", "v3", "--format", "json")
+    assert ok.code == 0, ok
+    assert json.loads(ok.out)["passed"] is True
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "retries: {attempts: 1}\nchecks:\n  - name: teapot\n    path: /brew\n    status: 418\n"
+    )
+    bad = cli("smoke", url, "--spec", str(spec), "--format", "junit")
+    assert bad.code == 1
+    assert 'failures="1"' in bad.out
+    assert "expected status 418, got 404" in bad.out
+    assert bad.err == f"shipyard: smoke failed at {url}: teapot\n"
