@@ -13,13 +13,15 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 
 install: $(STAMP)
 
-## demo: render every stack offline and show what each environment deploys
+## demo: render every stack offline, then run dev on this machine behind HAProxy
 demo: $(STAMP)
+	@scripts/need.sh haproxy haproxy "the local platform runs services behind HAProxy"
 	@$(BIN)/shipyard stacks render --check
 	@$(BIN)/shipyard demo
 
 ## test: the whole test suite (pytest exits 5 when it collects nothing: that fails too)
 test: $(STAMP)
+	@scripts/need.sh haproxy haproxy "the local platform's tests run real HAProxy"
 	@scripts/need.sh chromium chromium "the parity HTML report is checked in headless Chromium"
 	@$(BIN)/shipyard stacks render --check
 	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov-report=term:skip-covered
@@ -34,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/parity.py
+	$(BIN)/python benchmarks/local.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

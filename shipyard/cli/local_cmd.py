@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 from rich.table import Table
@@ -34,7 +35,7 @@ def up(ctx: click.Context, env: str, output_format: str) -> None:
         result = local_up(sources, env)
     verb = "started" if result.started else "already running"
     progress(f"{env}: {verb} in {time.perf_counter() - began:.2f} s")
-    _show(local_status(sources, env), output_format)
+    show_status(local_status(sources, env), output_format)
 
 
 @local.command("down")
@@ -56,13 +57,18 @@ def status(ctx: click.Context, env: str, output_format: str) -> None:
     """URLs, live color, weights, versions and health of ENV's local services."""
     sources = sources_from(ctx)
     sources.require_environment(env)
-    _show(local_status(sources, env), output_format)
+    show_status(local_status(sources, env), output_format)
 
 
-def _show(report: dict[str, object], output_format: str) -> None:
+def show_status(report: dict[str, Any], output_format: str) -> None:
     if output_format == "json":
         emit_json(report)
-        return
+    else:
+        print_status(report)
+
+
+def print_status(report: dict[str, Any]) -> None:
+    """The local status as a table."""
     out = stdout()
     if not report["running"]:
         out.print(
@@ -70,9 +76,10 @@ def _show(report: dict[str, object], output_format: str) -> None:
         )
         return
     table = Table(title=f"{report['environment']} on this machine")
-    for header in ("service", "url", "test url", "live", "weights b/g", "versions b/g", "servers"):
-        table.add_column(header)
-    for service in report["services"]:  # type: ignore[attr-defined]
+    for header in ("service", "url", "test url", "live", "weights b/g", "versions b/g"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("servers (HAProxy)", overflow="fold")
+    for service in report["services"]:
         weights, versions = service["weights"], service["versions"]
         servers = " ".join(f"{h['server']}:{h['haproxy']}" for h in service["health"])
         table.add_row(

@@ -50,7 +50,7 @@ def test_bad_config_in_a_real_process_is_one_line_and_changes_nothing(
 
 
 def test_demo_runs_from_anywhere_inside_the_project(repo_sources: StackSources) -> None:
-    result = shipyard("demo", cwd=repo_sources.root / "components")
+    result = shipyard("demo", "--no-local", cwd=repo_sources.root / "components")
     assert result.returncode == 0, result.stderr
     assert "3 stacks," in result.stdout
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == [

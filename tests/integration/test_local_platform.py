@@ -189,3 +189,23 @@ def test_a_service_command_that_dies_at_start_is_reported_and_cleaned_up(
     )
     for pid in found.stdout.split():
         assert str(project.root) not in Path(f"/proc/{pid}/cmdline").read_text()
+
+
+def test_demo_runs_dev_locally_smokes_it_and_stops_it(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    result = cli("demo", "--format", "json", project=project)
+    assert result.code == 0, result
+    local = json.loads(result.out)["local"]
+    assert local["environment"] == "dev"
+    assert local["passed"] is True
+    targets = {(c["service"], c["target"]): c["expect_version"] for c in local["smoke"]}
+    assert targets == {
+        ("web", "production"): "v2",
+        ("web", "test"): "v1",
+        ("api", "production"): "v1",
+        ("api", "test"): "v1",
+    }
+    pids = [h["pid"] for s in local["status"]["services"] for h in s["health"]]
+    assert pids and not any(alive(pid) for pid in pids)
+    assert LocalState.load(project.root, "dev") is None

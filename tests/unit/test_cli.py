@@ -82,7 +82,7 @@ def test_project_is_found_from_a_subdirectory(repo_sources: StackSources) -> Non
 def test_demo_json_summarises_every_environment(
     cli: Callable[..., CliResult], repo_sources: StackSources
 ) -> None:
-    result = cli("demo", "--format", "json", project=repo_sources)
+    result = cli("demo", "--no-local", "--format", "json", project=repo_sources)
     assert result.code == 0, result
     report = json.loads(result.out)
     assert [env["name"] for env in report["environments"]] == ["dev", "staging", "prod"]
@@ -98,7 +98,7 @@ def test_demo_json_summarises_every_environment(
 
 
 def test_demo_text_is_a_table(cli: Callable[..., CliResult], repo_sources: StackSources) -> None:
-    result = cli("demo", project=repo_sources)
+    result = cli("demo", "--no-local", project=repo_sources)
     assert result.code == 0
     lines = [line for line in result.out.splitlines() if "│ prod" in line]
     assert len(lines) == 2

@@ -69,11 +69,12 @@ def local_up(sources: StackSources, env: str) -> UpResult:
                 slot.pid = _start_app(sources.root, state, service_config, slot)
                 slot.started = started_at(slot.pid)
             state.save()
+        _await_all_ready(state, config)  # before HAProxy, so its first checks pass
         _write_config(state, config)
         state.haproxy_pid = _start_haproxy(haproxy, state)
         state.haproxy_started = started_at(state.haproxy_pid)
         state.save()
-        _await_all_ready(state, config)
+        _await_haproxy_up(state)
     except BaseException:
         local_down(sources, env)
         raise
@@ -279,6 +280,28 @@ def _await_all_ready(state: LocalState, config: StackConfig) -> None:
                             f"{service.name} {slot.name} not ready after {READY_TIMEOUT:g} s"
                         )
                     time.sleep(0.02)
+
+
+def _await_haproxy_up(state: LocalState) -> None:
+    """HAProxy counts passed checks before it trusts a server (`UP 1/3` while counting):
+    `up` returns once every server of every backend is plainly UP."""
+    api = RuntimeApi(state.socket)
+    servers = {
+        (backend, slot.name)
+        for service in state.services
+        for backend in (service.backend, service.test_backend)
+        for slot in service.servers
+    }
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        status = {(r["pxname"], r["svname"]): r["status"] for r in api.stats()}
+        if all(status.get(key) == "UP" for key in servers):
+            return
+        time.sleep(0.02)
+    waiting = sorted(
+        f"{b}/{s}: {status.get((b, s))}" for b, s in servers if status.get((b, s)) != "UP"
+    )
+    raise LocalPlatformError(f"HAProxy did not mark every server UP: {', '.join(waiting)}")
 
 
 def _all_running(state: LocalState) -> bool:
