@@ -4,7 +4,8 @@
 set -euo pipefail
 cmd=$1 pkg=$2 why=${3:-}
 
-command -v "$cmd" >/dev/null 2>&1 && exit 0
+found() { command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ]; }
+found && exit 0
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -18,5 +19,5 @@ if command -v apt-get >/dev/null 2>&1 && as_root true 2>/dev/null; then
   as_root apt-get update -qq >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
 fi
-command -v "$cmd" >/dev/null 2>&1 \
+found \
   || { echo "need: $cmd not found${why:+ ($why)}: install it (Debian/Ubuntu: sudo apt-get install $pkg) and retry" >&2; exit 2; }

@@ -44,6 +44,9 @@ def make_handler(version: str, color: str, knobs: Knobs) -> type[BaseHTTPRequest
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "shipyard-sample/1"
+        # Headers and body go out as two writes: without TCP_NODELAY a keep-alive client
+        # waits out a delayed ACK (~40 ms) on every response.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if knobs.latency:
