@@ -209,3 +209,24 @@ def test_demo_runs_dev_locally_smokes_it_and_stops_it(
     pids = [h["pid"] for s in local["status"]["services"] for h in s["health"]]
     assert pids and not any(alive(pid) for pid in pids)
     assert LocalState.load(project.root, "dev") is None
+
+
+def test_health_source_counts_5xx_per_color_over_a_window(
+    project: StackSources, running: LocalState
+) -> None:
+    config = load_stack(project, "dev").config.service("api")
+    api_service = running.service("api")
+    api = RuntimeApi(running.socket)
+    LocalFleet(running, config, project.root, extra_env={"APP_ERROR_RATE": "1"}).start(GREEN, "v9")
+    health = HaproxyHealth(api, api_service)
+    wait_for(lambda: health.snapshot()[GREEN].ready, what="green UP")
+    HaproxyRouter(api, api_service).set_weights({BLUE: 50, GREEN: 50})
+    before = health.snapshot()
+    with httpx.Client() as client:
+        codes = collections.Counter(
+            client.get(f"{api_service.url}/").status_code for _ in range(40)
+        )
+    window = health.over_window(before, health.snapshot())
+    assert codes == {200: 20, 500: 20}
+    assert (window[GREEN].requests, window[GREEN].http_5xx) == (20, 20)
+    assert (window[BLUE].requests, window[BLUE].http_5xx) == (20, 0)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
 import httpx
 
 from rollout.interfaces import ServerState
-from rollout.platforms.local.health import HaproxyHealth
+from rollout.platforms.local.health import HaproxyHealth, server_state
 from rollout.platforms.local.platform import app_command
 from rollout.platforms.local.processes import alive, spawn, started_at, stop
 from rollout.platforms.local.runtime_api import RuntimeApi
@@ -42,7 +43,12 @@ class LocalFleet:
         }
 
     def start(self, color: Color, version: str) -> None:
+        """Replace the color's processes: out of both backends first (maint), so no request
+        meets a restarting process; back in once the new one listens, marked down until it
+        passes HAProxy's health checks `rise` times."""
         for slot in self.service.slots(color):
+            for backend in (self.service.backend, self.service.test_backend):
+                self.api.set_state(backend, slot.name, "maint")
             stop(slot.pid, slot.started)
             slot.version = version
             argv, env = app_command(self.root, self.config, slot)
@@ -50,23 +56,49 @@ class LocalFleet:
             log = self.state.directory / "logs" / f"{self.service.name}-{slot.name}.log"
             slot.pid = spawn(argv, env, log)
             slot.started = started_at(slot.pid)
-            self.api.set_state(self.service.backend, slot.name, "ready")
-            self.api.set_state(self.service.test_backend, slot.name, "ready")
         self.state.save()
+        for slot in self.service.slots(color):
+            self._await_port(slot.port)
+            for backend in (self.service.backend, self.service.test_backend):
+                # A new process earns traffic: it starts DOWN and must pass `rise` checks.
+                # One request line, so HAProxy applies both before serving anything else.
+                server = f"{backend}/{slot.name}"
+                self.api.command(
+                    f"set server {server} state ready; set server {server} health down"
+                )
+
+    def _await_port(self, port: int, timeout: float = 10.0) -> None:
+        """Until the new process listens (or timeout): readiness itself is await_ready's job."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                probe.settimeout(0.2)
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.02)
 
     def await_ready(self, color: Color, timeout: float) -> bool:
-        """Every server answers its health check itself, and HAProxy has marked it UP."""
+        """Every server answers its health check itself, and HAProxy has marked it UP in both
+        the production and the test backend."""
         deadline = time.monotonic() + timeout
-        health = HaproxyHealth(self.api, self.service)
         path = self.config.health_check.path
+        servers = {
+            (backend, slot.name)
+            for backend in (self.service.backend, self.service.test_backend)
+            for slot in self.service.slots(color)
+        }
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
                 direct = all(
                     _answers(client, f"http://127.0.0.1:{slot.port}{path}")
                     for slot in self.service.slots(color)
                 )
-                if direct and health.snapshot()[color].ready:
-                    return True
+                if direct:
+                    status = {(r["pxname"], r["svname"]): r["status"] for r in self.api.stats()}
+                    if all(
+                        server_state(status.get(key, "DOWN")) is ServerState.UP for key in servers
+                    ):
+                        return True
                 time.sleep(0.02)
         return False
 
