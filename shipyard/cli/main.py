@@ -8,6 +8,12 @@ import click
 
 from shipyard import __version__
 from shipyard.cli.demo_cmd import demo
+from shipyard.cli.deploy_cmd import (
+    deploy_command,
+    ledger_group,
+    rollback_command,
+    status_command,
+)
 from shipyard.cli.drift_cmd import drift
 from shipyard.cli.local_cmd import local
 from shipyard.cli.parity_cmd import parity
@@ -55,6 +61,10 @@ cli.add_command(parity)
 cli.add_command(drift)
 cli.add_command(local)
 cli.add_command(smoke)
+cli.add_command(deploy_command)
+cli.add_command(rollback_command)
+cli.add_command(status_command)
+cli.add_command(ledger_group)
 cli.add_command(demo)
 
 

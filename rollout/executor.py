@@ -1,0 +1,243 @@
+"""One executor: applies a plan's steps to a target, writing each to the ledger before the next.
+
+A failed step (unhealthy, smoke, analysis) runs the plan's rollback steps: all traffic to the
+stable color first, then the new color stops. The rollout's state is never stored: it is
+derived from the ledger's events (rollout.state).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.analysis import Verdict, analyse
+from rollout.interfaces import ColorHealth, Fleet, HealthSource, TrafficRouter
+from rollout.ledger import SqliteLedger
+from rollout.plan import Plan, Step
+from shipyard.config.model import Color
+from smoke import SmokeReport
+
+MAX_EXTRA_WINDOWS = 3
+
+
+@dataclass
+class Target:
+    """Everything the executor drives for one service on one platform."""
+
+    router: TrafficRouter
+    test_router: TrafficRouter
+    fleet: Fleet
+    health: HealthSource
+    smoke: Callable[[str], SmokeReport]
+    mark_active: Callable[[Color, dict[Color, str | None]], None]
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | rolled-back | paused
+    rollout: str
+    message: str
+    seconds: float
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+class StepFailed(Exception):
+    def __init__(self, check: str, message: str, figures: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.check = check
+        self.figures = figures or {}
+
+
+class Pause(Exception):
+    """Analysis stayed inconclusive and the policy says a human decides."""
+
+
+class Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        target: Target,
+        ledger: SqliteLedger,
+        *,
+        actor: str = "shipyard",
+        rollout: str | None = None,
+        on_step: Callable[[int, Step, str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.plan = plan
+        self.target = target
+        self.ledger = ledger
+        self.actor = actor
+        self.rollout = rollout or uuid.uuid4().hex[:12]
+        self.on_step = on_step or (lambda index, step, phase: None)
+        self.sleep = sleep
+        self._window_start: dict[Color, ColorHealth] | None = None
+
+    def record(self, kind: str, data: dict[str, Any]) -> None:
+        self.ledger.append(
+            self.plan.environment, kind, data, rollout=self.rollout, actor=self.actor
+        )
+
+    def run(self, start_at: int = 0) -> Outcome:
+        began = time.monotonic()
+        plan = self.plan
+        if start_at == 0:
+            self.record(
+                "release",
+                {
+                    "service": plan.release.service,
+                    "version": plan.release.version,
+                    "commit": plan.release.commit,
+                    "commit_time": plan.release.commit_time,
+                    "author": plan.release.author,
+                    "stable": plan.stable.value,
+                    "new": plan.new.value,
+                    "previous_version": plan.previous_version,
+                    "steps": [s.to_dict() for s in plan.steps],
+                },
+            )
+        try:
+            for index, step in enumerate(plan.steps):
+                if index < start_at:
+                    continue
+                self.record("step-started", {"index": index, "step": step.to_dict()})
+                self.on_step(index, step, "started")
+                result = self.apply(step)
+                self.record("step-finished", {"index": index, "kind": step.kind, **result})
+                self.on_step(index, step, "finished")
+        except StepFailed as failure:
+            self.record(
+                "check-failed",
+                {"check": failure.check, "message": str(failure), **failure.figures},
+            )
+            self.roll_back()
+            return self._outcome(
+                "rolled-back", f"{failure.check}: {failure}", began, failure.figures
+            )
+        except Pause as pause:
+            return self._outcome("paused", str(pause), began)
+        return self._outcome("succeeded", f"{plan.release.key} is live on {plan.new}", began)
+
+    def roll_back(self) -> None:
+        self.record("rollback-started", {"to": self.plan.stable.value})
+        for step in self.plan.rollback:
+            self.on_step(-1, step, "started")
+            self.apply(step)
+            self.on_step(-1, step, "finished")
+        self.record("rollback-finished", {"to": self.plan.stable.value})
+
+    def _outcome(
+        self, status: str, message: str, began: float, figures: dict[str, Any] | None = None
+    ) -> Outcome:
+        seconds = round(time.monotonic() - began, 3)
+        self.record(
+            "outcome", {"status": status, "message": message, "seconds": seconds, **(figures or {})}
+        )
+        return Outcome(status, self.rollout, message, seconds, figures or {})
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def apply(self, step: Step) -> dict[str, Any]:
+        handler = getattr(self, "_" + step.kind.replace("-", "_"))
+        result: dict[str, Any] = handler(step)
+        return result
+
+    def _prepare(self, step: Step) -> dict[str, Any]:
+        assert step.color is not None and step.version is not None
+        self.target.fleet.start(step.color, step.version)
+        self._set(self.target.test_router, {step.color: 100, step.color.other: 0}, "test")
+        return {"color": step.color.value, "version": step.version}
+
+    def _await_healthy(self, step: Step) -> dict[str, Any]:
+        assert step.color is not None
+        began = time.monotonic()
+        if not self.target.fleet.await_ready(step.color, step.seconds):
+            raise StepFailed(
+                "health",
+                f"{step.color} never passed its health check within {step.seconds:g} s",
+                {"waited_seconds": step.seconds},
+            )
+        return {"ready_seconds": round(time.monotonic() - began, 3)}
+
+    def _smoke(self, step: Step) -> dict[str, Any]:
+        assert step.version is not None
+        report = self.target.smoke(step.version)
+        if not report.passed:
+            problems = [f"{r.name}: {p}" for r in report.failures for p in r.problems]
+            raise StepFailed("smoke", "; ".join(problems), {"url": report.url})
+        return {"checks": len(report.results), "url": report.url}
+
+    def _shift(self, step: Step) -> dict[str, Any]:
+        weights = step.weight_map()
+        self._set(self.target.router, weights, "production")
+        self._window_start = self.target.health.snapshot()
+        return {"weights": {c.value: w for c, w in weights.items()}}
+
+    def _bake(self, step: Step) -> dict[str, Any]:
+        self.sleep(step.seconds)
+        return {"seconds": step.seconds}
+
+    def _analyse(self, step: Step) -> dict[str, Any]:
+        assert step.color is not None
+        before = self._window_start or self.target.health.snapshot()
+        policy = self.plan.policy
+        for extra in range(MAX_EXTRA_WINDOWS + 1):
+            window = self.target.health.over_window(before, self.target.health.snapshot())
+            verdict = analyse(window[step.color], policy.analysis)
+            self.record(
+                "check",
+                {
+                    "check": "analysis",
+                    "color": step.color.value,
+                    "extra_window": extra,
+                    **verdict.to_dict(),
+                },
+            )
+            if verdict.result == "pass":
+                return verdict.to_dict()
+            if verdict.result == "fail":
+                raise StepFailed("analysis", verdict.reason, verdict.figures)
+            if policy.analysis.on_inconclusive == "fail":
+                raise StepFailed("analysis", f"inconclusive: {verdict.reason}", verdict.figures)
+            if extra < MAX_EXTRA_WINDOWS:
+                self.sleep(max(self.plan.policy.bake_seconds, 1))
+        raise Pause(
+            f"analysis inconclusive after {MAX_EXTRA_WINDOWS + 1} windows "
+            f"({verdict.reason}); traffic stays as it is: resume with "
+            f"`shipyard deploy {self.plan.environment} --resume` or undo with "
+            f"`shipyard rollback {self.plan.environment}`"
+        )
+
+    def _finalise(self, step: Step) -> dict[str, Any]:
+        assert step.color is not None
+        old, new = step.color, step.color.other
+        self.target.mark_active(new, self.target.fleet.versions())
+        self._set(self.target.test_router, {old: 100, new: 0}, "test")
+        if step.seconds <= 0:
+            self.target.fleet.drain_and_stop(old, timeout=30)
+            return {"previous": old.value, "stopped": True}
+        return {"previous": old.value, "warm_for_seconds": step.seconds}
+
+    def _stop(self, step: Step) -> dict[str, Any]:
+        assert step.color is not None
+        self._set(self.target.test_router, {step.color.other: 100, step.color: 0}, "test")
+        self.target.fleet.drain_and_stop(step.color, timeout=30)
+        return {"stopped": step.color.value}
+
+    def _set(self, router: TrafficRouter, weights: dict[Color, int], which: str) -> None:
+        router.set_weights(weights)
+        if not router.verify(weights):
+            raise StepFailed(
+                "router", f"{which} weights read back {router.weights()} after setting {weights}"
+            )
+        self.record("weights-set", {"router": which, **{c.value: w for c, w in weights.items()}})
+
+
+__all__ = ["Executor", "Outcome", "StepFailed", "Target", "Verdict"]

@@ -1,0 +1,241 @@
+"""The ledger: every release, step, weight change, check and outcome, append-only and
+hash-chained, in SQLite; plus a per-environment lock.
+
+Each event's hash covers its content and the previous event's hash, so editing, reordering or
+deleting an event breaks the chain from that point, and `verify` names where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import CheckFailed, UsageError
+
+GENESIS = "0" * 64
+DEFAULT_PATH = Path(".shipyard") / "ledger.db"
+LEASE_SECONDS = 600
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    rollout TEXT,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_env ON events (environment, seq);
+CREATE TABLE IF NOT EXISTS locks (
+    environment TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    since TEXT NOT NULL,
+    lease_until TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    at: str
+    environment: str
+    rollout: str | None
+    kind: str
+    actor: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "environment": self.environment,
+            "rollout": self.rollout,
+            "kind": self.kind,
+            "actor": self.actor,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class Lock:
+    environment: str
+    holder: str
+    host: str
+    pid: int
+    since: str
+    lease_until: str
+
+
+class LockHeld(CheckFailed):
+    """Another deploy holds the environment."""
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    environment: str,
+    rollout: str | None,
+    kind: str,
+    actor: str,
+    data: str,
+) -> str:
+    body = json.dumps([prev_hash, seq, at, environment, rollout, kind, actor, data])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class SqliteLedger:
+    """The SQLite ledger; one file, safe for several processes (WAL, immediate transactions)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # an event on disk before the next step acts
+            yield db
+        finally:
+            db.close()
+
+    def append(
+        self,
+        environment: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        rollout: str | None = None,
+        actor: str = "shipyard",
+    ) -> Event:
+        text = json.dumps(data, sort_keys=True, default=str)
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+            digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
+            db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, at, environment, rollout, kind, actor, text, prev, digest),
+            )
+            db.execute("COMMIT")
+        return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
+
+    def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:
+        query, args = "SELECT * FROM events", []
+        clauses = []
+        if environment is not None:
+            clauses.append("environment = ?")
+            args.append(environment)
+        if rollout is not None:
+            clauses.append("rollout = ?")
+            args.append(rollout)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY seq", args).fetchall()
+        return [
+            Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in rows
+        ]
+
+    def verify(self) -> list[str]:
+        """Problems in the chain, each naming the event; empty when intact."""
+        problems = []
+        previous, expected_seq = GENESIS, 1
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM events ORDER BY seq").fetchall()
+        for seq, at, env, rollout, kind, actor, data, prev_hash, digest in rows:
+            if seq != expected_seq:
+                problems.append(f"event {expected_seq}: missing (next is {seq})")
+            if prev_hash != previous:
+                problems.append(f"event {seq}: does not follow the event before it")
+            if event_hash(prev_hash, seq, at, env, rollout, kind, actor, data) != digest:
+                problems.append(f"event {seq} ({kind}): content does not match its hash")
+            previous, expected_seq = digest, seq + 1
+        return problems
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def lock(self, environment: str) -> Lock | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM locks WHERE environment = ?", (environment,)).fetchone()
+        return Lock(*row) if row else None
+
+    def acquire(self, environment: str, holder: str) -> Lock:
+        """Take the environment's lock, or take over one left by a dead process or an expired
+        lease; raise LockHeld naming the holder and since when otherwise."""
+        now = dt.datetime.now(dt.UTC)
+        mine = Lock(
+            environment,
+            holder,
+            socket.gethostname(),
+            os.getpid(),
+            now.isoformat(timespec="seconds"),
+            (now + dt.timedelta(seconds=LEASE_SECONDS)).isoformat(timespec="seconds"),
+        )
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT * FROM locks WHERE environment = ?", (environment,)).fetchone()
+            if row is not None and lock_is_live(Lock(*row)):
+                db.execute("ROLLBACK")
+                held = Lock(*row)
+                raise LockHeld(
+                    f"{environment} is locked by {held.holder} (pid {held.pid} on {held.host}) "
+                    f"since {held.since}; wait for it, or if that process is gone run "
+                    f"`shipyard status {environment}`"
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?)",
+                (mine.environment, mine.holder, mine.host, mine.pid, mine.since, mine.lease_until),
+            )
+            db.execute("COMMIT")
+        return mine
+
+    def release(self, lock: Lock) -> None:
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM locks WHERE environment = ? AND pid = ? AND host = ?",
+                (lock.environment, lock.pid, lock.host),
+            )
+
+
+def lock_is_live(lock: Lock) -> bool:
+    """Held by a process that is still alive here, or elsewhere with an unexpired lease."""
+    if lock.host == socket.gethostname():
+        try:
+            os.kill(lock.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return dt.datetime.fromisoformat(lock.lease_until) > dt.datetime.now(dt.UTC)
+
+
+def open_ledger(root: Path, path: str | None = None) -> SqliteLedger:
+    target = Path(path) if path else root / DEFAULT_PATH
+    if target.exists() and target.is_dir():
+        raise UsageError(f"{target}: is a folder; --ledger takes a file path")
+    return SqliteLedger(target)

@@ -1,0 +1,116 @@
+"""Plans are data: a release and a deploy policy become an immutable list of steps.
+
+    prepare idle color at V -> await healthy -> smoke on the test port
+    -> for each traffic step: shift, bake, analyse -> finalise
+
+Any failure rolls back: all traffic to the stable color first, then stop the bad color.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shipyard.config.model import Color, Deploy
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Release:
+    service: str
+    version: str
+    commit: str = "unknown"
+    commit_time: str | None = None  # ISO 8601
+    author: str = "unknown"
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}@{self.version}#{self.commit[:12]}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the executor does; `kind` names it in the ledger and on screen."""
+
+    kind: str
+    color: Color | None = None
+    version: str | None = None
+    weights: tuple[tuple[Color, int], ...] = ()
+    seconds: float = 0.0
+
+    def weight_map(self) -> dict[Color, int]:
+        return dict(self.weights)
+
+    def describe(self) -> str:
+        if self.kind == "shift":
+            return "shift " + " / ".join(f"{c.value} {w}%" for c, w in self.weights)
+        if self.kind in ("bake", "await-healthy"):
+            return f"{self.kind} {self.seconds:g} s" + (f" ({self.color})" if self.color else "")
+        parts = [self.kind, self.color.value if self.color else None, self.version]
+        return " ".join(p for p in parts if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["color"] = self.color.value if self.color else None
+        data["weights"] = {c.value: w for c, w in self.weights}
+        return {k: v for k, v in data.items() if v not in (None, {}, 0.0) or k == "kind"}
+
+
+def shift(stable: Color, new: Color, percent: int) -> Step:
+    return Step("shift", weights=((new, percent), (stable, 100 - percent)))
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    release: Release
+    stable: Color
+    new: Color
+    previous_version: str | None
+    steps: tuple[Step, ...]
+    rollback: tuple[Step, ...]
+    policy: Deploy = field(compare=False)
+
+    def describe(self) -> list[str]:
+        return [step.describe() for step in self.steps]
+
+
+def build_plan(
+    environment: str,
+    release: Release,
+    policy: Deploy,
+    stable: Color,
+    previous_version: str | None,
+) -> Plan:
+    """The exact steps to put `release` live on the idle color."""
+    new = stable.other
+    steps: list[Step] = [
+        Step("prepare", color=new, version=release.version),
+        Step("await-healthy", color=new, seconds=READY_TIMEOUT_SECONDS),
+        Step("smoke", color=new, version=release.version),
+    ]
+    for percent in policy.traffic_steps:
+        steps.append(shift(stable, new, percent))
+        steps.append(Step("bake", color=new, seconds=float(policy.bake_seconds)))
+        steps.append(Step("analyse", color=new))
+    steps.append(Step("finalise", color=stable, seconds=float(policy.scale_down_delay_seconds)))
+    rollback = (
+        Step("shift", weights=((stable, 100), (new, 0))),
+        Step("stop", color=new),
+    )
+    return Plan(
+        environment=environment,
+        release=release,
+        stable=stable,
+        new=new,
+        previous_version=previous_version,
+        steps=tuple(steps),
+        rollback=rollback,
+        policy=policy,
+    )
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")

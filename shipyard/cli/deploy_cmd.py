@@ -1,0 +1,206 @@
+"""`shipyard deploy`, `shipyard rollback`, `shipyard status`, `shipyard ledger`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from rollout.deploy import DeployOptions, deploy, instant_rollback
+from rollout.executor import Outcome
+from rollout.ledger import SqliteLedger, lock_is_live, open_ledger
+from rollout.plan import Step
+from rollout.platforms.local.platform import local_status
+from shipyard.cli.common import format_option, sources_from
+from shipyard.cli.output import emit_json, progress, stdout
+from shipyard.errors import CheckFailed
+
+F = Callable[..., Any]
+
+
+def ledger_option(function: F) -> F:
+    return click.option(
+        "--ledger",
+        "ledger_path",
+        envvar="SHIPYARD_LEDGER",
+        metavar="PATH",
+        help="The ledger's SQLite file. Default: .shipyard/ledger.db. Env: SHIPYARD_LEDGER.",
+    )(function)
+
+
+def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, SqliteLedger]:
+    sources = sources_from(ctx)
+    return sources, open_ledger(sources.root, path)
+
+
+def _progress(index: int, step: Step, phase: str) -> None:
+    if phase == "started":
+        label = f"step {index + 1}" if index >= 0 else "rollback"
+        progress(f"{label}: {step.describe()}")
+
+
+def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
+    if output_format == "json":
+        emit_json(
+            {
+                "environment": environment,
+                "status": outcome.status,
+                "rollout": outcome.rollout,
+                "message": outcome.message,
+                "seconds": outcome.seconds,
+                "figures": outcome.figures,
+            }
+        )
+    else:
+        stdout().print(
+            f"{outcome.status}: {outcome.message} ({outcome.seconds:.2f} s)", markup=False
+        )
+    if not outcome.succeeded:
+        raise CheckFailed(f"deploy {outcome.status}: {outcome.message}")
+
+
+@click.command("deploy")
+@click.argument("env")
+@click.option("--version", "version", required=True, help="The version (image tag) to deploy.")
+@click.option("--service", metavar="S", help="The service (required when ENV has several).")
+@click.option(
+    "--platform",
+    type=click.Choice(["local"]),
+    default="local",
+    show_default=True,
+    help="Where to deploy; aws arrives with the AWS platform.",
+)
+@click.option("--commit", default="unknown", help="The commit being released (for the ledger).")
+@click.option("--author", default="unknown", help="The change's author (for the ledger).")
+@ledger_option
+@format_option("text", "json")
+@click.pass_context
+def deploy_command(
+    ctx: click.Context,
+    env: str,
+    version: str,
+    service: str | None,
+    platform: str,
+    commit: str,
+    author: str,
+    ledger_path: str | None,
+    output_format: str,
+) -> None:
+    """Deploy VERSION blue-green: idle color, health, smoke, weighted shifts with analysis.
+
+    Any failed check sends all traffic back to the stable color, then stops the new one.
+    Exit 0 deployed; 1 rolled back (the message names the check and its figures), or the
+    environment is locked by another deploy; 2 bad input, nothing changed.
+    """
+    sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(env)
+    options = DeployOptions(env, version, service, commit=commit, author=author)
+    outcome = deploy(sources, options, ledger, on_step=_progress)
+    _finish(outcome, output_format, env)
+
+
+@click.command("rollback")
+@click.argument("env")
+@click.option("--service", metavar="S", help="The service (required when ENV has several).")
+@ledger_option
+@format_option("text", "json")
+@click.pass_context
+def rollback_command(
+    ctx: click.Context, env: str, service: str | None, ledger_path: str | None, output_format: str
+) -> None:
+    """Send all traffic back to the previous color while it is still warm (seconds)."""
+    sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(env)
+    outcome = instant_rollback(sources, env, service, ledger)
+    _finish(outcome, output_format, env)
+
+
+@click.command("status")
+@click.argument("env")
+@ledger_option
+@format_option("text", "json")
+@click.pass_context
+def status_command(
+    ctx: click.Context, env: str, ledger_path: str | None, output_format: str
+) -> None:
+    """Per service: live color, versions, weights, health; recent deploys; the lock."""
+    sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(env)
+    report = environment_status(sources, env, ledger)
+    if output_format == "json":
+        emit_json(report)
+        return
+    out = stdout()
+    for service in report["local"]["services"]:
+        out.print(
+            f"{service['name']}: live {service['active_color']}, weights "
+            f"{service['weights']}, versions {service['versions']}",
+            markup=False,
+        )
+    for rollout in report["rollouts"][-10:]:
+        out.print(
+            f"{rollout['started']} {rollout['service']}@{rollout['version']}: "
+            f"{rollout['state']} {rollout['message'] or ''}",
+            markup=False,
+        )
+    lock = report["lock"]
+    out.print(
+        f"lock: {lock['holder']} since {lock['since']}" if lock else "lock: free", markup=False
+    )
+
+
+def environment_status(sources: Any, env: str, ledger: SqliteLedger) -> dict[str, Any]:
+    from rollout.state import rollouts_of
+
+    lock = ledger.lock(env)
+    live_lock = lock is not None and lock_is_live(lock)
+    return {
+        "environment": env,
+        "local": local_status(sources, env),
+        "rollouts": [r.to_dict() for r in rollouts_of(ledger.events(env), live_lock)],
+        "lock": None if lock is None else {**lock.__dict__, "live": live_lock},
+    }
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The ledger of releases, steps, checks and outcomes."""
+
+
+@ledger_group.command("verify")
+@ledger_option
+@click.pass_context
+def verify_command(ctx: click.Context, ledger_path: str | None) -> None:
+    """Check the hash chain: exit 1 naming each edited, reordered or deleted event."""
+    _, ledger = _ledger(ctx, ledger_path)
+    problems = ledger.verify()
+    for problem in problems:
+        stdout().print(problem, markup=False)
+    if problems:
+        raise CheckFailed(f"the ledger at {ledger.path} has been tampered with")
+    stdout().print(f"{ledger.path}: {len(ledger.events())} events, chain intact", markup=False)
+
+
+@ledger_group.command("history")
+@click.argument("env", required=False)
+@ledger_option
+@format_option("text", "json")
+@click.pass_context
+def history_command(
+    ctx: click.Context, env: str | None, ledger_path: str | None, output_format: str
+) -> None:
+    """Every event, oldest first (optionally one environment's)."""
+    _, ledger = _ledger(ctx, ledger_path)
+    events = ledger.events(env)
+    if output_format == "json":
+        emit_json([e.to_dict() for e in events])
+        return
+    out = stdout()
+    for event in events:
+        out.print(
+            f"{event.seq:>5} {event.at} {event.environment} {event.kind} "
+            f"{json.dumps(event.data, sort_keys=True)[:140]}",
+            markup=False,
+        )
