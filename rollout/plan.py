@@ -14,8 +14,6 @@ from typing import Any
 
 from shipyard.config.model import Color, Deploy
 
-READY_TIMEOUT_SECONDS = 60.0
-
 
 @dataclass(frozen=True)
 class Release:
@@ -88,7 +86,7 @@ def build_plan(
     new = stable.other
     steps: list[Step] = [
         Step("prepare", color=new, version=release.version),
-        Step("await-healthy", color=new, seconds=READY_TIMEOUT_SECONDS),
+        Step("await-healthy", color=new, seconds=float(policy.ready_timeout_seconds)),
         Step("smoke", color=new, version=release.version),
     ]
     for percent in policy.traffic_steps:

@@ -14,6 +14,8 @@ Fault knobs (environment variables), for tests and the demo:
     APP_CRASH_AFTER=5       the process exits (code 3) this many seconds after start
     APP_SLOW_START=2        the port opens only after this many seconds
 
+Any knob may name the versions it applies to: APP_ERROR_RATE=0.3@v3 (or @v3,v4).
+
 Built on the standard library's ThreadingHTTPServer: no dependencies, starts in tens of
 milliseconds, speaks keep-alive HTTP/1.1, one thread per connection.
 """
@@ -32,12 +34,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Knobs:
-    def __init__(self, environ: dict[str, str]) -> None:
-        self.fail_health = environ.get("APP_FAIL_HEALTH", "") not in ("", "0", "false")
-        self.error_rate = float(environ.get("APP_ERROR_RATE", "0") or 0)
-        self.latency = float(environ.get("APP_LATENCY_MS", "0") or 0) / 1000
-        self.crash_after = float(environ.get("APP_CRASH_AFTER", "0") or 0)
-        self.slow_start = float(environ.get("APP_SLOW_START", "0") or 0)
+    """Fault knobs from the environment. A value may name the versions it applies to,
+    `0.3@v3` or `1@v3,v4`, so one stack config can hold a faulty release for the demo."""
+
+    def __init__(self, environ: dict[str, str], version: str) -> None:
+        def knob(name: str) -> str:
+            value, _, versions = environ.get(name, "").partition("@")
+            if versions and version not in versions.split(","):
+                return ""
+            return value
+
+        self.fail_health = knob("APP_FAIL_HEALTH") not in ("", "0", "false")
+        self.error_rate = float(knob("APP_ERROR_RATE") or 0)
+        self.latency = float(knob("APP_LATENCY_MS") or 0) / 1000
+        self.crash_after = float(knob("APP_CRASH_AFTER") or 0)
+        self.slow_start = float(knob("APP_SLOW_START") or 0)
 
 
 def make_handler(version: str, color: str, knobs: Knobs) -> type[BaseHTTPRequestHandler]:
@@ -105,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default=os.environ.get("APP_VERSION", "v1"))
     parser.add_argument("--color", default=os.environ.get("APP_COLOR", "blue"))
     args = parser.parse_args(argv)
-    knobs = Knobs(dict(os.environ))
+    knobs = Knobs(dict(os.environ), args.version)
     if knobs.slow_start:
         time.sleep(knobs.slow_start)
     server = Server((args.host, args.port), make_handler(args.version, args.color, knobs))

@@ -322,6 +322,7 @@ class Deploy(Model):
     strategy: Literal["blue-green"] = "blue-green"
     traffic_steps: list[int] = [10, 50, 100]
     bake_seconds: Annotated[int, Field(ge=0)] = 60
+    ready_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     analysis: Analysis = Analysis()
     scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 300
     approvals: Approvals = Approvals()

@@ -74,3 +74,17 @@ def test_sigterm_finishes_in_flight_requests_then_exits() -> None:
         raise AssertionError("the port still accepts connections")
     except httpx.ConnectError:
         pass
+
+
+def test_a_knob_can_apply_to_named_versions_only() -> None:
+    port = free_port()
+    process = start(port, APP_FAIL_HEALTH="1@v4,v5")
+    other_port = free_port()
+    other = start(other_port, APP_FAIL_HEALTH="1@v4")
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 503  # runs v5
+        assert httpx.get(f"http://127.0.0.1:{other_port}/healthz").status_code == 200
+    finally:
+        for proc in (process, other):
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -22,7 +22,7 @@ def test_dev_plan_is_exact(repo_sources: StackSources) -> None:
     assert plan.new is BLUE
     assert plan.steps == (
         Step("prepare", color=BLUE, version="v3"),
-        Step("await-healthy", color=BLUE, seconds=60.0),
+        Step("await-healthy", color=BLUE, seconds=60.0),  # readyTimeoutSeconds
         Step("smoke", color=BLUE, version="v3"),
         shift(GREEN, BLUE, 50),
         Step("bake", color=BLUE, seconds=30.0),
