@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from rollout.executor import Executor, Outcome
 from rollout.ledger import SqliteLedger
@@ -67,6 +65,15 @@ def deploy(
     plan = build_plan(options.environment, release, config.deploy, stable, previous)
     lock = ledger.acquire(options.environment, f"{options.actor} deploying {release.key}")
     try:
+        unfinished = unfinished_rollout(ledger, options.environment)
+        if unfinished is not None:
+            stuck = unfinished.plan
+            raise CheckFailed(
+                f"{options.environment} has an interrupted rollout of {stuck.release.key} "
+                f"(at step {unfinished.resume_at + 1} of {len(stuck.steps)}): finish it with "
+                f"`shipyard deploy {options.environment} --resume` or undo it with "
+                f"`shipyard rollback {options.environment}`"
+            )
         target = local_target(state, service, sources.root, load_spec())
         executor = Executor(plan, target, ledger, actor=options.actor, on_step=on_step)
         return executor.run()
@@ -81,7 +88,15 @@ def instant_rollback(
     ledger: SqliteLedger,
     actor: str = "shipyard",
 ) -> Outcome:
-    """While the previous color is warm, send all traffic back to it."""
+    """While the previous color is warm, send all traffic back to it. An interrupted rollout
+    is undone instead: traffic to its stable color, its new color stopped."""
+    lock = ledger.acquire(environment, f"{actor} rolling back")
+    try:
+        unfinished = unfinished_rollout(ledger, environment)
+        if unfinished is not None:
+            return roll_back_unfinished(sources, environment, ledger, unfinished, actor)
+    finally:
+        ledger.release(lock)
     config = load_stack(sources, environment).config
     service = choose_service(config, service_name, environment)
     state = LocalState.load(sources.root, environment)
@@ -117,6 +132,68 @@ def instant_rollback(
         ledger.release(lock)
 
 
-def project_ledger_path(root: Path) -> Path:
-    override = os.environ.get("SHIPYARD_LEDGER")
-    return Path(override) if override else root / ".shipyard" / "ledger.db"
+@dataclass(frozen=True)
+class Unfinished:
+    rollout: str
+    plan: Plan
+    resume_at: int
+
+
+def unfinished_rollout(ledger: SqliteLedger, environment: str) -> Unfinished | None:
+    """The environment's latest rollout if it never reached an outcome (its process died)."""
+    events = ledger.events(environment)
+    rollouts = [e.rollout for e in events if e.kind == "release" and e.rollout]
+    if not rollouts:
+        return None
+    latest = rollouts[-1]
+    mine = [e for e in events if e.rollout == latest]
+    if any(e.kind == "outcome" for e in mine):
+        return None
+    plan = Plan.from_dict(next(e for e in mine if e.kind == "release").data)
+    started = [e.data["index"] for e in mine if e.kind == "step-started"]
+    index = max(started) if started else 0
+    # Re-running a bake or analysis needs the window its shift opened: start at that shift.
+    while index > 0 and plan.steps[index].kind in ("bake", "analyse"):
+        index -= 1
+    return Unfinished(latest, plan, index)
+
+
+def resume(
+    sources: StackSources,
+    environment: str,
+    ledger: SqliteLedger,
+    actor: str = "shipyard",
+    on_step: Callable[[int, Step, str], None] | None = None,
+) -> Outcome:
+    """Carry an interrupted rollout on from the step it was in (steps are idempotent)."""
+    lock = ledger.acquire(environment, f"{actor} resuming a rollout")
+    try:
+        unfinished = unfinished_rollout(ledger, environment)
+        if unfinished is None:
+            raise UsageError(f"{environment} has no interrupted rollout to resume")
+        plan = unfinished.plan
+        config = load_stack(sources, environment).config
+        service = choose_service(config, plan.release.service, environment)
+        state = running_state(sources, environment)
+        target = local_target(state, service, sources.root, load_spec())
+        executor = Executor(
+            plan, target, ledger, actor=actor, rollout=unfinished.rollout, on_step=on_step
+        )
+        return executor.run(start_at=unfinished.resume_at)
+    finally:
+        ledger.release(lock)
+
+
+def roll_back_unfinished(
+    sources: StackSources,
+    environment: str,
+    ledger: SqliteLedger,
+    unfinished: Unfinished,
+    actor: str = "shipyard",
+) -> Outcome:
+    config = load_stack(sources, environment).config
+    service = choose_service(config, unfinished.plan.release.service, environment)
+    state = running_state(sources, environment)
+    target = local_target(state, service, sources.root, load_spec())
+    executor = Executor(unfinished.plan, target, ledger, actor=actor, rollout=unfinished.rollout)
+    return executor.abort("rolled back by hand after the rollout was interrupted")

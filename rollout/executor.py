@@ -89,20 +89,9 @@ class Executor:
         began = time.monotonic()
         plan = self.plan
         if start_at == 0:
-            self.record(
-                "release",
-                {
-                    "service": plan.release.service,
-                    "version": plan.release.version,
-                    "commit": plan.release.commit,
-                    "commit_time": plan.release.commit_time,
-                    "author": plan.release.author,
-                    "stable": plan.stable.value,
-                    "new": plan.new.value,
-                    "previous_version": plan.previous_version,
-                    "steps": [s.to_dict() for s in plan.steps],
-                },
-            )
+            self.record("release", plan.to_dict())
+        else:
+            self.record("resumed", {"at_step": start_at})
         try:
             for index, step in enumerate(plan.steps):
                 if index < start_at:
@@ -124,6 +113,12 @@ class Executor:
         except Pause as pause:
             return self._outcome("paused", str(pause), began)
         return self._outcome("succeeded", f"{plan.release.key} is live on {plan.new}", began)
+
+    def abort(self, reason: str) -> Outcome:
+        """Undo an unfinished rollout: traffic to the stable color, the new one stopped."""
+        began = time.monotonic()
+        self.roll_back()
+        return self._outcome("rolled-back", reason, began)
 
     def roll_back(self) -> None:
         self.record("rollback-started", {"to": self.plan.stable.value})

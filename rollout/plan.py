@@ -55,6 +55,16 @@ class Step:
         data["weights"] = {c.value: w for c, w in self.weights}
         return {k: v for k, v in data.items() if v not in (None, {}, 0.0) or k == "kind"}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Step:
+        return cls(
+            kind=data["kind"],
+            color=Color(data["color"]) if data.get("color") else None,
+            version=data.get("version"),
+            weights=tuple((Color(c), int(w)) for c, w in (data.get("weights") or {}).items()),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
 
 def shift(stable: Color, new: Color, percent: int) -> Step:
     return Step("shift", weights=((new, percent), (stable, 100 - percent)))
@@ -73,6 +83,42 @@ class Plan:
 
     def describe(self) -> list[str]:
         return [step.describe() for step in self.steps]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to rebuild the plan: the ledger's release event carries it."""
+        return {
+            "environment": self.environment,
+            "service": self.release.service,
+            "version": self.release.version,
+            "commit": self.release.commit,
+            "commit_time": self.release.commit_time,
+            "author": self.release.author,
+            "stable": self.stable.value,
+            "new": self.new.value,
+            "previous_version": self.previous_version,
+            "steps": [s.to_dict() for s in self.steps],
+            "rollback": [s.to_dict() for s in self.rollback],
+            "policy": self.policy.model_dump(mode="json", by_alias=True),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            environment=data["environment"],
+            release=Release(
+                data["service"],
+                data["version"],
+                data.get("commit", "unknown"),
+                data.get("commit_time"),
+                data.get("author", "unknown"),
+            ),
+            stable=Color(data["stable"]),
+            new=Color(data["new"]),
+            previous_version=data.get("previous_version"),
+            steps=tuple(Step.from_dict(s) for s in data["steps"]),
+            rollback=tuple(Step.from_dict(s) for s in data["rollback"]),
+            policy=Deploy.model_validate(data["policy"]),
+        )
 
 
 def build_plan(

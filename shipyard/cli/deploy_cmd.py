@@ -9,13 +9,14 @@ from typing import Any
 import click
 
 from rollout.deploy import DeployOptions, deploy, instant_rollback
+from rollout.deploy import resume as resume_rollout
 from rollout.executor import Outcome
 from rollout.ledger import SqliteLedger, lock_is_live, open_ledger
 from rollout.plan import Step
 from rollout.platforms.local.platform import local_status
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout
-from shipyard.errors import CheckFailed
+from shipyard.errors import CheckFailed, UsageError
 
 F = Callable[..., Any]
 
@@ -41,7 +42,9 @@ def _progress(index: int, step: Step, phase: str) -> None:
         progress(f"{label}: {step.describe()}")
 
 
-def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
+def _finish(
+    outcome: Outcome, output_format: str, environment: str, done: tuple[str, ...] = ("succeeded",)
+) -> None:
     if output_format == "json":
         emit_json(
             {
@@ -57,13 +60,16 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
         stdout().print(
             f"{outcome.status}: {outcome.message} ({outcome.seconds:.2f} s)", markup=False
         )
-    if not outcome.succeeded:
+    if outcome.status not in done:
         raise CheckFailed(f"deploy {outcome.status}: {outcome.message}")
 
 
 @click.command("deploy")
 @click.argument("env")
-@click.option("--version", "version", required=True, help="The version (image tag) to deploy.")
+@click.option("--version", "version", help="The version (image tag) to deploy.")
+@click.option(
+    "--resume", is_flag=True, help="Carry on an interrupted rollout from the step it was in."
+)
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
 @click.option(
     "--platform",
@@ -80,7 +86,8 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
 def deploy_command(
     ctx: click.Context,
     env: str,
-    version: str,
+    version: str | None,
+    resume: bool,
     service: str | None,
     platform: str,
     commit: str,
@@ -88,7 +95,7 @@ def deploy_command(
     ledger_path: str | None,
     output_format: str,
 ) -> None:
-    """Deploy VERSION blue-green: idle color, health, smoke, weighted shifts with analysis.
+    """Deploy a version blue-green: idle color, health, smoke, weighted shifts with analysis.
 
     Any failed check sends all traffic back to the stable color, then stops the new one.
     Exit 0 deployed; 1 rolled back (the message names the check and its figures), or the
@@ -96,8 +103,15 @@ def deploy_command(
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
-    options = DeployOptions(env, version, service, commit=commit, author=author)
-    outcome = deploy(sources, options, ledger, on_step=_progress)
+    if resume:
+        if version:
+            raise UsageError("--resume carries on the interrupted release: drop --version")
+        outcome = resume_rollout(sources, env, ledger, on_step=_progress)
+    else:
+        if not version:
+            raise UsageError("--version is required (or --resume an interrupted rollout)")
+        options = DeployOptions(env, version, service, commit=commit, author=author)
+        outcome = deploy(sources, options, ledger, on_step=_progress)
     _finish(outcome, output_format, env)
 
 
@@ -110,11 +124,16 @@ def deploy_command(
 def rollback_command(
     ctx: click.Context, env: str, service: str | None, ledger_path: str | None, output_format: str
 ) -> None:
-    """Send all traffic back to the previous color while it is still warm (seconds)."""
+    """Send all traffic back to the previous color while it is still warm (seconds).
+
+    If the last rollout was interrupted (its process died), undo it instead: traffic to its
+    stable color, its new color stopped. Exit 0 when traffic is back; 1 when the previous
+    color is no longer running (redeploy its version instead).
+    """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
     outcome = instant_rollback(sources, env, service, ledger)
-    _finish(outcome, output_format, env)
+    _finish(outcome, output_format, env, done=("succeeded", "rolled-back"))
 
 
 @click.command("status")

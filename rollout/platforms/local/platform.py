@@ -305,6 +305,10 @@ def _await_haproxy_up(state: LocalState) -> None:
 
 
 def _all_running(state: LocalState) -> bool:
+    """HAProxy up, and every live color's processes up (an idle color may be stopped: a
+    rollback or a finished scale-down stops it on purpose)."""
     return alive(state.haproxy_pid) and all(
-        alive(slot.pid) for service in state.services for slot in service.servers
+        alive(slot.pid)
+        for service in state.services
+        for slot in service.slots(service.active_color)
     )

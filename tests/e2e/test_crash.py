@@ -1,0 +1,118 @@
+"""Crash safety: SIGKILL the orchestrator at each step in turn, under load. Traffic never
+lands on an unhealthy color, `status` shows the interrupted rollout, and `deploy --resume`
+(even steps) or `rollback` (odd steps) brings it to a terminal state."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rollout.ledger import SqliteLedger
+from rollout.platforms.local.platform import local_down, local_up
+from rollout.platforms.local.state import LocalState
+from shipyard.config.load import StackSources
+from shipyard.stacks import plan_stack_files, write_stack_files
+from tests.e2e.load import Load
+
+SHIPYARD = str(Path(sys.executable).parent / "shipyard")
+STEPS = 10  # prepare, await, smoke, (shift, bake, analyse) x 2, finalise
+
+
+@pytest.fixture
+def dev(project: StackSources) -> Iterator[tuple[StackSources, LocalState]]:
+    overlay = project.overlay("dev")
+    doc: dict[str, Any] = yaml.safe_load(overlay.read_text())
+    doc["deploy"] = {
+        "trafficSteps": [50, 100],
+        "bakeSeconds": 1,
+        "readyTimeoutSeconds": 10,
+        "scaleDownDelaySeconds": 300,
+        "analysis": {"minRequests": 10, "onInconclusive": "fail"},
+    }
+    overlay.write_text(yaml.safe_dump(doc))
+    write_stack_files(project, plan_stack_files(project))
+    state = local_up(project, "dev").state
+    try:
+        yield project, state
+    finally:
+        local_down(project, "dev")
+
+
+def shipyard(project: StackSources, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SHIPYARD, "--project-dir", str(project.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def kill_at_step(project: StackSources, ledger: SqliteLedger, version: str, index: int) -> None:
+    process = subprocess.Popen(
+        [
+            SHIPYARD,
+            "--project-dir",
+            str(project.root),
+            "deploy",
+            "dev",
+            "--version",
+            version,
+            "--service",
+            "api",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    seen = len(ledger.events("dev"))
+    while time.monotonic() < deadline:
+        started = [e for e in ledger.events("dev")[seen:] if e.kind == "step-started"]
+        if any(e.data["index"] == index for e in started):
+            break
+        assert process.poll() is None, "the deploy ended before the step to kill it at"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def latest(project: StackSources) -> dict[str, Any]:
+    status = json.loads(shipyard(project, "status", "dev", "--format", "json").stdout)
+    rollout: dict[str, Any] = status["rollouts"][-1]
+    return rollout
+
+
+def test_killed_at_every_step_the_rollout_is_recoverable_and_traffic_stays_healthy(
+    dev: tuple[StackSources, LocalState],
+) -> None:
+    project, state = dev
+    ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
+    api = state.service("api")
+    with Load(f"{api.url}/version", threads=1, max_seconds=300) as load:
+        for index in range(STEPS):
+            kill_at_step(project, ledger, f"v{10 + index}", index)
+            interrupted = latest(project)
+            assert interrupted["state"] == "interrupted", (index, interrupted)
+            assert interrupted["version"] == f"v{10 + index}"
+            refused = shipyard(project, "deploy", "dev", "--version", "v99", "--service", "api")
+            assert refused.returncode == 1 and "--resume" in refused.stderr
+            if index % 2 == 0:
+                finished = shipyard(project, "deploy", "dev", "--resume")
+                assert finished.returncode == 0, (index, finished.stderr)
+                assert latest(project)["state"] == "succeeded"
+            else:
+                undone = shipyard(project, "rollback", "dev")
+                assert undone.returncode == 0, undone.stderr
+                assert latest(project)["state"] == "rolled-back", (index, undone.stderr)
+    assert load.failed == [], load.failed[:5]
+    assert len(load.samples) > 500
+    assert ledger.verify() == []
