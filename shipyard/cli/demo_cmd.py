@@ -8,68 +8,79 @@ from typing import Any
 import click
 from rich.table import Table
 
+from parity.formats import RENDERERS
 from parity.render import render_stack
-from rollout.platforms.local.platform import local_down, local_status, local_up
+from parity.run import ParityOptions, report_dict, run_parity
+from rollout.demo import DemoRun, run_demo
+from rollout.ledger import SqliteLedger
 from shipyard.cli.common import format_option, short_lived_heap, sources_from
-from shipyard.cli.local_cmd import print_status
 from shipyard.cli.output import emit_json, progress, stdout, working
 from shipyard.cli.render_cmd import warn_if_stale
-from shipyard.config.load import StackSources, load_stack
+from shipyard.config.load import StackSources
 from shipyard.errors import CheckFailed
 from shipyard.summary import ServiceSummary, summarize
-from smoke import load_spec, run_smoke
 
 
 @click.command()
 @click.option(
-    "--env",
-    "local_env",
-    default="dev",
-    show_default=True,
-    help="The environment to run on this machine after rendering.",
+    "--no-local", is_flag=True, help="Only render the stacks and summarise them; start nothing."
 )
-@click.option("--no-local", is_flag=True, help="Only render the stacks; start nothing.")
 @click.option(
     "--keep-running",
     is_flag=True,
-    help="Leave the local environment up (stop it with `shipyard local down ENV`).",
+    help="Leave the demo's dev up afterwards (stop it with `shipyard --project-dir "
+    ".shipyard/demo local down dev`).",
 )
 @format_option("text", "json")
 @click.pass_context
-def demo(
-    ctx: click.Context, local_env: str, no_local: bool, keep_running: bool, output_format: str
-) -> None:
-    """The whole job on this machine: render every stack, then run one environment locally.
+def demo(ctx: click.Context, no_local: bool, keep_running: bool, output_format: str) -> None:
+    """The whole job on this machine, end to end, in about a minute.
 
     \b
-    1. For each environment in stacks/: run the real Pulumi program under mocks with its
-       Pulumi.<env>.yaml and read back, from the rendered resources, each service's live
-       color, listener weights, versions and task counts.
-    2. Start --env (default dev) on this machine: HAProxy on 127.0.0.1 in front of each
-       service's blue and green processes; smoke-test every production URL (the live
-       version) and every test URL (the idle version); show the status; stop it again
-       unless --keep-running.
+    In a scratch copy of the project (.shipyard/demo/; your files are not touched), under
+    continuous load on dev's web service:
+      1. bring dev up: HAProxy on 127.0.0.1, blue and green processes per service
+      2. deploy v1, then v2: blue-green, smoke, 10/50/100% steps with analysis
+      3. roll back to v1 by hand, instantly (the previous color is still warm)
+      4. deploy v3, which answers 30% 5xx: analysis fails, it rolls back by itself
+    then a table of the phases (duration, requests served and failed), the parity report of
+    dev, staging and prod, and the ledger's history. Everything started is stopped at the
+    end, also on Ctrl-C.
     """
     sources = sources_from(ctx)
-    if not no_local:
-        sources.require_environment(local_env)
-    rows, counts, elapsed = _render_all(sources)
-    local = None if no_local else _run_locally(sources, local_env, keep_running)
+    if no_local:
+        rows, counts, elapsed = _render_all(sources)
+        if output_format == "json":
+            emit_json(
+                {
+                    "environments": [{"name": e, "resources": c} for e, c in counts.items()],
+                    "seconds": round(elapsed, 3),
+                    "services": [r.to_dict() for r in rows],
+                }
+            )
+        else:
+            _print_render_summary(rows, counts, elapsed)
+        return
+    run, workspace = run_demo(sources, progress, keep_running)
+    with working("scoring parity of dev, staging and prod..."), short_lived_heap():
+        parity_report = report_dict(run_parity(sources, ParityOptions()))
+    ledger = SqliteLedger(workspace.root / ".shipyard" / "ledger.db")
+    history = [e.to_dict() for e in ledger.events()]
     if output_format == "json":
         emit_json(
             {
-                "environments": [
-                    {"name": env, "resources": count} for env, count in counts.items()
-                ],
-                "seconds": round(elapsed, 3),
-                "services": [row.to_dict() for row in rows],
-                "local": local,
+                "demo": run.to_dict(),
+                "parity": {
+                    k: parity_report[k]
+                    for k in ("score", "raw_identity", "passed", "pairs", "failures")
+                },
+                "ledger": {"events": len(history), "chain_intact": ledger.verify() == []},
             }
         )
     else:
-        _print_text(rows, counts, elapsed, local)
-    if local is not None and not local["passed"]:
-        raise CheckFailed(f"the local {local_env} environment failed its smoke checks")
+        _print_demo(run, parity_report, history)
+    if run.total_failed and not any(p.outcome == "rolled-back" for p in run.phases):
+        raise CheckFailed("requests failed during the demo's deploys")
 
 
 def _render_all(sources: StackSources) -> tuple[list[ServiceSummary], dict[str, int], float]:
@@ -87,55 +98,8 @@ def _render_all(sources: StackSources) -> tuple[list[ServiceSummary], dict[str, 
     return rows, counts, time.perf_counter() - started
 
 
-def _run_locally(sources: StackSources, env: str, keep_running: bool) -> dict[str, Any]:
-    config = load_stack(sources, env).config
-    began = time.perf_counter()
-    with working(f"starting {env} on this machine..."):
-        local_up(sources, env)
-    up_seconds = time.perf_counter() - began
-    progress(f"{env} is up on 127.0.0.1 in {up_seconds:.2f} s")
-    try:
-        status = local_status(sources, env)
-        spec = load_spec()
-        checks = []
-        for service in status["services"]:
-            settings = config.service(service["name"])
-            targets = (
-                ("production", service["url"], settings.version_of(settings.active_color)),
-                ("test", service["test_url"], settings.version_of(settings.idle_color)),
-            )
-            for role, url, version in targets:
-                with working(f"smoke-testing {service['name']} {role}..."):
-                    report = run_smoke(url, spec, expect_version=version, service=service["name"])
-                checks.append(
-                    {
-                        "service": service["name"],
-                        "target": role,
-                        "url": url,
-                        "expect_version": version,
-                        "passed": report.passed,
-                        "problems": [p for r in report.results for p in r.problems],
-                    }
-                )
-    finally:
-        if not keep_running:
-            local_down(sources, env)
-            progress(f"{env} stopped (use --keep-running to leave it up)")
-    return {
-        "environment": env,
-        "up_seconds": round(up_seconds, 3),
-        "status": status,
-        "smoke": checks,
-        "passed": all(c["passed"] for c in checks),
-        "kept_running": keep_running,
-    }
-
-
-def _print_text(
-    rows: list[ServiceSummary],
-    counts: dict[str, int],
-    elapsed: float,
-    local: dict[str, Any] | None,
+def _print_render_summary(
+    rows: list[ServiceSummary], counts: dict[str, int], elapsed: float
 ) -> None:
     out = stdout()
     table = Table(title="shipyard: what each environment deploys (rendered under Pulumi mocks)")
@@ -169,16 +133,36 @@ def _print_text(
         "no Pulumi CLI and no cloud account used.",
         markup=False,
     )
-    if local is None:
-        return
-    out.print()
-    print_status(local["status"])
-    for check in local["smoke"]:
-        verdict = "pass" if check["passed"] else "FAIL"
-        out.print(
-            f"smoke {verdict}: {check['service']} {check['target']} {check['url']} "
-            f"(expects {check['expect_version']})",
-            markup=False,
+
+
+def _print_demo(run: DemoRun, parity_report: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    out = stdout()
+    table = Table(title="shipyard demo: dev on this machine, web under continuous load")
+    for header in ("phase", "seconds", "requests", "failed", "outcome"):
+        table.add_column(header)
+    for phase in run.phases:
+        table.add_row(
+            phase.name,
+            f"{phase.seconds:.2f}",
+            str(phase.requests),
+            str(phase.failed),
+            phase.outcome,
         )
-        for problem in check["problems"]:
-            out.print(f"    {problem}", markup=False)
+    out.print(table)
+    out.print(
+        f"{run.total_requests} requests in all, {run.total_failed} failed "
+        f"(only the faulty v3's own 5xx answers, before its automatic rollback); "
+        f"instant rollback {run.instant_rollback_seconds or 0:.2f} s; v3 off traffic "
+        f"{run.automatic_rollback_seconds or 0:.2f} s after its first 5xx.",
+        markup=False,
+    )
+    out.print()
+    out.print(RENDERERS["text"](parity_report, out.is_terminal), end="")
+    out.print()
+    out.print(f"ledger ({run.workspace}/.shipyard/ledger.db): {len(history)} events", markup=False)
+    for event in history:
+        if event["kind"] in ("release", "check-failed", "rollback-started", "outcome"):
+            detail = event["data"].get("message") or event["data"].get("version") or ""
+            out.print(
+                f"  {event['seq']:>4} {event['at']} {event['kind']:<16} {detail}", markup=False
+            )

@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from rollout.ledger import SqliteLedger
+from rollout.load import Load
 from rollout.platforms.local.platform import local_down, local_up
 from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.e2e.load import Load
 
 SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 STEPS = 10  # prepare, await, smoke, (shift, bake, analyse) x 2, finalise

@@ -16,12 +16,12 @@ import yaml
 
 from rollout.deploy import DeployOptions, deploy, instant_rollback
 from rollout.ledger import SqliteLedger
+from rollout.load import Load
 from rollout.platforms.local.platform import local_down, local_up
 from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
-from tests.e2e.load import Load
 
 
 @pytest.fixture

@@ -191,24 +191,31 @@ def test_a_service_command_that_dies_at_start_is_reported_and_cleaned_up(
         assert str(project.root) not in Path(f"/proc/{pid}/cmdline").read_text()
 
 
-def test_demo_runs_dev_locally_smokes_it_and_stops_it(
+def test_demo_tells_the_whole_story_and_stops_everything(
     project: StackSources, cli: Callable[..., CliResult]
 ) -> None:
+    before = snapshot(project.root / "stacks")
     result = cli("demo", "--format", "json", project=project)
     assert result.code == 0, result
-    local = json.loads(result.out)["local"]
-    assert local["environment"] == "dev"
-    assert local["passed"] is True
-    targets = {(c["service"], c["target"]): c["expect_version"] for c in local["smoke"]}
-    assert targets == {
-        ("web", "production"): "v2",
-        ("web", "test"): "v1",
-        ("api", "production"): "v1",
-        ("api", "test"): "v1",
-    }
-    pids = [h["pid"] for s in local["status"]["services"] for h in s["health"]]
-    assert pids and not any(alive(pid) for pid in pids)
-    assert LocalState.load(project.root, "dev") is None
+    report = json.loads(result.out)
+    phases = {p["name"]: p for p in report["demo"]["phases"]}
+    assert [p["outcome"] for p in report["demo"]["phases"]] == [
+        "up",
+        "succeeded",
+        "succeeded",
+        "succeeded",
+        "rolled-back",
+    ]
+    for name in ("deploy v1", "deploy v2", "roll back to v1 by hand"):
+        assert phases[name]["failed"] == 0, phases[name]
+    assert phases["deploy v2"]["requests"] > 1000
+    assert phases["deploy v3 (30% 5xx)"]["detail"].startswith("analysis: 5xx rate")
+    assert report["demo"]["instant_rollback_seconds"] < 1
+    assert report["parity"]["score"] == 100.0
+    assert report["ledger"]["chain_intact"] is True
+    workspace = project.root / ".shipyard" / "demo"
+    assert LocalState.load(workspace, "dev") is None  # stopped
+    assert snapshot(project.root / "stacks") == before  # the user's files are untouched
 
 
 def test_health_source_counts_5xx_per_color_over_a_window(

@@ -1,5 +1,6 @@
-"""A bounded load generator for 127.0.0.1: threads send requests back to back until stopped,
-a request budget or a time limit, and record every answer with its time."""
+"""A bounded load generator for loopback: threads send requests back to back until stopped,
+a request budget or a time limit, and record every answer with its time. Used by the demo,
+the benchmarks and the end-to-end tests; it refuses any host but 127.0.0.1 and localhost."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class Load:
     stopped: float = 0.0
 
     def __enter__(self) -> Load:
+        host = httpx.URL(self.url).host
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"load is only ever sent to loopback, not {host}")
         self.started = time.monotonic()
         for _ in range(self.threads):
             worker = threading.Thread(target=self._run, daemon=True)
@@ -69,6 +73,10 @@ class Load:
         deadline = time.monotonic() + timeout
         while len(self.samples) < count and time.monotonic() < deadline:
             time.sleep(0.01)
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        with self._lock:
+            return [s for s in self.samples if start <= s.at < end]
 
     @property
     def failed(self) -> list[Sample]:
