@@ -51,13 +51,18 @@ class Knobs:
         self.slow_start = float(knob("APP_SLOW_START") or 0)
 
 
-def make_handler(version: str, color: str, knobs: Knobs) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    version: str, color: str, knobs: Knobs, stopping: threading.Event
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "shipyard-sample/1"
         # Headers and body go out as two writes: without TCP_NODELAY a keep-alive client
         # waits out a delayed ACK (~40 ms) on every response.
         disable_nagle_algorithm = True
+        # An idle keep-alive connection gives up after this long, so a shutdown never waits
+        # on a client that keeps its connection open between requests.
+        timeout = 2
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if knobs.latency:
@@ -87,6 +92,10 @@ def make_handler(version: str, color: str, knobs: Knobs) -> type[BaseHTTPRequest
             self.send_header("Content-Length", str(len(data)))
             self.send_header("X-App-Version", version)
             self.send_header("X-App-Color", color)
+            if stopping.is_set():
+                # Shutting down: this answer is the connection's last.
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(data)
 
@@ -94,7 +103,7 @@ def make_handler(version: str, color: str, knobs: Knobs) -> type[BaseHTTPRequest
             # Load balancer health probes close their connection early: not worth a traceback.
             try:
                 super().handle()
-            except (ConnectionResetError, BrokenPipeError):
+            except (ConnectionResetError, BrokenPipeError, TimeoutError):
                 pass
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
@@ -119,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     knobs = Knobs(dict(os.environ), args.version)
     if knobs.slow_start:
         time.sleep(knobs.slow_start)
-    server = Server((args.host, args.port), make_handler(args.version, args.color, knobs))
     stopping = threading.Event()
+    server = Server((args.host, args.port), make_handler(args.version, args.color, knobs, stopping))
 
     def stop(_signum: int, _frame: object) -> None:
         if not stopping.is_set():
