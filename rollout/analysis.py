@@ -1,7 +1,9 @@
 """Analysis: a color's health over a window against the policy's thresholds.
 
 Too few requests is *inconclusive*, never a pass: a release nobody exercised has proven
-nothing.
+nothing. Latency is compared with `maxP99LatencyMs` using what the platform reports: on the
+local platform HAProxy's average response time over each server's last 1024 requests (the
+slowest server counts), on AWS the target group's p99.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def analyse(window: ColorHealth, policy: Analysis) -> Verdict:
         "error_rate": round(rate, 4),
         "max_error_rate": policy.max_5xx_rate,
         "min_requests": policy.min_requests,
+        "response_ms": window.response_ms,
+        "max_latency_ms": policy.max_p99_latency_ms,
     }
     if down:
         return Verdict("fail", f"servers not healthy: {', '.join(down)}", figures)
@@ -42,6 +46,12 @@ def analyse(window: ColorHealth, policy: Analysis) -> Verdict:
             "fail",
             f"5xx rate {100 * rate:.1f}% ({failures} of {requests}) above "
             f"{100 * policy.max_5xx_rate:.1f}%",
+            figures,
+        )
+    if requests and window.response_ms > policy.max_p99_latency_ms:
+        return Verdict(
+            "fail",
+            f"response time {window.response_ms} ms above {policy.max_p99_latency_ms} ms",
             figures,
         )
     if requests < policy.min_requests:

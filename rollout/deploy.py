@@ -12,7 +12,7 @@ from rollout.platforms.local.platform import local_up
 from rollout.platforms.local.state import LocalState
 from rollout.platforms.local.target import local_target
 from shipyard.config.load import StackSources, load_stack
-from shipyard.config.model import Service, StackConfig
+from shipyard.config.model import VERSION, Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
 from smoke import load_spec
 
@@ -53,6 +53,11 @@ def deploy(
     on_step: Callable[[int, Step, str], None] | None = None,
 ) -> Outcome:
     """Put a version live on the idle color of one service, or roll back trying."""
+    if not VERSION.match(options.version):
+        raise UsageError(
+            f"--version {options.version!r} is not an image tag: letters, digits, '.', '_' "
+            "or '-', up to 128 characters"
+        )
     config = load_stack(sources, options.environment).config
     service = choose_service(config, options.service, options.environment)
     state = running_state(sources, options.environment)
@@ -107,9 +112,9 @@ def instant_rollback(
     target = local_target(state, service, sources.root, load_spec())
     versions = target.fleet.versions()
     if versions.get(previous) is None:
-        raise CheckFailed(
+        raise PreviousColorGone(
             f"the previous color ({previous}) of {service.name} is no longer running: "
-            f"redeploy the earlier version with `shipyard deploy {environment} --version V`"
+            f"redeploy the earlier version with `shipyard rollback {environment} --to V`"
         )
     release = Release(service.name, versions[previous] or "unknown", author=actor)
     instant = Plan(
@@ -130,6 +135,53 @@ def instant_rollback(
         return Executor(instant, target, ledger, actor=actor).run()
     finally:
         ledger.release(lock)
+
+
+class PreviousColorGone(CheckFailed):
+    """The color to flip back to has been stopped: only a redeploy can roll back now."""
+
+
+def rollback(
+    sources: StackSources,
+    environment: str,
+    service_name: str | None,
+    ledger: SqliteLedger,
+    to: str | None = None,
+    actor: str = "shipyard",
+    on_step: Callable[[int, Step, str], None] | None = None,
+) -> Outcome:
+    """Instantly while the previous color is warm; otherwise (or with `to`) redeploy the
+    earlier release through the normal blue-green path."""
+    if to is None:
+        try:
+            return instant_rollback(sources, environment, service_name, ledger, actor)
+        except PreviousColorGone:
+            config = load_stack(sources, environment).config
+            service = choose_service(config, service_name, environment)
+            to = previous_good_version(ledger, environment, service.name, sources)
+            if to is None:
+                raise
+    options = DeployOptions(environment, to, service_name, actor=actor, author=actor)
+    return deploy(sources, options, ledger, on_step=on_step)
+
+
+def previous_good_version(
+    ledger: SqliteLedger, environment: str, service: str, sources: StackSources
+) -> str | None:
+    """The version that was live before the last successful release of this service."""
+    events = ledger.events(environment)
+    releases = {e.rollout: e.data for e in events if e.kind == "release"}
+    for event in reversed(events):
+        release = releases.get(event.rollout)
+        if (
+            event.kind == "outcome"
+            and event.data.get("status") == "succeeded"
+            and release is not None
+            and release["service"] == service
+        ):
+            previous = release.get("previous_version")
+            return str(previous) if previous else None
+    return None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class ServerHealth:
     connection_errors: int = 0
     response_errors: int = 0
     check: str = ""
+    response_ms: int = 0  # the platform's recent response time (HAProxy: average of last 1024)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ColorHealth:
     requests: int = 0
     http_5xx: int = 0
     errors: int = 0
+    response_ms: int = 0  # the slowest server's recent response time
 
     @property
     def ready(self) -> bool:

@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from rollout.deploy import DeployOptions, deploy, instant_rollback
+from rollout.deploy import DeployOptions, deploy
 from rollout.deploy import resume as resume_rollout
+from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome
 from rollout.ledger import SqliteLedger, lock_is_live, open_ledger
 from rollout.plan import Step
@@ -118,21 +119,36 @@ def deploy_command(
 @click.command("rollback")
 @click.argument("env")
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
+@click.option(
+    "--to",
+    "to_version",
+    metavar="VERSION",
+    help="Redeploy this version through the normal blue-green path.",
+)
 @ledger_option
 @format_option("text", "json")
 @click.pass_context
 def rollback_command(
-    ctx: click.Context, env: str, service: str | None, ledger_path: str | None, output_format: str
+    ctx: click.Context,
+    env: str,
+    service: str | None,
+    to_version: str | None,
+    ledger_path: str | None,
+    output_format: str,
 ) -> None:
-    """Send all traffic back to the previous color while it is still warm (seconds).
+    """Roll back: instantly while the previous color is warm, else by redeploying.
 
-    If the last rollout was interrupted (its process died), undo it instead: traffic to its
-    stable color, its new color stopped. Exit 0 when traffic is back; 1 when the previous
-    color is no longer running (redeploy its version instead).
+    \b
+    - previous color still running: all traffic back to it (well under a second);
+    - previous color stopped: the release that was live before, redeployed blue-green;
+    - --to VERSION: that version, redeployed blue-green;
+    - the last rollout was interrupted (its process died): undo it, traffic to its stable
+      color, its new color stopped.
+    Exit 0 when traffic is back on a good release; 1 when that failed.
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
-    outcome = instant_rollback(sources, env, service, ledger)
+    outcome = rollback_release(sources, env, service, ledger, to=to_version, on_step=_progress)
     _finish(outcome, output_format, env, done=("succeeded", "rolled-back"))
 
 

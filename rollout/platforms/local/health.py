@@ -48,6 +48,7 @@ class HaproxyHealth:
                         connection_errors=_int(row, "econ"),
                         response_errors=_int(row, "eresp"),
                         check=row.get("check_status", ""),
+                        response_ms=_int(row, "rtime"),
                     )
                 )
             health[color] = _color(color, servers)
@@ -71,6 +72,7 @@ class HaproxyHealth:
                     - then.get(s.name, zero).connection_errors,
                     response_errors=s.response_errors - then.get(s.name, zero).response_errors,
                     check=s.check,
+                    response_ms=s.response_ms,
                 )
                 for s in now.servers
             ]
@@ -85,6 +87,7 @@ def _color(color: Color, servers: list[ServerHealth]) -> ColorHealth:
         requests=sum(s.requests for s in servers),
         http_5xx=sum(s.http_5xx for s in servers),
         errors=sum(s.connection_errors + s.response_errors for s in servers),
+        response_ms=max((s.response_ms for s in servers), default=0),
     )
 
 

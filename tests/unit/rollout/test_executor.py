@@ -152,3 +152,16 @@ def test_weights_in_the_ledger_match_the_router(tmp_path: Path, policy: dict[str
         if e.kind == "weights-set" and e.data["router"] == "production"
     ]
     assert recorded == world.router.history
+
+
+def test_analysis_fails_on_slow_responses() -> None:
+    from rollout.analysis import analyse
+    from rollout.interfaces import ColorHealth, ServerHealth, ServerState
+    from shipyard.config.model import Analysis
+
+    server = ServerHealth("green1", GREEN, ServerState.UP, requests=100, response_ms=1500)
+    window = ColorHealth(GREEN, [server], requests=100, response_ms=1500)
+    verdict = analyse(window, Analysis(max_p99_latency_ms=800, min_requests=10))
+    assert (verdict.result, verdict.reason) == ("fail", "response time 1500 ms above 800 ms")
+    quick = ColorHealth(GREEN, [server], requests=100, response_ms=20)
+    assert analyse(quick, Analysis(max_p99_latency_ms=800, min_requests=10)).result == "pass"

@@ -1,0 +1,120 @@
+"""deploy, rollback, status and ledger as a user runs them, on the local platform."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from rollout.ledger import SqliteLedger
+from rollout.platforms.local.platform import local_down
+from shipyard.config.load import StackSources
+from shipyard.stacks import plan_stack_files, write_stack_files
+from tests.conftest import CliResult, snapshot
+
+
+@pytest.fixture
+def fast(project: StackSources) -> Iterator[StackSources]:
+    overlay = project.overlay("dev")
+    doc: dict[str, Any] = yaml.safe_load(overlay.read_text())
+    doc["deploy"] = {
+        "trafficSteps": [100],
+        "bakeSeconds": 0,
+        "scaleDownDelaySeconds": 0,
+        "readyTimeoutSeconds": 10,
+        "analysis": {"minRequests": 0},
+    }
+    overlay.write_text(yaml.safe_dump(doc))
+    write_stack_files(project, plan_stack_files(project))
+    try:
+        yield project
+    finally:
+        local_down(project, "dev")
+
+
+def test_bad_input_is_exit_2_and_starts_nothing(
+    fast: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    before = snapshot(fast.root)
+    cases = [
+        (("deploy", "dev", "--version", "v2", "--service", "nope"), "no service 'nope' in dev"),
+        (("deploy", "dev", "--service", "api"), "--version is required"),
+        (("deploy", "dev", "--version", "v2"), "dev has several services (web, api)"),
+        (("deploy", "qa", "--version", "v2"), "unknown environment 'qa'"),
+        (("deploy", "dev", "--version", "bad tag!", "--service", "api"), None),
+    ]
+    for args, message in cases:
+        result = cli(*args, project=fast)
+        assert result.code == 2, (args, result)
+        if message:
+            assert message in result.err, (args, result.err)
+        assert len(result.err.splitlines()) == 1
+    assert snapshot(fast.root) == before
+
+
+def test_deploy_status_rollback_and_ledger(
+    fast: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    deployed = cli(
+        "deploy",
+        "dev",
+        "--version",
+        "v2",
+        "--service",
+        "api",
+        "--commit",
+        "abc123",
+        "--author",
+        "ada",
+        "--format",
+        "json",
+        project=fast,
+    )
+    assert deployed.code == 0, deployed
+    summary = json.loads(deployed.out)
+    assert summary["status"] == "succeeded"
+    assert "step 1: prepare green v2" in deployed.err
+
+    status = json.loads(cli("status", "dev", "--format", "json", project=fast).out)
+    api = next(s for s in status["local"]["services"] if s["name"] == "api")
+    assert api["active_color"] == "green"
+    assert api["weights"] == {"blue": 0, "green": 100}
+    assert status["rollouts"][-1]["state"] == "succeeded"
+    assert status["lock"] is None
+
+    # scaleDownDelaySeconds 0 stopped blue: rolling back redeploys the previous release.
+    back = cli("rollback", "dev", "--service", "api", project=fast)
+    assert back.code == 0, back
+    assert "step 1: prepare blue v1" in back.err
+    status = json.loads(cli("status", "dev", "--format", "json", project=fast).out)
+    api = next(s for s in status["local"]["services"] if s["name"] == "api")
+    assert (api["active_color"], api["versions"]["blue"]) == ("blue", "v1")
+
+    pinned = cli("rollback", "dev", "--service", "api", "--to", "v7", project=fast)
+    assert pinned.code == 0, pinned
+    verified = cli("ledger", "verify", project=fast)
+    assert verified.code == 0 and "chain intact" in verified.out
+    history = json.loads(cli("ledger", "history", "dev", "--format", "json", project=fast).out)
+    releases = [e["data"] for e in history if e["kind"] == "release"]
+    assert [(r["version"], r["author"]) for r in releases][:1] == [("v2", "ada")]
+    assert [r["version"] for r in releases] == ["v2", "v1", "v7"]
+
+
+def test_a_second_deploy_while_one_runs_is_refused(
+    fast: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    ledger = SqliteLedger(fast.root / ".shipyard" / "ledger.db")
+    held = ledger.acquire("dev", "ada deploying api@v2")
+    result = cli("deploy", "dev", "--version", "v3", "--service", "api", project=fast)
+    assert result.code == 1
+    assert result.err.startswith(f"shipyard: dev is locked by ada deploying api@v2 (pid {held.pid}")
+    assert f"since {held.since}" in result.err
+    status = json.loads(cli("status", "dev", "--format", "json", project=fast).out)
+    assert status["lock"]["holder"] == "ada deploying api@v2"
+    ledger.release(held)
+    nothing = cli("deploy", "dev", "--resume", project=fast)
+    assert nothing.code == 2
+    assert "no interrupted rollout to resume" in nothing.err
