@@ -20,12 +20,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from shipyard.config.errors import explain_validation_error
-from shipyard.errors import ConfigError, UsageError
+from shipyard.config.documents import parse_mapping, validate_document
 
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
 RATIO_TOLERANCE = 1e-9
@@ -173,20 +171,10 @@ def load_policy(path: Path, display: str) -> ParityPolicy:
     """Read and validate parity.yaml; a missing file means defaults (no declared differences)."""
     if not path.is_file():
         return ParityPolicy()
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(display, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"{display}: must be a mapping with minScore, critical and rules")
-    try:
-        return ParityPolicy.model_validate(doc)
-    except ValidationError as exc:
-        raise explain_validation_error(
-            exc, overlay=(display, doc), base=(display, {}), merged=doc, model=ParityPolicy
-        ) from None
+    doc = parse_mapping(
+        path.read_text(encoding="utf-8"), display, "a mapping with minScore, critical and rules"
+    )
+    return validate_document(ParityPolicy, doc, display)
 
 
 def _same(left: Any, right: Any) -> bool:

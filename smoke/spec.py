@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from shipyard.config.errors import explain_validation_error
-from shipyard.errors import ConfigError, UsageError
+from shipyard.config.documents import parse_mapping, validate_document
+from shipyard.errors import UsageError
 
 DEFAULT_SPEC = Path(__file__).with_name("default.yaml")
 
@@ -79,19 +78,5 @@ def load_spec(path: Path | None = None, display: str | None = None) -> SmokeSpec
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{name}: cannot read the smoke spec ({exc.strerror})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(name, where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(
-            f"{name}: a smoke spec is a mapping with `checks:` (see smoke/default.yaml)"
-        )
-    try:
-        return SmokeSpec.model_validate(doc)
-    except ValidationError as exc:
-        raise explain_validation_error(
-            exc, overlay=(name, doc), base=(name, {}), merged=doc, model=SmokeSpec
-        ) from None
+    doc = parse_mapping(text, name, "a mapping with `checks:` (see smoke/default.yaml)")
+    return validate_document(SmokeSpec, doc, name)

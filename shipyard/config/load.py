@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from pydantic import ValidationError
 
+from shipyard.config.documents import parse_mapping
 from shipyard.config.errors import explain_validation_error
 from shipyard.config.model import StackConfig
 from shipyard.errors import ConfigError, UsageError
@@ -125,7 +125,7 @@ def render_template(sources: StackSources, env: str) -> dict[str, Any]:
         raise ConfigError(
             name, "", f"{exc.message}; the template can use only {{{{ env }}}}"
         ) from None
-    return _parse_yaml(text, name)
+    return parse_mapping(text, name)
 
 
 def _read_yaml(path: Path, name: str) -> dict[str, Any]:
@@ -133,22 +133,7 @@ def _read_yaml(path: Path, name: str) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
-    return _parse_yaml(text, name)
-
-
-def _parse_yaml(text: str, name: str) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(name, where, f"invalid YAML: {problem}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise ConfigError(name, "", f"must be a mapping of keys, not a {type(doc).__name__}")
-    return doc
+    return parse_mapping(text, name)
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any], overlay_name: str) -> dict[str, Any]:

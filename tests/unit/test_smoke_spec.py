@@ -37,7 +37,7 @@ def test_the_default_spec_checks_readiness_version_and_home() -> None:
         ),
         ("checks:\n  - name: a\n    method: FETCH\n", "checks[0].method: must be 'GET'"),
         ("checks: [\n", "line"),
-        ("- just a list\n", "a smoke spec is a mapping"),
+        ("- just a list\n", "must be a mapping with `checks:`"),
     ],
 )
 def test_a_bad_spec_exits_2_with_file_and_path(
