@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from rollout.executor import Executor, Outcome
+from rollout.executor import Executor, Outcome, StepListener
 from rollout.ledger import SqliteLedger
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.platform import local_up
@@ -50,7 +49,7 @@ def deploy(
     sources: StackSources,
     options: DeployOptions,
     ledger: SqliteLedger,
-    on_step: Callable[[int, Step, str], None] | None = None,
+    on_step: StepListener | None = None,
 ) -> Outcome:
     """Put a version live on the idle color of one service, or roll back trying."""
     if not VERSION.match(options.version):
@@ -148,7 +147,7 @@ def rollback(
     ledger: SqliteLedger,
     to: str | None = None,
     actor: str = "shipyard",
-    on_step: Callable[[int, Step, str], None] | None = None,
+    on_step: StepListener | None = None,
 ) -> Outcome:
     """Instantly while the previous color is warm; otherwise (or with `to`) redeploy the
     earlier release through the normal blue-green path."""
@@ -215,7 +214,7 @@ def resume(
     environment: str,
     ledger: SqliteLedger,
     actor: str = "shipyard",
-    on_step: Callable[[int, Step, str], None] | None = None,
+    on_step: StepListener | None = None,
 ) -> Outcome:
     """Carry an interrupted rollout on from the step it was in (steps are idempotent)."""
     lock = ledger.acquire(environment, f"{actor} resuming a rollout")

@@ -21,6 +21,8 @@ from shipyard.config.model import Color
 from smoke import SmokeReport
 
 MAX_EXTRA_WINDOWS = 3
+# Told about every step: (index, step, "started" | "finished", the step's result figures).
+StepListener = Callable[[int, Step, str, dict[str, Any]], None]
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Executor:
         *,
         actor: str = "shipyard",
         rollout: str | None = None,
-        on_step: Callable[[int, Step, str], None] | None = None,
+        on_step: StepListener | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.plan = plan
@@ -76,7 +78,7 @@ class Executor:
         self.ledger = ledger
         self.actor = actor
         self.rollout = rollout or uuid.uuid4().hex[:12]
-        self.on_step = on_step or (lambda index, step, phase: None)
+        self.on_step = on_step or (lambda index, step, phase, result: None)
         self.sleep = sleep
         self._window_start: dict[Color, ColorHealth] | None = None
 
@@ -97,10 +99,10 @@ class Executor:
                 if index < start_at:
                     continue
                 self.record("step-started", {"index": index, "step": step.to_dict()})
-                self.on_step(index, step, "started")
+                self.on_step(index, step, "started", {})
                 result = self.apply(step)
                 self.record("step-finished", {"index": index, "kind": step.kind, **result})
-                self.on_step(index, step, "finished")
+                self.on_step(index, step, "finished", result)
         except StepFailed as failure:
             self.record(
                 "check-failed",
@@ -123,9 +125,9 @@ class Executor:
     def roll_back(self) -> None:
         self.record("rollback-started", {"to": self.plan.stable.value})
         for step in self.plan.rollback:
-            self.on_step(-1, step, "started")
-            self.apply(step)
-            self.on_step(-1, step, "finished")
+            self.on_step(-1, step, "started", {})
+            result = self.apply(step)
+            self.on_step(-1, step, "finished", result)
         self.record("rollback-finished", {"to": self.plan.stable.value})
 
     def _outcome(

@@ -37,10 +37,18 @@ def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, SqliteLedger]:
     return sources, open_ledger(sources.root, path)
 
 
-def _progress(index: int, step: Step, phase: str) -> None:
+def _progress(index: int, step: Step, phase: str, result: dict[str, Any]) -> None:
+    """One line per step as it starts; the health figures when an analysis finishes."""
+    label = f"step {index + 1}" if index >= 0 else "rollback"
     if phase == "started":
-        label = f"step {index + 1}" if index >= 0 else "rollback"
         progress(f"{label}: {step.describe()}")
+    elif step.kind == "analyse" and "requests" in result:
+        progress(
+            f"{label}: healthy: {result['requests']} requests, {result['http_5xx']} 5xx, "
+            f"{result['errors']} errors, {result['response_ms']} ms"
+        )
+    elif step.kind == "await-healthy" and "ready_seconds" in result:
+        progress(f"{label}: ready after {result['ready_seconds']:.2f} s")
 
 
 def _finish(
