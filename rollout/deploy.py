@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, StepListener
+from rollout.gates import ReleaseId, evaluate_gate
 from rollout.ledger import SqliteLedger
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.platform import local_up
@@ -59,6 +60,7 @@ def deploy(
         )
     config = load_stack(sources, options.environment).config
     service = choose_service(config, options.service, options.environment)
+    check_gate(ledger, options.environment, config, service.name, options)
     state = running_state(sources, options.environment)
     service_state = state.service(service.name)
     stable = service_state.active_color
@@ -83,6 +85,29 @@ def deploy(
         return executor.run()
     finally:
         ledger.release(lock)
+
+
+def check_gate(
+    ledger: SqliteLedger,
+    environment: str,
+    config: StackConfig,
+    service: str,
+    options: DeployOptions,
+) -> None:
+    """Refuse, before anything changes, a release the environment's approvals do not cover."""
+    policy = config.deploy.approvals
+    if policy.required == 0:
+        return
+    release = ReleaseId(service, options.version, options.commit)
+    result = evaluate_gate(ledger, environment, release, policy, options.author, options.actor)
+    if not result.satisfied:
+        raise CheckFailed(result.explain())
+    ledger.append(
+        environment,
+        "gate-passed",
+        {**release.to_dict(), "approvals": result.counted},
+        actor=options.actor,
+    )
 
 
 def instant_rollback(

@@ -7,6 +7,7 @@ import sys
 import click
 
 from shipyard import __version__
+from shipyard.cli.approve_cmd import approve_command, promote_command, reject_command
 from shipyard.cli.demo_cmd import demo
 from shipyard.cli.deploy_cmd import (
     deploy_command,
@@ -65,6 +66,9 @@ cli.add_command(deploy_command)
 cli.add_command(rollback_command)
 cli.add_command(status_command)
 cli.add_command(ledger_group)
+cli.add_command(approve_command)
+cli.add_command(reject_command)
+cli.add_command(promote_command)
 cli.add_command(demo)
 
 

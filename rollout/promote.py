@@ -1,0 +1,124 @@
+"""`promote FROM TO`: the release live in FROM, through TO's gate, deployed to TO."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from parity.run import ParityOptions, run_parity
+from rollout.deploy import DeployOptions, choose_service, deploy
+from rollout.executor import Outcome, StepListener
+from rollout.gates import ReleaseId
+from rollout.ledger import SqliteLedger
+from shipyard.config.load import PROMOTION_ORDER, StackSources, load_stack
+from shipyard.errors import CheckFailed, UsageError
+
+
+@dataclass(frozen=True)
+class Live:
+    release: ReleaseId
+    author: str
+    commit_time: str | None
+    went_live: str
+
+
+def live_release(ledger: SqliteLedger, environment: str, service: str) -> Live | None:
+    """The release that last went live in an environment and was not rolled back since."""
+    events = ledger.events(environment)
+    releases = {e.rollout: e for e in events if e.kind == "release"}
+    for event in reversed(events):
+        release = releases.get(event.rollout)
+        if release is None or release.data.get("service") != service or event.kind != "outcome":
+            continue
+        if event.data.get("status") != "succeeded":
+            continue
+        data = release.data
+        return Live(
+            ReleaseId(service, data["version"], data.get("commit", "unknown")),
+            data.get("author", "unknown"),
+            data.get("commit_time"),
+            event.at,
+        )
+    return None
+
+
+def promote(
+    sources: StackSources,
+    source: str,
+    target: str,
+    service_name: str | None,
+    ledger: SqliteLedger,
+    actor: str,
+    min_parity: float | None = None,
+    on_step: StepListener | None = None,
+) -> Outcome:
+    for env in (source, target):
+        sources.require_environment(env)
+    order = [env for env in PROMOTION_ORDER if env in sources.environments()]
+    if source not in order or target not in order or order.index(target) != order.index(source) + 1:
+        path = " -> ".join(order)
+        raise UsageError(f"promotion goes {path}, one step at a time: not {source} -> {target}")
+    config = load_stack(sources, target).config
+    service = choose_service(config, service_name, target)
+    live = live_release(ledger, source, service.name)
+    if live is None:
+        raise CheckFailed(
+            f"no release of {service.name} has succeeded in {source}: deploy there first"
+        )
+    if min_parity is not None:
+        report = run_parity(sources, ParityOptions(environments=[source, target]))
+        pair = report.comparison.pairs.get((source, target)) or report.comparison.pairs.get(
+            (target, source)
+        )
+        score = pair.score if pair else None
+        if score is None or score < min_parity:
+            raise CheckFailed(
+                f"parity between {source} and {target} is {score}%, below "
+                f"{min_parity:g}%: run `shipyard parity {source} {target}`"
+            )
+    approvals = [
+        e for e in ledger.events(target) if e.kind == "approval" and live.release.matches(e.data)
+    ]
+    options = DeployOptions(
+        target,
+        live.release.version,
+        service.name,
+        commit=live.release.commit,
+        commit_time=live.commit_time,
+        author=live.author,
+        actor=actor,
+    )
+    started = dt.datetime.now(dt.UTC)
+    outcome = deploy(sources, options, ledger, on_step=on_step)
+    ledger.append(
+        target,
+        "promotion",
+        {
+            **live.release.to_dict(),
+            "from": source,
+            "to": target,
+            "status": outcome.status,
+            "lead_time_seconds": _seconds_since(live.commit_time, started),
+            "approval_wait_seconds": _seconds_between(live.went_live, approvals[-1].at)
+            if approvals
+            else None,
+        },
+        actor=actor,
+    )
+    return outcome
+
+
+def _seconds_since(then: str | None, now: dt.datetime) -> float | None:
+    if not then:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(then.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((now - moment).total_seconds(), 3)
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return round(
+        (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds(), 3
+    )

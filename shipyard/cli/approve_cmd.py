@@ -1,0 +1,115 @@
+"""`shipyard approve|reject ENV --release R` and `shipyard promote FROM TO`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import click
+
+from rollout.gates import identity, parse_release, record_decision
+from rollout.promote import promote
+from shipyard.cli.common import format_option
+from shipyard.cli.deploy_cmd import _finish, _ledger, _progress, ledger_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _decide(
+    ctx: click.Context,
+    env: str,
+    release: str,
+    by: str | None,
+    comment: str | None,
+    ledger_path: str | None,
+    approve: bool,
+) -> None:
+    sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(env)
+    target = parse_release(release)
+    reviewer = identity(by)
+    event = record_decision(ledger, env, target, reviewer, approve, comment)
+    verb = "approved" if approve else "rejected"
+    click.echo(f"{reviewer} {verb} {target.key} for {env} (ledger event {event.seq})")
+
+
+def decision_options(function: F) -> F:
+    function = click.option("--comment", metavar="TEXT", help="Why (kept in the ledger).")(function)
+    function = click.option(
+        "--by",
+        metavar="WHO",
+        help="Reviewer. Default: $SHIPYARD_ACTOR, $GITHUB_ACTOR, or git config user.email.",
+    )(function)
+    function = click.option(
+        "--release", required=True, metavar="R", help="The release: service@version#commit."
+    )(function)
+    return cast(F, ledger_option(function))
+
+
+@click.command("approve")
+@click.argument("env")
+@decision_options
+@click.pass_context
+def approve_command(
+    ctx: click.Context,
+    env: str,
+    release: str,
+    by: str | None,
+    comment: str | None,
+    ledger_path: str | None,
+) -> None:
+    """Approve a release into ENV (one reviewer, one vote, never the author's own)."""
+    _decide(ctx, env, release, by, comment, ledger_path, approve=True)
+
+
+@click.command("reject")
+@click.argument("env")
+@decision_options
+@click.pass_context
+def reject_command(
+    ctx: click.Context,
+    env: str,
+    release: str,
+    by: str | None,
+    comment: str | None,
+    ledger_path: str | None,
+) -> None:
+    """Reject a release for ENV: it cannot enter ENV, whatever approvals follow."""
+    _decide(ctx, env, release, by, comment, ledger_path, approve=False)
+
+
+@click.command("promote")
+@click.argument("source", metavar="FROM")
+@click.argument("target", metavar="TO")
+@click.option("--service", metavar="S", help="The service (required when there are several).")
+@click.option(
+    "--min-parity",
+    type=float,
+    metavar="PERCENT",
+    help="Refuse when parity between FROM and TO is below this.",
+)
+@click.option("--by", metavar="WHO", help="Who promotes (the deployer; cannot approve).")
+@ledger_option
+@format_option("text", "json")
+@click.pass_context
+def promote_command(
+    ctx: click.Context,
+    source: str,
+    target: str,
+    service: str | None,
+    min_parity: float | None,
+    by: str | None,
+    ledger_path: str | None,
+    output_format: str,
+) -> None:
+    """Take the release live in FROM to TO, through TO's approval gate.
+
+    The path is dev -> staging -> prod, one step at a time. The release must have succeeded
+    in FROM. TO's gate (deploy.approvals in its stack config) must be satisfied: exit 1
+    lists exactly what is missing. Lead time and approval wait go to the ledger.
+    """
+    sources, ledger = _ledger(ctx, ledger_path)
+    outcome = promote(
+        sources, source, target, service, ledger, identity(by), min_parity, on_step=_progress
+    )
+    _finish(outcome, output_format, target)
