@@ -169,6 +169,7 @@ def record_decision(
     comment: str | None,
 ) -> Event:
     """Record an approval or a rejection; refuse an author approving their own release."""
+    reviewer = " ".join(reviewer.split())
     author = release_author(ledger, release)
     if approve and author is not None and normalise_person(author) == normalise_person(reviewer):
         raise CheckFailed(
