@@ -1,0 +1,123 @@
+"""Promotion dev -> staging -> prod through the gates, on the local platform."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from rollout.ledger import SqliteLedger
+from rollout.platforms.local.platform import local_down
+from shipyard.config.load import StackSources
+from shipyard.stacks import plan_stack_files, write_stack_files
+from tests.conftest import CliResult
+
+FAST = {
+    "trafficSteps": [100],
+    "bakeSeconds": 0,
+    "scaleDownDelaySeconds": 0,
+    "readyTimeoutSeconds": 10,
+    "analysis": {"minRequests": 0},
+}
+
+
+@pytest.fixture
+def pipeline(project: StackSources) -> Iterator[StackSources]:
+    for env in ("dev", "staging"):
+        overlay = project.overlay(env)
+        doc: dict[str, Any] = yaml.safe_load(overlay.read_text())
+        approvals = doc.get("deploy", {}).get("approvals")
+        doc["deploy"] = {**FAST, **({"approvals": approvals} if approvals else {})}
+        doc["services"] = [s for s in doc.get("services", []) if s["name"] != "web"] + [
+            {"name": "web", "desiredCount": 1}
+        ]
+        overlay.write_text(yaml.safe_dump(doc))
+    write_stack_files(project, plan_stack_files(project))
+    try:
+        yield project
+    finally:
+        for env in ("dev", "staging"):
+            local_down(project, env)
+
+
+def test_a_release_travels_dev_to_staging_through_its_gate(
+    pipeline: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    deployed = cli(
+        "deploy",
+        "dev",
+        "--version",
+        "v5",
+        "--service",
+        "api",
+        "--commit",
+        "c0ffee",
+        "--author",
+        "ada",
+        "--by",
+        "ci",
+        project=pipeline,
+    )
+    assert deployed.code == 0, deployed
+
+    skipping = cli("promote", "dev", "prod", "--service", "api", "--by", "dave", project=pipeline)
+    assert skipping.code == 2
+    assert "promotion goes dev -> staging -> prod, one step at a time" in skipping.err
+
+    ungated = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", project=pipeline)
+    assert ungated.code == 1
+    assert "api@v5#c0ffee needs 1 approval(s) in staging" in ungated.err
+
+    self_approval = cli(
+        "approve", "staging", "--release", "api@v5#c0ffee", "--by", "ada", project=pipeline
+    )
+    assert self_approval.code == 1
+    assert "ada wrote api@v5#c0ffee and cannot approve it" in self_approval.err
+
+    assert (
+        cli(
+            "approve", "staging", "--release", "api@v5#c0ffee", "--by", "bob", project=pipeline
+        ).code
+        == 0
+    )
+    promoted = cli(
+        "promote",
+        "dev",
+        "staging",
+        "--service",
+        "api",
+        "--by",
+        "dave",
+        "--format",
+        "json",
+        project=pipeline,
+    )
+    assert promoted.code == 0, promoted
+    assert json.loads(promoted.out)["status"] == "succeeded"
+
+    ledger = SqliteLedger(pipeline.root / ".shipyard" / "ledger.db")
+    promotion = next(e for e in ledger.events("staging") if e.kind == "promotion")
+    assert promotion.data["version"] == "v5" and promotion.data["from"] == "dev"
+    assert promotion.data["approval_wait_seconds"] >= 0
+    gate = next(e for e in ledger.events("staging") if e.kind == "gate-passed")
+    assert gate.data["approvals"] == ["bob"]
+    status = json.loads(cli("status", "staging", "--format", "json", project=pipeline).out)
+    api = next(s for s in status["local"]["services"] if s["name"] == "api")
+    assert api["versions"][api["active_color"]] == "v5"
+
+    to_prod = cli(
+        "promote", "staging", "prod", "--service", "api", "--by", "dave", project=pipeline
+    )
+    assert to_prod.code == 1
+    assert "needs 2 approval(s) in prod" in to_prod.err
+
+
+def test_a_release_that_never_succeeded_is_not_promoted(
+    pipeline: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    result = cli("promote", "dev", "staging", "--service", "web", "--by", "dave", project=pipeline)
+    assert result.code == 1
+    assert "no release of web has succeeded in dev" in result.err
