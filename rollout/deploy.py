@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, StepListener
@@ -26,6 +27,7 @@ class DeployOptions:
     commit_time: str | None = None
     author: str = "unknown"
     actor: str = "shipyard"
+    purpose: str = "deploy"
 
 
 def choose_service(config: StackConfig, name: str | None, env: str) -> Service:
@@ -69,6 +71,7 @@ def deploy(
         service.name, options.version, options.commit, options.commit_time, options.author
     )
     plan = build_plan(options.environment, release, config.deploy, stable, previous)
+    plan = dataclasses.replace(plan, purpose=options.purpose)
     lock = ledger.acquire(options.environment, f"{options.actor} deploying {release.key}")
     try:
         unfinished = unfinished_rollout(ledger, options.environment)
@@ -153,6 +156,7 @@ def instant_rollback(
         ),
         rollback=(),  # undoing an undo is a deploy
         policy=config.deploy,
+        purpose="rollback",
     )
     lock = ledger.acquire(environment, f"{actor} rolling back {service.name}")
     try:
@@ -185,7 +189,9 @@ def rollback(
             to = previous_good_version(ledger, environment, service.name, sources)
             if to is None:
                 raise
-    options = DeployOptions(environment, to, service_name, actor=actor, author=actor)
+    options = DeployOptions(
+        environment, to, service_name, actor=actor, author=actor, purpose="rollback"
+    )
     return deploy(sources, options, ledger, on_step=on_step)
 
 

@@ -80,6 +80,7 @@ class Plan:
     steps: tuple[Step, ...]
     rollback: tuple[Step, ...]
     policy: Deploy = field(compare=False)
+    purpose: str = "deploy"  # deploy | rollback (metrics tell changes from restores)
 
     def describe(self) -> list[str]:
         return [step.describe() for step in self.steps]
@@ -99,6 +100,7 @@ class Plan:
             "steps": [s.to_dict() for s in self.steps],
             "rollback": [s.to_dict() for s in self.rollback],
             "policy": self.policy.model_dump(mode="json", by_alias=True),
+            "purpose": self.purpose,
         }
 
     @classmethod
@@ -118,6 +120,7 @@ class Plan:
             steps=tuple(Step.from_dict(s) for s in data["steps"]),
             rollback=tuple(Step.from_dict(s) for s in data["rollback"]),
             policy=Deploy.model_validate(data["policy"]),
+            purpose=data.get("purpose", "deploy"),
         )
 
 
