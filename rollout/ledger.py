@@ -131,9 +131,11 @@ class SqliteLedger:
         *,
         rollout: str | None = None,
         actor: str = "shipyard",
+        at: str | None = None,
     ) -> Event:
+        """Add an event at the end of the chain (`at`: only for history being imported)."""
         text = json.dumps(data, sort_keys=True, default=str)
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        at = at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()

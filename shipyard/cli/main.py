@@ -17,6 +17,7 @@ from shipyard.cli.deploy_cmd import (
 )
 from shipyard.cli.drift_cmd import drift
 from shipyard.cli.local_cmd import local
+from shipyard.cli.metrics_cmd import metrics_command
 from shipyard.cli.parity_cmd import parity
 from shipyard.cli.render_cmd import render
 from shipyard.cli.smoke_cmd import smoke
@@ -69,6 +70,7 @@ cli.add_command(ledger_group)
 cli.add_command(approve_command)
 cli.add_command(reject_command)
 cli.add_command(promote_command)
+cli.add_command(metrics_command)
 cli.add_command(demo)
 
 

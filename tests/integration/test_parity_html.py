@@ -64,3 +64,32 @@ def test_html_report_shows_the_score_in_a_browser(
     assert screenshot.returncode == 0, screenshot.stderr[-2000:]
     assert shot.stat().st_size > 20_000
     assert not list(page.parent.glob("*.css")), "the page must be self-contained"
+
+
+def test_metrics_html_report_shows_its_chart_in_a_browser(
+    chromium: str, cli: Callable[..., CliResult], repo_sources: StackSources, tmp_path: Path
+) -> None:
+    from rollout.ledger import SqliteLedger
+
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    for index, status in enumerate(["succeeded", "rolled-back", "succeeded"]):
+        data = {"service": "web", "version": f"v{index}", "commit": "c", "purpose": "deploy"}
+        ledger.append("prod", "release", data, rollout=f"r{index}")
+        ledger.append("prod", "outcome", {"status": status}, rollout=f"r{index}")
+    page = tmp_path / "metrics.html"
+    result = cli(
+        "metrics",
+        "--ledger",
+        str(ledger.path),
+        "--format",
+        "html",
+        "-o",
+        str(page),
+        project=repo_sources,
+    )
+    assert result.code == 0, result
+    dom = open_page(chromium, page, tmp_path / "profile", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<svg id="chart"' in dom.stdout
+    assert dom.stdout.count('class="deploy"') == 1  # one day, one bar pair
+    assert '<td id="success_rate">66.7%</td>' in dom.stdout

@@ -1,0 +1,158 @@
+"""`shipyard metrics`: DORA metrics from the ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import jinja2
+
+from rollout.metrics import Metrics, compute
+from shipyard.cli.common import format_option
+from shipyard.cli.deploy_cmd import _ledger, ledger_option
+from shipyard.cli.output import stdout
+
+
+def metric_rows(m: Metrics) -> list[dict[str, Any]]:
+    def hours(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f} h"
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    return [
+        {
+            "key": "per_day",
+            "name": "deployment frequency",
+            "value": f"{m.per_day:.2f}/day, {m.deploy_days_per_week:.2f} deploy-days/week",
+            "level": m.levels.get("deployment_frequency", "n/a"),
+        },
+        {
+            "key": "lead_time",
+            "name": "lead time for changes (p50 / p90)",
+            "value": f"{hours(m.lead_time_p50_hours)} / {hours(m.lead_time_p90_hours)}",
+            "level": m.levels.get("lead_time", "n/a"),
+        },
+        {
+            "key": "change_failure_rate",
+            "name": "change failure rate",
+            "value": share(m.change_failure_rate),
+            "level": m.levels.get("change_failure_rate", "n/a"),
+        },
+        {
+            "key": "time_to_restore",
+            "name": "time to restore (p50)",
+            "value": "n/a" if m.restore_p50_minutes is None else f"{m.restore_p50_minutes:.1f} min",
+            "level": m.levels.get("time_to_restore", "n/a"),
+        },
+        {
+            "key": "success_rate",
+            "name": "deployment success rate",
+            "value": share(m.success_rate),
+            "level": "",
+        },
+        {
+            "key": "time_to_deploy",
+            "name": "mean time to deploy (approval wait apart)",
+            "value": (
+                "n/a"
+                if m.mean_time_to_deploy_seconds is None
+                else f"{m.mean_time_to_deploy_seconds:.1f} s"
+            )
+            + (
+                ""
+                if m.approval_wait_p50_hours is None
+                else f" (approval wait p50 {m.approval_wait_p50_hours:.2f} h)"
+            ),
+            "level": "",
+        },
+    ]
+
+
+def render_html(m: Metrics) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("rollout", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    return environment.get_template("metrics.html.j2").render(m=m, rows=metric_rows(m))
+
+
+def render_json(m: Metrics) -> str:
+    return json.dumps(m.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def render_markdown(m: Metrics) -> str:
+    lines = [
+        f"## Delivery metrics ({m.since[:10]} to {m.until[:10]})",
+        "",
+        f"{m.deploys} deploys, {m.succeeded} succeeded, {m.failed} needed intervention. "
+        f"Levels: DORA {m.year} report.",
+        "",
+        "| metric | value | level |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r['name']} | {r['value']} | {r['level']} |" for r in metric_rows(m)]
+    return "\n".join(lines) + "\n"
+
+
+@click.command("metrics")
+@click.option(
+    "--env",
+    "envs",
+    multiple=True,
+    metavar="ENV",
+    help="Only these environments (repeatable). Default: all.",
+)
+@click.option("--service", metavar="S", help="Only this service.")
+@click.option(
+    "--since",
+    "since_days",
+    type=click.FloatRange(min=0.001),
+    default=30,
+    show_default=True,
+    help="Window, in days back from now.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here.")
+@ledger_option
+@format_option("text", "json", "markdown", "html")
+@click.pass_context
+def metrics_command(
+    ctx: click.Context,
+    envs: tuple[str, ...],
+    service: str | None,
+    since_days: float,
+    output: str | None,
+    ledger_path: str | None,
+    output_format: str,
+) -> None:
+    """DORA metrics computed only from the ledger: what actually happened.
+
+    Deployment frequency, lead time (p50/p90), change failure rate, time to restore (p50),
+    success rate and mean time to deploy, each with its level from the DORA 2024 report.
+    Definitions: docs/metrics.md.
+    """
+    sources, ledger = _ledger(ctx, ledger_path)
+    for env in envs:
+        sources.require_environment(env)
+    m = compute(
+        ledger.events(), environments=list(envs) or None, service=service, since_days=since_days
+    )
+    renderers = {"json": render_json, "html": render_html, "markdown": render_markdown}
+    if output_format in renderers:
+        text = renderers[output_format](m)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+        return
+    out = stdout()
+    out.print(
+        f"{m.deploys} deploys ({m.succeeded} succeeded, {m.failed} needed intervention) "
+        f"{m.since[:10]} to {m.until[:10]}; levels from the DORA {m.year} report",
+        markup=False,
+    )
+    for row in metric_rows(m):
+        level = f" [{row['level']}]" if row["level"] else ""
+        out.print(f"  {row['name']}: {row['value']}{level}", markup=False)
