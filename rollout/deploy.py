@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, StepListener
 from rollout.gates import ReleaseId, evaluate_gate
-from rollout.ledger import SqliteLedger
+from rollout.ledger import Ledger
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.platform import local_up
 from rollout.platforms.local.state import LocalState
@@ -51,7 +51,7 @@ def running_state(sources: StackSources, env: str) -> LocalState:
 def deploy(
     sources: StackSources,
     options: DeployOptions,
-    ledger: SqliteLedger,
+    ledger: Ledger,
     on_step: StepListener | None = None,
 ) -> Outcome:
     """Put a version live on the idle color of one service, or roll back trying."""
@@ -91,7 +91,7 @@ def deploy(
 
 
 def check_gate(
-    ledger: SqliteLedger,
+    ledger: Ledger,
     environment: str,
     config: StackConfig,
     service: str,
@@ -117,7 +117,7 @@ def instant_rollback(
     sources: StackSources,
     environment: str,
     service_name: str | None,
-    ledger: SqliteLedger,
+    ledger: Ledger,
     actor: str = "shipyard",
 ) -> Outcome:
     """While the previous color is warm, send all traffic back to it. An interrupted rollout
@@ -173,7 +173,7 @@ def rollback(
     sources: StackSources,
     environment: str,
     service_name: str | None,
-    ledger: SqliteLedger,
+    ledger: Ledger,
     to: str | None = None,
     actor: str = "shipyard",
     on_step: StepListener | None = None,
@@ -196,7 +196,7 @@ def rollback(
 
 
 def previous_good_version(
-    ledger: SqliteLedger, environment: str, service: str, sources: StackSources
+    ledger: Ledger, environment: str, service: str, sources: StackSources
 ) -> str | None:
     """The version that was live before the last successful release of this service."""
     events = ledger.events(environment)
@@ -221,7 +221,7 @@ class Unfinished:
     resume_at: int
 
 
-def unfinished_rollout(ledger: SqliteLedger, environment: str) -> Unfinished | None:
+def unfinished_rollout(ledger: Ledger, environment: str) -> Unfinished | None:
     """The environment's latest rollout if it never reached an outcome (its process died)."""
     events = ledger.events(environment)
     rollouts = [e.rollout for e in events if e.kind == "release" and e.rollout]
@@ -243,7 +243,7 @@ def unfinished_rollout(ledger: SqliteLedger, environment: str) -> Unfinished | N
 def resume(
     sources: StackSources,
     environment: str,
-    ledger: SqliteLedger,
+    ledger: Ledger,
     actor: str = "shipyard",
     on_step: StepListener | None = None,
 ) -> Outcome:
@@ -269,7 +269,7 @@ def resume(
 def roll_back_unfinished(
     sources: StackSources,
     environment: str,
-    ledger: SqliteLedger,
+    ledger: Ledger,
     unfinished: Unfinished,
     actor: str = "shipyard",
 ) -> Outcome:

@@ -15,7 +15,7 @@ from typing import Any
 
 from rollout.analysis import Verdict, analyse
 from rollout.interfaces import ColorHealth, Fleet, HealthSource, TrafficRouter
-from rollout.ledger import SqliteLedger
+from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
 from shipyard.config.model import Color
 from smoke import SmokeReport
@@ -66,7 +66,7 @@ class Executor:
         self,
         plan: Plan,
         target: Target,
-        ledger: SqliteLedger,
+        ledger: Ledger,
         *,
         actor: str = "shipyard",
         rollout: str | None = None,

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.ledger import Event, SqliteLedger
+from rollout.ledger import Event, Ledger
 from shipyard.config.model import Approvals
 from shipyard.errors import CheckFailed, UsageError
 
@@ -108,7 +108,7 @@ class GateResult:
 
 
 def evaluate_gate(
-    ledger: SqliteLedger,
+    ledger: Ledger,
     environment: str,
     release: ReleaseId,
     policy: Approvals,
@@ -161,7 +161,7 @@ def evaluate_gate(
 
 
 def record_decision(
-    ledger: SqliteLedger,
+    ledger: Ledger,
     environment: str,
     release: ReleaseId,
     reviewer: str,
@@ -183,7 +183,7 @@ def record_decision(
     )
 
 
-def release_author(ledger: SqliteLedger, release: ReleaseId) -> str | None:
+def release_author(ledger: Ledger, release: ReleaseId) -> str | None:
     """The author recorded with the release, in whichever environment it was deployed."""
     for event in ledger.events():
         if event.kind == "release" and release.matches(event.data):

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shipyard.errors import CheckFailed, UsageError
 
@@ -83,6 +83,33 @@ class Lock:
     lease_until: str
 
 
+class Ledger(Protocol):
+    """Where events go: SQLite (one file) or S3 (a team's shared history)."""
+
+    path: Any
+
+    def append(
+        self,
+        environment: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        rollout: str | None = None,
+        actor: str = "shipyard",
+        at: str | None = None,
+    ) -> Event: ...
+
+    def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]: ...
+
+    def verify(self) -> list[str]: ...
+
+    def lock(self, environment: str) -> Lock | None: ...
+
+    def acquire(self, environment: str, holder: str) -> Lock: ...
+
+    def release(self, lock: Lock) -> None: ...
+
+
 class LockHeld(CheckFailed):
     """Another deploy holds the environment."""
 
@@ -99,6 +126,42 @@ def event_hash(
 ) -> str:
     body = json.dumps([prev_hash, seq, at, environment, rollout, kind, actor, data])
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def verify_records(records: list[Any]) -> list[str]:
+    """Check a chain of (seq, at, environment, rollout, kind, actor, data text, prev_hash,
+    hash) records, in seq order."""
+    problems = []
+    previous, expected_seq = GENESIS, 1
+    for seq, at, env, rollout, kind, actor, data, prev_hash, digest in records:
+        if seq != expected_seq:
+            problems.append(f"event {expected_seq}: missing (next is {seq})")
+        if prev_hash != previous:
+            problems.append(f"event {seq}: does not follow the event before it")
+        if event_hash(prev_hash, seq, at, env, rollout, kind, actor, data) != digest:
+            problems.append(f"event {seq} ({kind}): content does not match its hash")
+        previous, expected_seq = digest, seq + 1
+    return problems
+
+
+def new_lock(environment: str, holder: str) -> Lock:
+    now = dt.datetime.now(dt.UTC)
+    return Lock(
+        environment,
+        holder,
+        socket.gethostname(),
+        os.getpid(),
+        now.isoformat(timespec="seconds"),
+        (now + dt.timedelta(seconds=LEASE_SECONDS)).isoformat(timespec="seconds"),
+    )
+
+
+def lock_held_error(held: Lock) -> LockHeld:
+    return LockHeld(
+        f"{held.environment} is locked by {held.holder} (pid {held.pid} on {held.host}) "
+        f"since {held.since}; wait for it, or if that process is gone run "
+        f"`shipyard status {held.environment}`"
+    )
 
 
 class SqliteLedger:
@@ -167,19 +230,9 @@ class SqliteLedger:
 
     def verify(self) -> list[str]:
         """Problems in the chain, each naming the event; empty when intact."""
-        problems = []
-        previous, expected_seq = GENESIS, 1
         with self._connect() as db:
             rows = db.execute("SELECT * FROM events ORDER BY seq").fetchall()
-        for seq, at, env, rollout, kind, actor, data, prev_hash, digest in rows:
-            if seq != expected_seq:
-                problems.append(f"event {expected_seq}: missing (next is {seq})")
-            if prev_hash != previous:
-                problems.append(f"event {seq}: does not follow the event before it")
-            if event_hash(prev_hash, seq, at, env, rollout, kind, actor, data) != digest:
-                problems.append(f"event {seq} ({kind}): content does not match its hash")
-            previous, expected_seq = digest, seq + 1
-        return problems
+        return verify_records(rows)
 
     # -- locks -----------------------------------------------------------------------------
 
@@ -191,26 +244,13 @@ class SqliteLedger:
     def acquire(self, environment: str, holder: str) -> Lock:
         """Take the environment's lock, or take over one left by a dead process or an expired
         lease; raise LockHeld naming the holder and since when otherwise."""
-        now = dt.datetime.now(dt.UTC)
-        mine = Lock(
-            environment,
-            holder,
-            socket.gethostname(),
-            os.getpid(),
-            now.isoformat(timespec="seconds"),
-            (now + dt.timedelta(seconds=LEASE_SECONDS)).isoformat(timespec="seconds"),
-        )
+        mine = new_lock(environment, holder)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT * FROM locks WHERE environment = ?", (environment,)).fetchone()
             if row is not None and lock_is_live(Lock(*row)):
                 db.execute("ROLLBACK")
-                held = Lock(*row)
-                raise LockHeld(
-                    f"{environment} is locked by {held.holder} (pid {held.pid} on {held.host}) "
-                    f"since {held.since}; wait for it, or if that process is gone run "
-                    f"`shipyard status {environment}`"
-                )
+                raise lock_held_error(Lock(*row))
             db.execute(
                 "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?)",
                 (mine.environment, mine.holder, mine.host, mine.pid, mine.since, mine.lease_until),
@@ -239,8 +279,35 @@ def lock_is_live(lock: Lock) -> bool:
     return dt.datetime.fromisoformat(lock.lease_until) > dt.datetime.now(dt.UTC)
 
 
-def open_ledger(root: Path, path: str | None = None) -> SqliteLedger:
-    target = Path(path) if path else root / DEFAULT_PATH
+def open_ledger(root: Path, location: str | None = None) -> Ledger:
+    """`s3://bucket/prefix` for a team's ledger on S3, else a SQLite file (default
+    .shipyard/ledger.db)."""
+    if location and location.startswith("s3://"):
+        from rollout.ledger_s3 import S3Ledger
+
+        return S3Ledger(location)
+    target = Path(location) if location else root / DEFAULT_PATH
     if target.exists() and target.is_dir():
-        raise UsageError(f"{target}: is a folder; --ledger takes a file path")
+        raise UsageError(f"{target}: is a folder; --ledger takes a file path or s3://bucket/prefix")
     return SqliteLedger(target)
+
+
+def copy_ledger(source: Ledger, destination: Ledger) -> int:
+    """Every event of source appended to an empty destination, times and actors kept, so the
+    chain (and every hash) comes out identical."""
+    if destination.events():
+        raise UsageError(f"{destination.path} is not empty: copy into a new ledger")
+    problems = source.verify()
+    if problems:
+        raise CheckFailed(f"{source.path} fails verification ({problems[0]}): not copied")
+    events = source.events()
+    for event in events:
+        destination.append(
+            event.environment,
+            event.kind,
+            event.data,
+            rollout=event.rollout,
+            actor=event.actor,
+            at=event.at,
+        )
+    return len(events)

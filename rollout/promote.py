@@ -9,7 +9,7 @@ from parity.run import ParityOptions, run_parity
 from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.executor import Outcome, StepListener
 from rollout.gates import ReleaseId
-from rollout.ledger import SqliteLedger
+from rollout.ledger import Ledger
 from shipyard.config.load import PROMOTION_ORDER, StackSources, load_stack
 from shipyard.errors import CheckFailed, UsageError
 
@@ -22,7 +22,7 @@ class Live:
     went_live: str
 
 
-def live_release(ledger: SqliteLedger, environment: str, service: str) -> Live | None:
+def live_release(ledger: Ledger, environment: str, service: str) -> Live | None:
     """The release that last went live in an environment and was not rolled back since."""
     events = ledger.events(environment)
     releases = {e.rollout: e for e in events if e.kind == "release"}
@@ -47,7 +47,7 @@ def promote(
     source: str,
     target: str,
     service_name: str | None,
-    ledger: SqliteLedger,
+    ledger: Ledger,
     actor: str,
     min_parity: float | None = None,
     on_step: StepListener | None = None,

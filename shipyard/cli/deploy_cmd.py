@@ -13,11 +13,12 @@ from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome
 from rollout.gates import identity
-from rollout.ledger import SqliteLedger, lock_is_live, open_ledger
+from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.plan import Step
 from rollout.platforms.local.platform import local_status
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout
+from shipyard.config.load import load_stack
 from shipyard.errors import CheckFailed, UsageError
 
 F = Callable[..., Any]
@@ -29,12 +30,16 @@ def ledger_option(function: F) -> F:
         "ledger_path",
         envvar="SHIPYARD_LEDGER",
         metavar="PATH",
-        help="The ledger's SQLite file. Default: .shipyard/ledger.db. Env: SHIPYARD_LEDGER.",
+        help="The ledger: a SQLite file or s3://bucket/prefix. Default: `ledger:` in the "
+        "stack config, else .shipyard/ledger.db. Env: SHIPYARD_LEDGER.",
     )(function)
 
 
-def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, SqliteLedger]:
+def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, Ledger]:
+    """--ledger / $SHIPYARD_LEDGER, else `ledger:` in the stack config, else .shipyard/."""
     sources = sources_from(ctx)
+    if path is None and sources.environments():
+        path = load_stack(sources, sources.environments()[0]).config.ledger
     return sources, open_ledger(sources.root, path)
 
 
@@ -208,7 +213,7 @@ def status_command(
     )
 
 
-def environment_status(sources: Any, env: str, ledger: SqliteLedger) -> dict[str, Any]:
+def environment_status(sources: Any, env: str, ledger: Ledger) -> dict[str, Any]:
     from rollout.state import rollouts_of
 
     lock = ledger.lock(env)
@@ -238,6 +243,20 @@ def verify_command(ctx: click.Context, ledger_path: str | None) -> None:
     if problems:
         raise CheckFailed(f"the ledger at {ledger.path} has been tampered with")
     stdout().print(f"{ledger.path}: {len(ledger.events())} events, chain intact", markup=False)
+
+
+@ledger_group.command("copy")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.pass_context
+def copy_command(ctx: click.Context, source: str, destination: str) -> None:
+    """Copy every event from SRC to an empty DST (a file path or s3://bucket/prefix).
+
+    Times, actors and the hash chain are kept: DST verifies with the same hashes.
+    """
+    sources = sources_from(ctx)
+    count = copy_ledger(open_ledger(sources.root, source), open_ledger(sources.root, destination))
+    stdout().print(f"copied {count} events from {source} to {destination}", markup=False)
 
 
 @ledger_group.command("history")

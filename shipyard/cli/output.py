@@ -13,9 +13,10 @@ PLAIN_WIDTH = 120  # tables written to a pipe or file are not squeezed to 80 col
 
 
 def stdout() -> Console:
-    console = Console(highlight=False)
+    # soft_wrap: a plain line is never broken (scripts grep it); tables still fit the width.
+    console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(highlight=False, width=PLAIN_WIDTH)
+        console = Console(highlight=False, width=PLAIN_WIDTH, soft_wrap=True)
     return console
 
 

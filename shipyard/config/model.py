@@ -377,6 +377,7 @@ class StackConfig(Model):
     alarms: Alarms = Alarms()
     tls: Tls | None = None
     tags: dict[str, str] = {}
+    ledger: str | None = None
     pulumi_config: dict[str, object] = {}
 
     @field_validator("environment")
@@ -407,6 +408,13 @@ class StackConfig(Model):
                 raise ValueError(f"service name {service.name!r} appears twice")
             seen.add(service.name)
         return services
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("s3://") and len(value.rstrip("/")) <= 5:
+            raise ValueError("an S3 ledger is s3://bucket/prefix")
+        return value
 
     @field_validator("pulumi_config")
     @classmethod

@@ -124,7 +124,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "dev",
         lambda d: d.update(colour="blue"),
         "stacks/dev.yaml: colour: unknown key 'colour'; valid keys: alarms, deploy, "
-        "environment, network, pulumiConfig, region, services, tags, tls",
+        "environment, ledger, network, pulumiConfig, region, services, tags, tls",
     ),
     (
         "health check path",

@@ -1,0 +1,191 @@
+"""The team ledger on S3: one immutable object per event, locks as conditional puts.
+
+    s3://bucket/prefix/events/000000000042.json   event 42 (never overwritten)
+    s3://bucket/prefix/locks/prod.json            prod's lock while a deploy runs
+
+An event is written with `If-None-Match: *`: when two writers race for the same number, S3
+accepts one and the other re-reads the chain's end and tries the next number. The hash chain
+is the SQLite ledger's, so `verify` and `ledger copy` work across both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rollout.ledger import (
+    GENESIS,
+    Event,
+    Lock,
+    event_hash,
+    lock_held_error,
+    lock_is_live,
+    new_lock,
+    verify_records,
+)
+from shipyard.errors import UsageError
+
+MAX_RACES = 20
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    if not url.startswith("s3://") or len(url) <= 5:
+        raise UsageError(f"{url!r}: an S3 ledger is s3://bucket/prefix")
+    bucket, _, prefix = url[5:].partition("/")
+    return bucket, prefix.strip("/")
+
+
+class S3Ledger:
+    def __init__(self, url: str, client: Any | None = None) -> None:
+        import boto3
+
+        self.url = url
+        self.path = url  # what messages print
+        self.bucket, prefix = parse_s3_url(url)
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.s3 = client or boto3.client("s3")
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + "/".join(parts)
+
+    def _records(self) -> list[dict[str, Any]]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key("events/")
+        ):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        records = [
+            json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+            for key in sorted(keys)
+        ]
+        return sorted(records, key=lambda r: r["seq"])
+
+    def _last(self) -> tuple[int, str]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key("events/")
+        ):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        if not keys:
+            return 0, GENESIS
+        last = max(keys)
+        record = json.loads(self.s3.get_object(Bucket=self.bucket, Key=last)["Body"].read())
+        return int(record["seq"]), str(record["hash"])
+
+    def append(
+        self,
+        environment: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        rollout: str | None = None,
+        actor: str = "shipyard",
+        at: str | None = None,
+    ) -> Event:
+        text = json.dumps(data, sort_keys=True, default=str)
+        at = at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        for _ in range(MAX_RACES):
+            last_seq, prev = self._last()
+            seq = last_seq + 1
+            digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
+            record = {
+                "seq": seq,
+                "at": at,
+                "environment": environment,
+                "rollout": rollout,
+                "kind": kind,
+                "actor": actor,
+                "data": text,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key("events", f"{seq:012d}.json"),
+                    Body=json.dumps(record).encode(),
+                    IfNoneMatch="*",
+                )
+            except self.s3.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                    continue  # another writer took this number: read the end again
+                raise
+            return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
+        raise RuntimeError(f"could not append to {self.url}: {MAX_RACES} writers raced")
+
+    def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:
+        return [
+            Event(
+                r["seq"],
+                r["at"],
+                r["environment"],
+                r["rollout"],
+                r["kind"],
+                r["actor"],
+                json.loads(r["data"]),
+                r["prev_hash"],
+                r["hash"],
+            )
+            for r in self._records()
+            if (environment is None or r["environment"] == environment)
+            and (rollout is None or r["rollout"] == rollout)
+        ]
+
+    def verify(self) -> list[str]:
+        return verify_records(
+            [
+                (
+                    r["seq"],
+                    r["at"],
+                    r["environment"],
+                    r["rollout"],
+                    r["kind"],
+                    r["actor"],
+                    r["data"],
+                    r["prev_hash"],
+                    r["hash"],
+                )
+                for r in self._records()
+            ]
+        )
+
+    def lock(self, environment: str) -> Lock | None:
+        try:
+            body = self.s3.get_object(
+                Bucket=self.bucket, Key=self._key("locks", f"{environment}.json")
+            )
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return Lock(**json.loads(body["Body"].read()))
+
+    def acquire(self, environment: str, holder: str) -> Lock:
+        mine = new_lock(environment, holder)
+        key = self._key("locks", f"{environment}.json")
+        for _ in range(2):
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    IfNoneMatch="*",
+                    Body=json.dumps(asdict(mine)).encode(),
+                )
+                return mine
+            except self.s3.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412"):
+                    raise
+            held = self.lock(environment)
+            if held is not None and lock_is_live(held):
+                raise lock_held_error(held)
+            # Left by a dead process or an expired lease: clear it and try once more.
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        held = self.lock(environment)
+        raise lock_held_error(held or mine)
+
+    def release(self, lock: Lock) -> None:
+        held = self.lock(lock.environment)
+        if held is not None and (held.pid, held.host) == (lock.pid, lock.host):
+            self.s3.delete_object(
+                Bucket=self.bucket, Key=self._key("locks", f"{lock.environment}.json")
+            )

@@ -1,0 +1,179 @@
+"""One contract, two ledgers: SQLite and S3 (moto server on 127.0.0.1) behave the same."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from rollout.ledger import Ledger, LockHeld, SqliteLedger, copy_ledger
+from rollout.ledger_s3 import S3Ledger
+from shipyard.config.load import StackSources
+from tests.conftest import CliResult
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key, value in {**CREDENTIALS, "AWS_ENDPOINT_URL_S3": moto_url}.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"ledger-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/team/shipyard"
+
+
+def tamper_sqlite(ledger: SqliteLedger, seq: int, delete: bool) -> None:
+    with sqlite3.connect(ledger.path) as db:
+        if delete:
+            db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+        else:
+            db.execute("UPDATE events SET data = ? WHERE seq = ?", ('{"rate": 0.0}', seq))
+
+
+def tamper_s3(ledger: S3Ledger, seq: int, delete: bool) -> None:
+    key = ledger._key("events", f"{seq:012d}.json")
+    if delete:
+        ledger.s3.delete_object(Bucket=ledger.bucket, Key=key)
+        return
+    record = json.loads(ledger.s3.get_object(Bucket=ledger.bucket, Key=key)["Body"].read())
+    record["data"] = '{"rate": 0.0}'
+    ledger.s3.put_object(Bucket=ledger.bucket, Key=key, Body=json.dumps(record).encode())
+
+
+@pytest.fixture(params=["sqlite", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Ledger, Callable[..., None]]:
+    if request.param == "sqlite":
+        ledger = SqliteLedger(tmp_path / "ledger.db")
+        return ledger, lambda seq, delete=False: tamper_sqlite(ledger, seq, delete)
+    url = request.getfixturevalue("s3_env")
+    s3 = S3Ledger(url)
+    return s3, lambda seq, delete=False: tamper_s3(s3, seq, delete)
+
+
+def fill(ledger: Ledger) -> None:
+    for index in range(4):
+        ledger.append(
+            "prod" if index % 2 else "dev",
+            "check",
+            {"rate": 0.01 * index},
+            rollout=f"r{index % 2}",
+            actor="ci",
+        )
+
+
+def test_events_come_back_in_order_and_filtered(backend: tuple[Ledger, Any]) -> None:
+    ledger, _ = backend
+    fill(ledger)
+    events = ledger.events()
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    assert [e.data["rate"] for e in ledger.events("prod")] == [0.01, 0.03]
+    assert [e.seq for e in ledger.events(rollout="r0")] == [1, 3]
+    assert events[1].prev_hash == events[0].hash
+    assert ledger.verify() == []
+
+
+def test_an_edited_event_is_caught(backend: tuple[Ledger, Callable[..., None]]) -> None:
+    ledger, tamper = backend
+    fill(ledger)
+    tamper(2)
+    assert ledger.verify() == ["event 2 (check): content does not match its hash"]
+
+
+def test_a_deleted_event_is_caught(backend: tuple[Ledger, Callable[..., None]]) -> None:
+    ledger, tamper = backend
+    fill(ledger)
+    tamper(3, delete=True)
+    assert ledger.verify() == [
+        "event 3: missing (next is 4)",
+        "event 4: does not follow the event before it",
+    ]
+
+
+def test_the_lock_names_its_holder_and_is_released(backend: tuple[Ledger, Any]) -> None:
+    ledger, _ = backend
+    held = ledger.acquire("prod", "ada deploying web@v2")
+    with pytest.raises(LockHeld, match="prod is locked by ada deploying web@v2"):
+        ledger.acquire("prod", "bob deploying web@v3")
+    current = ledger.lock("prod")
+    assert current is not None and current.holder == "ada deploying web@v2"
+    ledger.release(held)
+    assert ledger.lock("prod") is None
+    ledger.release(ledger.acquire("prod", "bob deploying web@v3"))
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(
+    backend: tuple[Ledger, Any], tmp_path: Path
+) -> None:
+    ledger, _ = backend
+    location = str(ledger.path)
+    code = (
+        "from pathlib import Path; from rollout.ledger import open_ledger; "
+        f"open_ledger(Path('.'), {location!r}).acquire('dev', 'crashed deploy')"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    stale = ledger.lock("dev")
+    assert stale is not None and stale.holder == "crashed deploy"
+    assert ledger.acquire("dev", "next deploy").holder == "next deploy"
+
+
+def test_racing_writers_keep_one_chain(backend: tuple[Ledger, Any]) -> None:
+    ledger, _ = backend
+
+    def write(name: str) -> None:
+        for index in range(10):
+            ledger.append("dev", "check", {"writer": name, "index": index})
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    events = ledger.events()
+    assert [e.seq for e in events] == list(range(1, 21))
+    assert ledger.verify() == []
+
+
+def test_copy_between_backends_keeps_every_hash(
+    s3_env: str, tmp_path: Path, cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    local = SqliteLedger(tmp_path / "from.db")
+    fill(local)
+    copied = cli("ledger", "copy", str(local.path), s3_env, project=repo_sources)
+    assert copied.code == 0, copied
+    assert copied.out == f"copied 4 events from {local.path} to {s3_env}\n"
+    team = S3Ledger(s3_env)
+    assert [e.hash for e in team.events()] == [e.hash for e in local.events()]
+    back = SqliteLedger(tmp_path / "back.db")
+    assert copy_ledger(team, back) == 4
+    assert back.verify() == []
+    again = cli("ledger", "copy", str(local.path), s3_env, project=repo_sources)
+    assert again.code == 2
+    assert "is not empty" in again.err
+    verified = cli("ledger", "verify", "--ledger", s3_env, project=repo_sources)
+    assert verified.code == 0 and "4 events, chain intact" in verified.out
