@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rollout.executor import Executor, Outcome, StepListener
 from rollout.gates import ReleaseId, evaluate_gate
 from rollout.ledger import Ledger
+from rollout.notify import Notifier
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.platform import local_up
 from rollout.platforms.local.state import LocalState
@@ -62,7 +63,14 @@ def deploy(
         )
     config = load_stack(sources, options.environment).config
     service = choose_service(config, options.service, options.environment)
-    check_gate(ledger, options.environment, config, service.name, options)
+    notifier = Notifier(config.deploy.webhook_url, options.environment, ledger)
+    try:
+        check_gate(ledger, options.environment, config, service.name, options)
+    except CheckFailed as refused:
+        notifier.send(
+            "approval-needed", str(refused), service=service.name, version=options.version
+        )
+        raise
     state = running_state(sources, options.environment)
     service_state = state.service(service.name)
     stable = service_state.active_color
@@ -85,7 +93,21 @@ def deploy(
             )
         target = local_target(state, service, sources.root, load_spec())
         executor = Executor(plan, target, ledger, actor=options.actor, on_step=on_step)
-        return executor.run()
+        notifier.send(
+            "started",
+            f"deploying {release.key} (by {options.actor})",
+            service=service.name,
+            version=release.version,
+        )
+        outcome = executor.run()
+        notifier.send(
+            outcome.status,
+            outcome.message,
+            service=service.name,
+            version=release.version,
+            seconds=outcome.seconds,
+        )
+        return outcome
     finally:
         ledger.release(lock)
 

@@ -320,12 +320,20 @@ class Approvals(Model):
 
 class Deploy(Model):
     strategy: Literal["blue-green"] = "blue-green"
+    webhook_url: str | None = None
     traffic_steps: list[int] = [10, 50, 100]
     bake_seconds: Annotated[int, Field(ge=0)] = 60
     ready_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     analysis: Analysis = Analysis()
     scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 300
     approvals: Approvals = Approvals()
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"must be an http(s) URL (got {value!r})")
+        return value
 
     @field_validator("traffic_steps")
     @classmethod
