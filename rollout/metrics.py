@@ -52,7 +52,7 @@ class Deploy:
 
     @property
     def failed(self) -> bool:
-        return self.status == "rolled-back" or self.rolled_back_later_at is not None
+        return self.status in ("rolled-back", "failed") or self.rolled_back_later_at is not None
 
 
 @dataclass
@@ -159,7 +159,7 @@ def compute(
         and (not environments or d.environment in environments)
         and (service is None or d.service == service)
     ]
-    finished = [d for d in chosen if d.status in ("succeeded", "rolled-back")]
+    finished = [d for d in chosen if d.status in ("succeeded", "rolled-back", "failed")]
     succeeded = [d for d in finished if d.status == "succeeded"]
     failed = [d for d in finished if d.failed]
     lead = [
@@ -174,6 +174,19 @@ def compute(
             restores.append((deploy.rollback_finished - deploy.first_failure).total_seconds())
         elif deploy.rolled_back_later_at is not None:
             restores.append((deploy.rolled_back_later_at - deploy.finished).total_seconds())
+        else:  # failed outright: restored when the next deploy of the service succeeded
+            fixed = next(
+                (
+                    d.finished
+                    for d in succeeded
+                    if d.environment == deploy.environment
+                    and d.service == deploy.service
+                    and d.finished > deploy.finished
+                ),
+                None,
+            )
+            if fixed is not None:
+                restores.append((fixed - deploy.finished).total_seconds())
     days = max(since_days, 1e-9)
     deploy_days = {d.finished.date() for d in succeeded}
     waits = _approval_waits(events, environments, start, now)

@@ -10,6 +10,7 @@ import click
 import jinja2
 
 from rollout.metrics import Metrics, compute
+from rollout.pulumi_history import events_from_history, load_history
 from shipyard.cli.common import format_option
 from shipyard.cli.deploy_cmd import _ledger, ledger_option
 from shipyard.cli.output import stdout
@@ -115,6 +116,14 @@ def render_markdown(m: Metrics) -> str:
     help="Window, in days back from now.",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here.")
+@click.option(
+    "--from-pulumi-history",
+    "history_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Read `pulumi stack history --json` output instead of the "
+    "ledger (one stack: name it with --env, default the file's name).",
+)
 @ledger_option
 @format_option("text", "json", "markdown", "html")
 @click.pass_context
@@ -124,6 +133,7 @@ def metrics_command(
     service: str | None,
     since_days: float,
     output: str | None,
+    history_file: str | None,
     ledger_path: str | None,
     output_format: str,
 ) -> None:
@@ -133,12 +143,15 @@ def metrics_command(
     success rate and mean time to deploy, each with its level from the DORA 2024 report.
     Definitions: docs/metrics.md.
     """
-    sources, ledger = _ledger(ctx, ledger_path)
-    for env in envs:
-        sources.require_environment(env)
-    m = compute(
-        ledger.events(), environments=list(envs) or None, service=service, since_days=since_days
-    )
+    if history_file:
+        stack = envs[0] if envs else Path(history_file).stem
+        events = events_from_history(load_history(Path(history_file)), stack)
+    else:
+        sources, ledger = _ledger(ctx, ledger_path)
+        for env in envs:
+            sources.require_environment(env)
+        events = ledger.events()
+    m = compute(events, environments=list(envs) or None, service=service, since_days=since_days)
     renderers = {"json": render_json, "html": render_html, "markdown": render_markdown}
     if output_format in renderers:
         text = renderers[output_format](m)

@@ -143,3 +143,63 @@ def test_metrics_command_formats(
     assert '<svg id="chart"' in html and "DORA 2024 report" in html
     unknown = cli("metrics", "--env", "qa", "--ledger", str(ledger.path), project=repo_sources)
     assert unknown.code == 2
+
+
+def test_metrics_from_pulumi_stack_history(
+    tmp_path: Path, cli: Callable[..., CliResult], repo_sources: StackSources
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+
+    def stamp(hours_ago: float) -> str:
+        return (now - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    history = [  # newest first, as pulumi prints it
+        {
+            "version": 4,
+            "kind": "update",
+            "result": "succeeded",
+            "startTime": stamp(2),
+            "endTime": stamp(1.9),
+            "environment": {"git.head": "d4", "git.author": "ada", "git.commit.time": stamp(5)},
+        },
+        {
+            "version": 3,
+            "kind": "update",
+            "result": "failed",
+            "startTime": stamp(3),
+            "endTime": stamp(2.95),
+            "environment": {"git.head": "c3"},
+        },
+        {"version": 2, "kind": "preview", "result": "succeeded", "startTime": stamp(4)},
+        {
+            "version": 1,
+            "kind": "update",
+            "result": "succeeded",
+            "startTime": stamp(30),
+            "endTime": stamp(29.9),
+            "environment": {"git.head": "a1"},
+        },
+    ]
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(history))
+    result = cli(
+        "metrics",
+        "--from-pulumi-history",
+        str(path),
+        "--since",
+        "7",
+        "--format",
+        "json",
+        project=repo_sources,
+    )
+    assert result.code == 0, result
+    m = json.loads(result.out)
+    assert (m["deploys"], m["succeeded"], m["failed"]) == (3, 2, 1)  # the preview is not one
+    assert m["environments"] == ["prod"]
+    assert m["change_failure_rate"] == round(1 / 3, 4)
+    assert m["lead_time_p50_hours"] == pytest.approx(3.1, abs=0.01)  # 5 h - 1.9 h
+    assert m["restore_p50_minutes"] == pytest.approx(63.0, abs=0.1)  # failed 2.95 h -> 1.9 h
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    bad = cli("metrics", "--from-pulumi-history", str(broken), project=repo_sources)
+    assert bad.code == 2 and "pulumi stack history --json" in bad.err
