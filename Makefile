@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/parity.py
 	$(BIN)/python benchmarks/local.py
 	$(BIN)/python benchmarks/rollout.py
+	$(BIN)/python benchmarks/ledger.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

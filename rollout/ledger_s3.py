@@ -46,6 +46,7 @@ class S3Ledger:
         self.bucket, prefix = parse_s3_url(url)
         self.prefix = f"{prefix}/" if prefix else ""
         self.s3 = client or boto3.client("s3")
+        self._tail: tuple[int, str] = (0, GENESIS)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + "/".join(parts)
@@ -63,16 +64,20 @@ class S3Ledger:
         return sorted(records, key=lambda r: r["seq"])
 
     def _last(self) -> tuple[int, str]:
+        """The chain's end: only keys after the end seen last time are listed."""
+        seq, digest = self._tail
+        after = self._key("events", f"{seq:012d}.json") if seq else ""
         keys = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._key("events/")
+            Bucket=self.bucket, Prefix=self._key("events/"), StartAfter=after
         ):
             keys += [item["Key"] for item in page.get("Contents", [])]
-        if not keys:
-            return 0, GENESIS
-        last = max(keys)
-        record = json.loads(self.s3.get_object(Bucket=self.bucket, Key=last)["Body"].read())
-        return int(record["seq"]), str(record["hash"])
+        if keys:
+            record = json.loads(
+                self.s3.get_object(Bucket=self.bucket, Key=max(keys))["Body"].read()
+            )
+            self._tail = (int(record["seq"]), str(record["hash"]))
+        return self._tail
 
     def append(
         self,

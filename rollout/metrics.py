@@ -8,7 +8,8 @@ Definitions (docs/metrics.md):
 - lead time for changes: the release's commit time -> its successful outcome; p50 and p90;
   values <= 0 or without a commit time are dropped (as Four Keys does);
 - change failure rate: deploys that needed intervention (failed and rolled back by their own
-  checks, or succeeded and were rolled back later by hand) over all deploys;
+  checks, or succeeded and were rolled back later by hand, or, with `fix_within_hours`, were
+  followed by another deploy of the same service within that many hours) over all deploys;
 - time to restore: a failure -> traffic back on a good release: for a failed deploy, its
   first failed check -> its rollback finished; for a deploy rolled back by hand, its success
   -> the rollback's outcome; p50;
@@ -24,6 +25,7 @@ is reported as "medium or low".
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import statistics
 from collections import defaultdict
@@ -149,6 +151,7 @@ def compute(
     service: str | None = None,
     since_days: float = 30,
     now: dt.datetime | None = None,
+    fix_within_hours: float | None = None,
 ) -> Metrics:
     now = now or dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(days=since_days)
@@ -161,7 +164,8 @@ def compute(
     ]
     finished = [d for d in chosen if d.status in ("succeeded", "rolled-back", "failed")]
     succeeded = [d for d in finished if d.status == "succeeded"]
-    failed = [d for d in finished if d.failed]
+    fixed = _followed_by_a_fix(succeeded, fix_within_hours)
+    failed = [d for d in finished if d.failed or d.rollout in fixed]
     lead = [
         (d.finished - d.commit_time).total_seconds() / HOUR
         for d in succeeded
@@ -169,24 +173,19 @@ def compute(
     ]
     lead = [v for v in lead if v > 0]
     restores = []
+    successes: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
+    for deploy in succeeded:  # already in time order
+        successes[(deploy.environment, deploy.service)].append(deploy.finished)
     for deploy in failed:
         if deploy.status == "rolled-back" and deploy.first_failure and deploy.rollback_finished:
             restores.append((deploy.rollback_finished - deploy.first_failure).total_seconds())
         elif deploy.rolled_back_later_at is not None:
             restores.append((deploy.rolled_back_later_at - deploy.finished).total_seconds())
         else:  # failed outright: restored when the next deploy of the service succeeded
-            fixed = next(
-                (
-                    d.finished
-                    for d in succeeded
-                    if d.environment == deploy.environment
-                    and d.service == deploy.service
-                    and d.finished > deploy.finished
-                ),
-                None,
-            )
-            if fixed is not None:
-                restores.append((fixed - deploy.finished).total_seconds())
+            later = successes[(deploy.environment, deploy.service)]
+            index = bisect.bisect_right(later, deploy.finished)
+            if index < len(later):
+                restores.append((later[index] - deploy.finished).total_seconds())
     days = max(since_days, 1e-9)
     deploy_days = {d.finished.date() for d in succeeded}
     waits = _approval_waits(events, environments, start, now)
@@ -215,6 +214,23 @@ def compute(
     )
     metrics.levels = levels(metrics)
     return metrics
+
+
+def _followed_by_a_fix(succeeded: list[Deploy], hours: float | None) -> set[str]:
+    """Successful deploys that another successful deploy of the same service followed within
+    `hours`: the later one is taken as the fix (off unless asked for)."""
+    if not hours:
+        return set()
+    window = dt.timedelta(hours=hours)
+    fixed = set()
+    last: dict[tuple[str, str], Deploy] = {}
+    for deploy in succeeded:
+        key = (deploy.environment, deploy.service)
+        previous = last.get(key)
+        if previous is not None and deploy.finished - previous.finished <= window:
+            fixed.add(previous.rollout)
+        last[key] = deploy
+    return fixed
 
 
 def levels(metrics: Metrics) -> dict[str, str]:

@@ -117,6 +117,14 @@ def render_markdown(m: Metrics) -> str:
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here.")
 @click.option(
+    "--fix-within",
+    "fix_within",
+    type=click.FloatRange(min=0),
+    metavar="HOURS",
+    help="Also count a deploy as failed when another deploy of the same service "
+    "followed it within HOURS (a fix). Default: off.",
+)
+@click.option(
     "--from-pulumi-history",
     "history_file",
     type=click.Path(dir_okay=False),
@@ -133,6 +141,7 @@ def metrics_command(
     service: str | None,
     since_days: float,
     output: str | None,
+    fix_within: float | None,
     history_file: str | None,
     ledger_path: str | None,
     output_format: str,
@@ -151,7 +160,13 @@ def metrics_command(
         for env in envs:
             sources.require_environment(env)
         events = ledger.events()
-    m = compute(events, environments=list(envs) or None, service=service, since_days=since_days)
+    m = compute(
+        events,
+        environments=list(envs) or None,
+        service=service,
+        since_days=since_days,
+        fix_within_hours=fix_within,
+    )
     renderers = {"json": render_json, "html": render_html, "markdown": render_markdown}
     if output_format in renderers:
         text = renderers[output_format](m)

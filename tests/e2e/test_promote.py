@@ -83,6 +83,26 @@ def test_a_release_travels_dev_to_staging_through_its_gate(
         ).code
         == 0
     )
+    staging = pipeline.overlay("staging")
+    original = staging.read_text()
+    staging.write_text(original + "\nalarms:\n  evaluationPeriods: 5\n")  # undeclared
+    write_stack_files(pipeline, plan_stack_files(pipeline))
+    too_different = cli(
+        "promote",
+        "dev",
+        "staging",
+        "--service",
+        "api",
+        "--by",
+        "dave",
+        "--min-parity",
+        "99.9",
+        project=pipeline,
+    )
+    assert too_different.code == 1
+    assert "parity between dev and staging is 9" in too_different.err
+    staging.write_text(original)
+    write_stack_files(pipeline, plan_stack_files(pipeline))
     promoted = cli(
         "promote",
         "dev",

@@ -203,3 +203,14 @@ def test_metrics_from_pulumi_stack_history(
     broken.write_text("{not json")
     bad = cli("metrics", "--from-pulumi-history", str(broken), project=repo_sources)
     assert bad.code == 2 and "pulumi stack history --json" in bad.err
+
+
+def test_a_deploy_followed_by_a_fix_counts_as_a_failure(ledger: SqliteLedger) -> None:
+    # r1 (11-22 10:10) and r2 (11-24 09:05) are 47 h apart; r2 and r4 (11-27) 71 h.
+    within_48 = compute(
+        ledger.events(), environments=["prod"], since_days=7, now=NOW, fix_within_hours=48
+    )
+    assert within_48.failed == 3  # r1 (fixed by r2), r2 (rolled back), r3 (failed)
+    assert within_48.change_failure_rate == 0.75
+    off = compute(ledger.events(), environments=["prod"], since_days=7, now=NOW)
+    assert off.failed == 2
