@@ -4,13 +4,12 @@ thing at a time and check each is caught."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from parity.drift import run_drift
 from parity.live import AwsClients
@@ -20,17 +19,6 @@ from tests.conftest import CliResult
 from tests.integration.aws_seed import Seeded, seed
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
