@@ -7,6 +7,7 @@ derived from the ledger's events (rollout.state).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from shipyard.config.model import Color
 from smoke import SmokeReport
 
 MAX_EXTRA_WINDOWS = 3
+HOLD_AT_STEP = "SHIPYARD_HOLD_AT_STEP"
+HOLD_SECONDS = "SHIPYARD_HOLD_SECONDS"
 # Told about every step: (index, step, "started" | "finished", the step's result figures).
 StepListener = Callable[[int, Step, str, dict[str, Any]], None]
 
@@ -100,6 +103,7 @@ class Executor:
                     continue
                 self.record("step-started", {"index": index, "step": step.to_dict()})
                 self.on_step(index, step, "started", {})
+                self._rehearsal_hold(index)
                 result = self.apply(step)
                 self.record("step-finished", {"index": index, "kind": step.kind, **result})
                 self.on_step(index, step, "finished", result)
@@ -115,6 +119,13 @@ class Executor:
         except Pause as pause:
             return self._outcome("paused", str(pause), began)
         return self._outcome("succeeded", f"{plan.release.key} is live on {plan.new}", began)
+
+    def _rehearsal_hold(self, index: int) -> None:
+        """Crash drills: with SHIPYARD_HOLD_AT_STEP=N, wait (SHIPYARD_HOLD_SECONDS, default
+        60) once step N is in the ledger, so a drill can kill the process inside that step."""
+        hold = os.environ.get(HOLD_AT_STEP)
+        if hold is not None and hold.strip() == str(index):
+            self.sleep(float(os.environ.get(HOLD_SECONDS, "60")))
 
     def abort(self, reason: str) -> Outcome:
         """Undo an unfinished rollout: traffic to the stable color, the new one stopped."""

@@ -5,6 +5,7 @@ lands on an unhealthy color, `status` shows the interrupted rollout, and `deploy
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -72,6 +73,8 @@ def kill_at_step(project: StackSources, ledger: SqliteLedger, version: str, inde
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Hold inside the step once it is in the ledger, so the kill lands within it.
+        env={**os.environ, "SHIPYARD_HOLD_AT_STEP": str(index), "SHIPYARD_HOLD_SECONDS": "30"},
     )
     deadline = time.monotonic() + 60
     seen = len(ledger.events("dev"))
