@@ -39,6 +39,8 @@ def analyse(window: ColorHealth, policy: Analysis) -> Verdict:
         "response_ms": window.response_ms,
         "max_latency_ms": policy.max_p99_latency_ms,
     }
+    if window.alarms:
+        return Verdict("fail", f"alarm in ALARM: {', '.join(window.alarms)}", figures)
     if down:
         return Verdict("fail", f"servers not healthy: {', '.join(down)}", figures)
     if requests and rate > policy.max_5xx_rate:

@@ -44,6 +44,7 @@ class ColorHealth:
     http_5xx: int = 0
     errors: int = 0
     response_ms: int = 0  # the slowest server's recent response time
+    alarms: tuple[str, ...] = ()  # the platform's alarms for this color now in ALARM
 
     @property
     def ready(self) -> bool:

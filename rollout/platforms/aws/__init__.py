@@ -1,0 +1,1 @@
+"""The AWS platform: ALB listener weights, ECS colors, CloudWatch alarms (in progress)."""

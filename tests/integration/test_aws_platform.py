@@ -1,0 +1,147 @@
+"""The AWS platform's router and health source against moto server on 127.0.0.1, driven by
+the same executor as the local platform (ECS fleet: a fake until the ECS fleet lands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from parity.render import RenderedStack
+from rollout.executor import Executor, Target
+from rollout.fakes import FakeFleet
+from rollout.ledger import SqliteLedger
+from rollout.plan import Release, build_plan
+from rollout.platforms.aws.health import AwsHealth
+from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
+from shipyard.config.model import Color, Deploy
+from smoke.runner import CheckResult, SmokeReport
+from tests.integration.aws_seed import Seeded, seed
+
+BLUE, GREEN = Color.BLUE, Color.GREEN
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    httpx.post(f"{moto_url}/moto-api/reset", timeout=30).raise_for_status()
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    return {
+        name: session.client(name, endpoint_url=moto_url)
+        for name in ("ec2", "elbv2", "ecs", "cloudwatch")
+    }
+
+
+@pytest.fixture
+def seeded(rendered: dict[str, RenderedStack], aws: dict[str, Any]) -> Seeded:
+    return seed(rendered["staging"], aws["ec2"], aws["elbv2"], aws["ecs"], aws["cloudwatch"])
+
+
+def groups(seeded: Seeded) -> dict[Color, str]:
+    return {BLUE: seeded.target_groups["web-blue-tg"], GREEN: seeded.target_groups["web-green-tg"]}
+
+
+def raw_weights(aws: dict[str, Any], listener: str) -> list[int]:
+    action = aws["elbv2"].describe_listeners(ListenerArns=[listener])["Listeners"][0][
+        "DefaultActions"
+    ][0]
+    return [g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]]
+
+
+def test_weights_are_set_on_the_999_scale_and_read_back(
+    aws: dict[str, Any], seeded: Seeded
+) -> None:
+    router = ElbRouter(aws["elbv2"], seeded.listeners["web-production"], groups(seeded))
+    assert router.weights() == {BLUE: 100, GREEN: 0}  # staging web is live on blue
+    router.set_weights({BLUE: 90, GREEN: 10})
+    assert raw_weights(aws, seeded.listeners["web-production"]) == [899, 100]
+    assert router.verify({BLUE: 90, GREEN: 10})
+    assert not router.verify({BLUE: 50, GREEN: 50})
+    test = ElbTestRouter(aws["elbv2"], seeded.listeners["web-test"], groups(seeded))
+    assert test.weights() == {BLUE: 0, GREEN: 100}  # the idle color
+    test.set_weights({BLUE: 100, GREEN: 0})
+    assert test.verify({BLUE: 100, GREEN: 0})
+
+
+def world(aws: dict[str, Any], seeded: Seeded, tmp: Path, on_bake: Any = None) -> Executor:
+    tgs = groups(seeded)
+    alarms = {
+        color: [
+            f"shipyard-staging-web-{color.value}-{kind}"
+            for kind in ("5xx", "unhealthy-hosts", "p99-latency")
+        ]
+        for color in Color
+    }
+    health = AwsHealth(
+        aws["elbv2"],
+        aws["cloudwatch"],
+        tgs,
+        alarms,
+        target_health=lambda tg: [("10.0.0.1", "healthy")],
+    )
+
+    def smoke(version: str) -> SmokeReport:
+        return SmokeReport(
+            "https://alb:9000",
+            version,
+            [CheckResult("ready", "https://alb:9000/healthz", True, 1, 200, 3.0)],
+        )
+
+    target = Target(
+        router=ElbRouter(aws["elbv2"], seeded.listeners["web-production"], tgs),
+        test_router=ElbTestRouter(aws["elbv2"], seeded.listeners["web-test"], tgs),
+        fleet=FakeFleet(running={BLUE: "v1", GREEN: "v1"}),
+        health=health,
+        smoke=smoke,
+        mark_active=lambda color, versions: None,
+    )
+    policy = Deploy.model_validate(
+        {"trafficSteps": [10, 50, 100], "bakeSeconds": 0, "analysis": {"minRequests": 0}}
+    )
+    plan = build_plan("staging", Release("web", "v2"), policy, BLUE, "v1")
+    return Executor(
+        plan, target, SqliteLedger(tmp / "ledger.db"), sleep=on_bake or (lambda seconds: None)
+    )
+
+
+def test_a_full_deploy_moves_and_verifies_the_weights_step_by_step(
+    aws: dict[str, Any], seeded: Seeded, tmp_path: Path
+) -> None:
+    executor = world(aws, seeded, tmp_path)
+    outcome = executor.run()
+    assert outcome.status == "succeeded", outcome.message
+    production = [
+        (e.data["blue"], e.data["green"])
+        for e in executor.ledger.events()
+        if e.kind == "weights-set" and e.data["router"] == "production"
+    ]
+    assert production == [(90, 10), (50, 50), (0, 100)]
+    assert raw_weights(aws, seeded.listeners["web-production"]) == [0, 999]
+    # The test listener went to the new color for smoke, then follows the idle (old) one.
+    test = [
+        e.data
+        for e in executor.ledger.events()
+        if e.kind == "weights-set" and e.data["router"] == "test"
+    ]
+    assert [(t["blue"], t["green"]) for t in test] == [(0, 100), (100, 0)]
+
+
+def test_an_alarm_during_a_bake_rolls_back_to_100_percent_stable(
+    aws: dict[str, Any], seeded: Seeded, tmp_path: Path
+) -> None:
+    def alarm_fires(seconds: float) -> None:
+        aws["cloudwatch"].set_alarm_state(
+            AlarmName="shipyard-staging-web-green-5xx", StateValue="ALARM", StateReason="5xx burst"
+        )
+
+    executor = world(aws, seeded, tmp_path, on_bake=alarm_fires)
+    outcome = executor.run()
+    assert outcome.status == "rolled-back"
+    assert outcome.message == "analysis: alarm in ALARM: shipyard-staging-web-green-5xx"
+    router = ElbRouter(aws["elbv2"], seeded.listeners["web-production"], groups(seeded))
+    assert router.weights() == {BLUE: 100, GREEN: 0}
+    assert raw_weights(aws, seeded.listeners["web-production"]) == [999, 0]
