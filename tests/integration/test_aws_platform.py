@@ -145,3 +145,38 @@ def test_an_alarm_during_a_bake_rolls_back_to_100_percent_stable(
     router = ElbRouter(aws["elbv2"], seeded.listeners["web-production"], groups(seeded))
     assert router.weights() == {BLUE: 100, GREEN: 0}
     assert raw_weights(aws, seeded.listeners["web-production"]) == [999, 0]
+
+
+def test_the_ecs_fleet_rolls_a_color_onto_a_new_version_and_scales_it_down(
+    aws: dict[str, Any], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rollout.platforms.aws.fleet import EcsFleet
+
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "true")  # moto: deployments complete
+    healthy = {BLUE: True, GREEN: True}
+    fleet = EcsFleet(
+        aws["ecs"],
+        seeded.cluster,
+        {BLUE: "web-blue", GREEN: "web-green"},
+        desired_count=2,
+        targets_healthy=lambda color: healthy[color],
+        sleep=lambda seconds: None,
+    )
+    assert fleet.versions() == {BLUE: "v1", GREEN: None}  # staging: blue live, green idle (0)
+    fleet.start(GREEN, "v2")
+    service = aws["ecs"].describe_services(cluster=seeded.cluster, services=["web-green"])[
+        "services"
+    ][0]
+    task = aws["ecs"].describe_task_definition(taskDefinition=service["taskDefinition"])[
+        "taskDefinition"
+    ]
+    assert task["containerDefinitions"][0]["image"].endswith("/shipyard-web:v2")
+    assert task["family"] == "staging-web-green" and task["revision"] == 2
+    assert service["desiredCount"] == 2
+    assert fleet.versions() == {BLUE: "v1", GREEN: "v2"}
+    healthy[GREEN] = False
+    assert fleet.await_ready(GREEN, timeout=0.01) is False  # targets not healthy yet
+    healthy[GREEN] = True
+    assert fleet.await_ready(GREEN, timeout=5)
+    fleet.drain_and_stop(BLUE, timeout=5)
+    assert fleet.versions() == {BLUE: None, GREEN: "v2"}
