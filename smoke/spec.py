@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from shipyard.config.documents import parse_mapping, validate_document
+from shipyard.config.model import AbsolutePath
 from shipyard.errors import UsageError
 
 DEFAULT_SPEC = Path(__file__).with_name("default.yaml")
@@ -29,7 +30,7 @@ class Retries(_Model):
 class Check(_Model):
     name: str
     method: Literal["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] = "GET"
-    path: str = "/"
+    path: AbsolutePath = "/"
     headers: dict[str, str] = {}
     body: str | None = None
     status: Annotated[int, Field(ge=100, le=599)] = 200
@@ -37,13 +38,6 @@ class Check(_Model):
     json_equals: dict[str, Any] = {}
     response_headers: dict[str, str] = {}
     max_latency_ms: Annotated[int, Field(gt=0)] | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"must start with '/' (got {value!r})")
-        return value
 
 
 class ServiceChecks(_Model):

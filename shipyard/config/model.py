@@ -11,7 +11,14 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -34,6 +41,16 @@ FARGATE_MEMORY: dict[int, range] = {
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 PROD_MIN_APPROVALS = 2
+
+
+def url_path(value: str) -> str:
+    """An absolute URL path, as health checks and smoke checks request."""
+    if not value.startswith("/"):
+        raise ValueError(f"must start with '/' (got {value!r})")
+    return value
+
+
+AbsolutePath = Annotated[str, AfterValidator(url_path)]
 
 
 class Color(StrEnum):
@@ -59,19 +76,12 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class HealthCheck(Model):
-    path: str = "/healthz"
+    path: AbsolutePath = "/healthz"
     matcher: str = "200"
     interval_seconds: Annotated[int, Field(ge=5, le=300)] = 10
     timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 5
     healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
     unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"must start with '/' (got {value!r})")
-        return value
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> HealthCheck:
