@@ -15,6 +15,7 @@ from rollout.executor import Outcome
 from rollout.gates import identity
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.plan import Step
+from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.platform import local_status
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout
@@ -152,6 +153,13 @@ def deploy_command(
     metavar="VERSION",
     help="Redeploy this version through the normal blue-green path.",
 )
+@click.option(
+    "--stack-version",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="AWS: redeploy the stack as its successful update N left it (its git.head checked "
+    "out in a temporary worktree, its recorded config); needs the pulumi CLI.",
+)
 @ledger_option
 @format_option("text", "json")
 @click.pass_context
@@ -160,6 +168,7 @@ def rollback_command(
     env: str,
     service: str | None,
     to_version: str | None,
+    stack_version: int | None,
     ledger_path: str | None,
     output_format: str,
 ) -> None:
@@ -175,6 +184,19 @@ def rollback_command(
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
+    if stack_version is not None:
+        engine = AutomationEngine(sources.root)
+        update = rollback_to_stack_version(engine, sources.root, env, stack_version)
+        ledger.append(
+            env,
+            "stack-rollback",
+            {"version": update.version, "git_head": update.git_head},
+            actor=_who(None),
+        )
+        stdout().print(
+            f"{env}: redeployed as update {update.version} ({update.git_head})", markup=False
+        )
+        return
     outcome = rollback_release(sources, env, service, ledger, to=to_version, on_step=_progress)
     _finish(outcome, output_format, env, done=("succeeded", "rolled-back"))
 
