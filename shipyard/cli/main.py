@@ -47,10 +47,18 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
     \b
     Start here:
+      shipyard demo                 the whole job on this machine, in about a minute
       shipyard stacks render        write Pulumi.<env>.yaml from stacks/
       shipyard render dev           dev's full resource graph, rendered offline
       shipyard parity               how alike dev, staging and prod are, and why not
-      shipyard demo                 every stack rendered, summarised in one table
+    \b
+    Every day:
+      shipyard local up dev                           dev on this machine (HAProxy)
+      shipyard deploy dev --version v2 --service web  blue-green with automatic rollback
+      shipyard rollback dev --service web             instant while the old color is warm
+      shipyard approve prod --release web@v2#3f9c2e1  a reviewer's vote (prod needs two)
+      shipyard promote dev staging                    what is live in dev, through the gate
+      shipyard status dev / metrics / ledger verify   what happened, from the ledger
 
     Exit codes: 0 success; 1 a check said no; 2 bad input (nothing changed).
     """
