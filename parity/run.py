@@ -17,6 +17,7 @@ from shipyard.stacks import plan_stack_files
 
 POLICY_FILE = "parity.yaml"
 STACK_FILE_PREFIX = "stack-file:"
+GENERATED = "generated from stacks/"
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,12 @@ def run_parity(
     loaded = {env: load_stack(sources, env) for env in envs}
     stacks = rendered or {env: render_stack(sources, env) for env in envs}
     flat = {env: flatten_stack(stacks[env], envs) for env in envs}
-    for file in plan_stack_files(sources, envs):
-        if file.stale:
-            # A hand edit of a generated file: what would deploy is not what was reviewed.
-            flat[file.env][f"{STACK_FILE_PREFIX}{file.path}"] = file.first_difference()
-    for env in envs:
-        for other in flat:
-            for key in [k for k in flat[other] if k.startswith(STACK_FILE_PREFIX)]:
-                flat[env].setdefault(key, "generated from stacks/")
+    stale = [file for file in plan_stack_files(sources, envs) if file.stale]
+    for file in stale:
+        # A hand edit of a generated file: what would deploy is not what was reviewed.
+        key = f"{STACK_FILE_PREFIX}{file.path}"
+        for env in envs:
+            flat[env][key] = file.first_difference() if env == file.env else GENERATED
     today = options.today or dt.date.today()
     comparison = compare(flat, _with_stack_files_critical(policy), today)
     provenance = Provenance(sources, loaded, env_pattern(envs))

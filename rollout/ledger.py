@@ -128,6 +128,12 @@ def event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def event_content(data: dict[str, Any], at: str | None) -> tuple[str, str]:
+    """An event's data as the hashed text, and its time (now unless imported)."""
+    text = json.dumps(data, sort_keys=True, default=str)
+    return text, at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
 def verify_records(records: list[Any]) -> list[str]:
     """Check a chain of (seq, at, environment, rollout, kind, actor, data text, prev_hash,
     hash) records, in seq order."""
@@ -197,8 +203,7 @@ class SqliteLedger:
         at: str | None = None,
     ) -> Event:
         """Add an event at the end of the chain (`at`: only for history being imported)."""
-        text = json.dumps(data, sort_keys=True, default=str)
-        at = at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        text, at = event_content(data, at)
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()

@@ -10,7 +10,6 @@ is the SQLite ledger's, so `verify` and `ledger copy` work across both.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict
 from typing import Any
@@ -19,6 +18,7 @@ from rollout.ledger import (
     GENESIS,
     Event,
     Lock,
+    event_content,
     event_hash,
     lock_held_error,
     lock_is_live,
@@ -89,8 +89,7 @@ class S3Ledger:
         actor: str = "shipyard",
         at: str | None = None,
     ) -> Event:
-        text = json.dumps(data, sort_keys=True, default=str)
-        at = at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        text, at = event_content(data, at)
         for _ in range(MAX_RACES):
             last_seq, prev = self._last()
             seq = last_seq + 1

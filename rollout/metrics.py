@@ -29,13 +29,13 @@ import bisect
 import datetime as dt
 import statistics
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rollout.ledger import Event
 
 REPORT_YEAR = 2024
-HOUR, DAY = 3600.0, 86400.0
+HOUR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def deploys_from(events: list[Event]) -> list[Deploy]:
         ]
         if undone:
             last = undone[-1]
-            deploys[deploys.index(last)] = Deploy(**{**asdict(last), "rolled_back_later_at": when})
+            deploys[deploys.index(last)] = replace(last, rolled_back_later_at=when)
     return deploys
 
 

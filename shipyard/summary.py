@@ -10,7 +10,6 @@ from parity.render import RenderedStack
 SERVICE_TYPE = "shipyard:service:BlueGreenService"
 LISTENER_TYPE = "aws:lb/listener:Listener"
 ECS_SERVICE_TYPE = "aws:ecs/service:Service"
-TASK_TYPE = "aws:ecs/taskDefinition:TaskDefinition"
 COLORS = ("blue", "green")
 
 

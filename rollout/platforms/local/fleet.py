@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 
 from rollout.interfaces import ServerState
-from rollout.platforms.local.health import HaproxyHealth, server_state
-from rollout.platforms.local.platform import app_command
-from rollout.platforms.local.processes import alive, spawn, started_at, stop
+from rollout.platforms.local.health import server_state
+from rollout.platforms.local.platform import start_app
+from rollout.platforms.local.processes import alive, started_at, stop
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState, ServiceState
 from shipyard.config.model import Color, Service
@@ -51,10 +51,7 @@ class LocalFleet:
                 self.api.set_state(backend, slot.name, "maint")
             stop(slot.pid, slot.started)
             slot.version = version
-            argv, env = app_command(self.root, self.config, slot)
-            env.update(self.extra_env)
-            log = self.state.directory / "logs" / f"{self.service.name}-{slot.name}.log"
-            slot.pid = spawn(argv, env, log)
+            slot.pid = start_app(self.root, self.state, self.config, slot, self.extra_env)
             slot.started = started_at(slot.pid)
         self.state.save()
         for slot in self.service.slots(color):
@@ -126,9 +123,6 @@ class LocalFleet:
             for backend in (self.service.backend, self.service.test_backend):
                 self.api.set_state(backend, slot.name, "maint")
         self.state.save()
-
-    def states(self, color: Color) -> list[ServerState]:
-        return [s.state for s in HaproxyHealth(self.api, self.service).snapshot()[color].servers]
 
 
 def _answers(client: httpx.Client, url: str) -> bool:

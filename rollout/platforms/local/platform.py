@@ -66,7 +66,7 @@ def local_up(sources: StackSources, env: str) -> UpResult:
             service_state = state.service(service_config.name)
             for slot in service_state.servers:
                 slot.version = service_config.version_of(slot.color)
-                slot.pid = _start_app(sources.root, state, service_config, slot)
+                slot.pid = start_app(sources.root, state, service_config, slot)
                 slot.started = started_at(slot.pid)
             state.save()
         _await_all_ready(state, config)  # before HAProxy, so its first checks pass
@@ -179,13 +179,14 @@ def app_command(root: Path, service: Service, slot: ServerSlot) -> tuple[list[st
     return argv, env
 
 
-def _start_app(
+def start_app(
     root: Path,
     state: LocalState,
     service: Service,
     slot: ServerSlot,
     extra_env: dict[str, str] | None = None,
 ) -> int:
+    """Spawn one app process for a slot; its output goes to the environment's logs."""
     argv, env = app_command(root, service, slot)
     env.update(extra_env or {})
     log = state.directory / "logs" / f"{service.name}-{slot.name}.log"
