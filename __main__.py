@@ -45,7 +45,7 @@ for service in config.services:
             tags=tags,
         ),
     )
-    Alarms(
+    alarms = Alarms(
         f"{service.name}-alarms",
         AlarmsArgs(
             environment=env,
@@ -57,7 +57,7 @@ for service in config.services:
         ),
         opts=pulumi.ResourceOptions(parent=app),
     )
-    services[service.name] = app.outputs
+    services[service.name] = {**app.outputs, "alarmNames": alarms.alarm_names}
 
 pulumi.export("environment", env)
 pulumi.export("vpcId", network.vpc_id)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.errors import UsageError
+from shipyard.aws import Aws
+from shipyard.errors import ShipyardError, UsageError
 
 NAME_TAG = "Name"
 ENV_TAG = "shipyard:environment"
@@ -31,26 +32,21 @@ class AwsClients:
     cloudwatch: Any
 
     @classmethod
-    def connect(cls, region: str, endpoint_url: str | None) -> AwsClients:
-        import boto3
-
-        session = boto3.session.Session(region_name=region)
-        if endpoint_url and session.get_credentials() is None:
-            # An emulator takes any key; real AWS never sees these.
-            session = boto3.session.Session(
-                region_name=region, aws_access_key_id="test", aws_secret_access_key="test"
-            )
-
-        def client(name: str) -> Any:
-            return session.client(name, endpoint_url=endpoint_url)
-
-        return cls(elbv2=client("elbv2"), ecs=client("ecs"), cloudwatch=client("cloudwatch"))
+    def connect(
+        cls, region: str, endpoint_url: str | None, environment: str | None = None
+    ) -> AwsClients:
+        aws = Aws(region, endpoint_url, environment)
+        return cls(
+            elbv2=aws.client("elbv2"), ecs=aws.client("ecs"), cloudwatch=aws.client("cloudwatch")
+        )
 
 
 def read_live(clients: AwsClients, env: str, clusters: list[str], alarm_prefix: str) -> LiveState:
     """Everything drift compares, for resources tagged with this environment."""
     try:
         return _read(clients, env, clusters, alarm_prefix)
+    except ShipyardError:
+        raise  # already explained (shipyard.aws): access denied, unreachable, ...
     except Exception as exc:  # botocore's error tree, kept at this one boundary
         raise _explain(exc) from None
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from rollout.executor import Executor, Outcome, StepListener
+from rollout.executor import Executor, Outcome, Platform, StepListener
 from rollout.gates import ReleaseId, evaluate_gate
 from rollout.ledger import Ledger
 from rollout.notify import Notifier
 from rollout.plan import Plan, Release, Step, build_plan
-from rollout.platforms.local.platform import local_up
-from rollout.platforms.local.state import LocalState
-from rollout.platforms.local.target import local_target
+from rollout.platforms.local.target import LocalPlatform
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import VERSION, Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
-from smoke import load_spec
 
 
 @dataclass(frozen=True)
@@ -44,9 +41,17 @@ def choose_service(config: StackConfig, name: str | None, env: str) -> Service:
         raise UsageError(f"no service {name!r} in {env} (services: {names})") from None
 
 
-def running_state(sources: StackSources, env: str) -> LocalState:
-    """The local environment, started when it is not running yet."""
-    return local_up(sources, env).state
+def on_platform(
+    platform: Platform | None, sources: StackSources, environment: str, plan: Plan | None = None
+) -> Platform:
+    """The platform given (default: local); an interrupted plan must be finished where it ran."""
+    chosen = platform or LocalPlatform(sources, environment)
+    if plan is not None and plan.platform != chosen.name:
+        raise UsageError(
+            f"the interrupted rollout of {plan.release.key} ran on the {plan.platform} "
+            f"platform: repeat the command with --platform {plan.platform}"
+        )
+    return chosen
 
 
 def deploy(
@@ -54,6 +59,7 @@ def deploy(
     options: DeployOptions,
     ledger: Ledger,
     on_step: StepListener | None = None,
+    platform: Platform | None = None,
 ) -> Outcome:
     """Put a version live on the idle color of one service, or roll back trying."""
     if not VERSION.match(options.version):
@@ -71,15 +77,13 @@ def deploy(
             "approval-needed", str(refused), service=service.name, version=options.version
         )
         raise
-    state = running_state(sources, options.environment)
-    service_state = state.service(service.name)
-    stable = service_state.active_color
-    previous = next((s.version for s in service_state.slots(stable)), None)
+    where = on_platform(platform, sources, options.environment)
+    stable, previous = where.live(service)
     release = Release(
         service.name, options.version, options.commit, options.commit_time, options.author
     )
     plan = build_plan(options.environment, release, config.deploy, stable, previous)
-    plan = dataclasses.replace(plan, purpose=options.purpose)
+    plan = dataclasses.replace(plan, purpose=options.purpose, platform=where.name)
     lock = ledger.acquire(options.environment, f"{options.actor} deploying {release.key}")
     try:
         unfinished = unfinished_rollout(ledger, options.environment)
@@ -91,8 +95,9 @@ def deploy(
                 f"`shipyard deploy {options.environment} --resume` or undo it with "
                 f"`shipyard rollback {options.environment}`"
             )
-        target = local_target(state, service, sources.root, load_spec())
-        executor = Executor(plan, target, ledger, actor=options.actor, on_step=on_step)
+        executor = Executor(
+            plan, where.target(service), ledger, actor=options.actor, on_step=on_step
+        )
         notifier.send(
             "started",
             f"deploying {release.key} (by {options.actor})",
@@ -141,6 +146,7 @@ def instant_rollback(
     service_name: str | None,
     ledger: Ledger,
     actor: str = "shipyard",
+    platform: Platform | None = None,
 ) -> Outcome:
     """While the previous color is warm, send all traffic back to it. An interrupted rollout
     is undone instead: traffic to its stable color, its new color stopped."""
@@ -148,17 +154,17 @@ def instant_rollback(
     try:
         unfinished = unfinished_rollout(ledger, environment)
         if unfinished is not None:
-            return roll_back_unfinished(sources, environment, ledger, unfinished, actor)
+            return roll_back_unfinished(
+                sources, environment, ledger, unfinished, actor, platform=platform
+            )
     finally:
         ledger.release(lock)
     config = load_stack(sources, environment).config
     service = choose_service(config, service_name, environment)
-    state = LocalState.load(sources.root, environment)
-    if state is None:
-        raise UsageError(f"{environment} is not running locally: nothing to roll back")
-    service_state = state.service(service.name)
-    live, previous = service_state.active_color, service_state.active_color.other
-    target = local_target(state, service, sources.root, load_spec())
+    where = on_platform(platform, sources, environment)
+    live, _ = where.live(service, start=False)
+    previous = live.other
+    target = where.target(service, start=False)
     versions = target.fleet.versions()
     if versions.get(previous) is None:
         raise PreviousColorGone(
@@ -179,6 +185,7 @@ def instant_rollback(
         rollback=(),  # undoing an undo is a deploy
         policy=config.deploy,
         purpose="rollback",
+        platform=where.name,
     )
     lock = ledger.acquire(environment, f"{actor} rolling back {service.name}")
     try:
@@ -199,12 +206,13 @@ def rollback(
     to: str | None = None,
     actor: str = "shipyard",
     on_step: StepListener | None = None,
+    platform: Platform | None = None,
 ) -> Outcome:
     """Instantly while the previous color is warm; otherwise (or with `to`) redeploy the
     earlier release through the normal blue-green path."""
     if to is None:
         try:
-            return instant_rollback(sources, environment, service_name, ledger, actor)
+            return instant_rollback(sources, environment, service_name, ledger, actor, platform)
         except PreviousColorGone:
             config = load_stack(sources, environment).config
             service = choose_service(config, service_name, environment)
@@ -214,7 +222,7 @@ def rollback(
     options = DeployOptions(
         environment, to, service_name, actor=actor, author=actor, purpose="rollback"
     )
-    return deploy(sources, options, ledger, on_step=on_step)
+    return deploy(sources, options, ledger, on_step=on_step, platform=platform)
 
 
 def previous_good_version(
@@ -268,6 +276,7 @@ def resume(
     ledger: Ledger,
     actor: str = "shipyard",
     on_step: StepListener | None = None,
+    platform: Platform | None = None,
 ) -> Outcome:
     """Carry an interrupted rollout on from the step it was in (steps are idempotent)."""
     lock = ledger.acquire(environment, f"{actor} resuming a rollout")
@@ -278,8 +287,7 @@ def resume(
         plan = unfinished.plan
         config = load_stack(sources, environment).config
         service = choose_service(config, plan.release.service, environment)
-        state = running_state(sources, environment)
-        target = local_target(state, service, sources.root, load_spec())
+        target = on_platform(platform, sources, environment, plan).target(service)
         executor = Executor(
             plan, target, ledger, actor=actor, rollout=unfinished.rollout, on_step=on_step
         )
@@ -294,10 +302,10 @@ def roll_back_unfinished(
     ledger: Ledger,
     unfinished: Unfinished,
     actor: str = "shipyard",
+    platform: Platform | None = None,
 ) -> Outcome:
     config = load_stack(sources, environment).config
     service = choose_service(config, unfinished.plan.release.service, environment)
-    state = running_state(sources, environment)
-    target = local_target(state, service, sources.root, load_spec())
+    target = on_platform(platform, sources, environment, unfinished.plan).target(service)
     executor = Executor(unfinished.plan, target, ledger, actor=actor, rollout=unfinished.rollout)
     return executor.abort("rolled back by hand after the rollout was interrupted")

@@ -12,13 +12,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rollout.analysis import Verdict, analyse
 from rollout.interfaces import ColorHealth, Fleet, HealthSource, TrafficRouter
 from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
-from shipyard.config.model import Color
+from shipyard.config.model import Color, Service
+from shipyard.errors import PlatformError
 from smoke import SmokeReport
 
 MAX_EXTRA_WINDOWS = 3
@@ -38,6 +39,18 @@ class Target:
     health: HealthSource
     smoke: Callable[[str], SmokeReport]
     mark_active: Callable[[Color, dict[Color, str | None]], None]
+
+
+class Platform(Protocol):
+    """Where a service runs: the local platform or AWS. Gives the executor its Target."""
+
+    name: str
+
+    def target(self, service: Service, *, start: bool = True) -> Target:
+        """The service's router, fleet, health and smoke; `start` the environment if needed."""
+
+    def live(self, service: Service, *, start: bool = True) -> tuple[Color, str | None]:
+        """The color production traffic is on, and the version it runs."""
 
 
 @dataclass
@@ -104,7 +117,7 @@ class Executor:
                 self.record("step-started", {"index": index, "step": step.to_dict()})
                 self.on_step(index, step, "started", {})
                 self._rehearsal_hold(index)
-                result = self.apply(step)
+                result = self.apply_or_fail(step)
                 self.record("step-finished", {"index": index, "kind": step.kind, **result})
                 self.on_step(index, step, "finished", result)
         except StepFailed as failure:
@@ -151,6 +164,14 @@ class Executor:
         return Outcome(status, self.rollout, message, seconds, figures or {})
 
     # -- steps -----------------------------------------------------------------------------
+
+    def apply_or_fail(self, step: Step) -> dict[str, Any]:
+        """A step; the platform refusing or failing a call is a failed check like any other."""
+        try:
+            return self.apply(step)
+        except PlatformError as error:
+            figures = {"action": error.action, "code": error.code}
+            raise StepFailed("platform", str(error), figures) from error
 
     def apply(self, step: Step) -> dict[str, Any]:
         handler = getattr(self, "_" + step.kind.replace("-", "_"))

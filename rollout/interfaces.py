@@ -45,6 +45,7 @@ class ColorHealth:
     errors: int = 0
     response_ms: int = 0  # the slowest server's recent response time
     alarms: tuple[str, ...] = ()  # the platform's alarms for this color now in ALARM
+    at: float = 0.0  # when the snapshot was taken (epoch seconds), for metric windows
 
     @property
     def ready(self) -> bool:

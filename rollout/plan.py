@@ -81,6 +81,7 @@ class Plan:
     rollback: tuple[Step, ...]
     policy: Deploy = field(compare=False)
     purpose: str = "deploy"  # deploy | rollback (metrics tell changes from restores)
+    platform: str = "local"  # local | aws: where resume and rollback must act
 
     def describe(self) -> list[str]:
         return [step.describe() for step in self.steps]
@@ -101,6 +102,7 @@ class Plan:
             "rollback": [s.to_dict() for s in self.rollback],
             "policy": self.policy.model_dump(mode="json", by_alias=True),
             "purpose": self.purpose,
+            "platform": self.platform,
         }
 
     @classmethod
@@ -121,6 +123,7 @@ class Plan:
             rollback=tuple(Step.from_dict(s) for s in data["rollback"]),
             policy=Deploy.model_validate(data["policy"]),
             purpose=data.get("purpose", "deploy"),
+            platform=data.get("platform", "local"),
         )
 
 

@@ -4,6 +4,8 @@
     ├── UsageError                bad input or usage: exit 2, one line, nothing changed
     │   └── ConfigError           a stack file is invalid (names the file and the config path)
     └── CheckFailed               a check did its job and said no: exit 1
+        └── PlatformError         the platform (AWS) refused or failed a call: a rollout
+                                  treats it as a failed check and rolls back
 
 Anything else escaping a command is a bug and keeps its traceback.
 """
@@ -38,3 +40,12 @@ class CheckFailed(ShipyardError):
     """A check ran and said no (stale files, parity below threshold, failed smoke test)."""
 
     exit_code = 1
+
+
+class PlatformError(CheckFailed):
+    """The platform refused or failed a call after its retries; the message says which."""
+
+    def __init__(self, message: str, action: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.action = action
+        self.code = code

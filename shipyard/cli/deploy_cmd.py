@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ import click
 from rollout.deploy import DeployOptions, deploy
 from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
-from rollout.executor import Outcome
+from rollout.executor import Outcome, Platform
 from rollout.gates import identity
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.plan import Step
@@ -34,6 +35,61 @@ def ledger_option(function: F) -> F:
         help="The ledger: a SQLite file or s3://bucket/prefix. Default: `ledger:` in the "
         "stack config, else .shipyard/ledger.db. Env: SHIPYARD_LEDGER.",
     )(function)
+
+
+def platform_options(function: F) -> F:
+    """--platform, and where the AWS platform finds its stack and its endpoint."""
+    function = click.option(
+        "--stack-outputs",
+        "stack_outputs",
+        envvar="SHIPYARD_STACK_OUTPUTS",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="AWS: the stack's outputs as `pulumi stack output -s ENV --json` writes them. "
+        "Default: read through the Pulumi CLI. Env: SHIPYARD_STACK_OUTPUTS.",
+    )(function)
+    function = click.option(
+        "--endpoint-url",
+        envvar="AWS_ENDPOINT_URL",
+        metavar="URL",
+        help="AWS: talk to this AWS-compatible endpoint (moto server, LocalStack) instead of "
+        "AWS; without credentials the emulator gets dummy ones. Env: AWS_ENDPOINT_URL.",
+    )(function)
+    return click.option(
+        "--platform",
+        type=click.Choice(["local", "aws"]),
+        default="local",
+        show_default=True,
+        help="local: HAProxy and processes on 127.0.0.1. aws: ALB listener weights, ECS "
+        "services and CloudWatch, from the stack's outputs (docs/aws.md).",
+    )(function)
+
+
+def _platform(
+    sources: Any, env: str, platform: str, endpoint_url: str | None, stack_outputs: Path | None
+) -> Platform | None:
+    """None means the local platform (the library's default)."""
+    if platform == "local":
+        if stack_outputs or endpoint_url:
+            raise UsageError("--stack-outputs and --endpoint-url apply to --platform aws only")
+        return None
+    from rollout.platforms.aws.outputs import StackOutputs
+    from rollout.platforms.aws.target import AwsPlatform
+    from shipyard.aws import Aws
+
+    if stack_outputs is not None:
+        outputs = StackOutputs.from_file(stack_outputs, env)
+    else:
+        engine = AutomationEngine(sources.root)
+        outputs = StackOutputs(env, engine.outputs(env), f"pulumi stack {env}")
+    region = load_stack(sources, env).config.region
+
+    def recorded(files: list[Path]) -> None:
+        if files:
+            names = ", ".join(sources.rel(f) for f in files)
+            progress(f"recorded the live color and versions in {names}: commit them")
+
+    return AwsPlatform(sources, env, outputs, Aws(region, endpoint_url, env), on_recorded=recorded)
 
 
 def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, Ledger]:
@@ -94,13 +150,7 @@ def _finish(
     "--resume", is_flag=True, help="Carry on an interrupted rollout from the step it was in."
 )
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
-@click.option(
-    "--platform",
-    type=click.Choice(["local"]),
-    default="local",
-    show_default=True,
-    help="Where to deploy; aws arrives with the AWS platform.",
-)
+@platform_options
 @click.option("--commit", default="unknown", help="The commit being released (for the ledger).")
 @click.option("--author", default="unknown", help="The change's author (for the ledger).")
 @click.option(
@@ -118,6 +168,8 @@ def deploy_command(
     resume: bool,
     service: str | None,
     platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
     commit: str,
     author: str,
     by: str | None,
@@ -132,15 +184,17 @@ def deploy_command(
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
+    if resume and version:
+        raise UsageError("--resume carries on the interrupted release: drop --version")
+    if not resume and not version:
+        raise UsageError("--version is required (or --resume an interrupted rollout)")
+    where = _platform(sources, env, platform, endpoint_url, stack_outputs)
     if resume:
-        if version:
-            raise UsageError("--resume carries on the interrupted release: drop --version")
-        outcome = resume_rollout(sources, env, ledger, on_step=_progress)
+        outcome = resume_rollout(sources, env, ledger, on_step=_progress, platform=where)
     else:
-        if not version:
-            raise UsageError("--version is required (or --resume an interrupted rollout)")
+        assert version is not None
         options = DeployOptions(env, version, service, commit=commit, author=author, actor=_who(by))
-        outcome = deploy(sources, options, ledger, on_step=_progress)
+        outcome = deploy(sources, options, ledger, on_step=_progress, platform=where)
     _finish(outcome, output_format, env)
 
 
@@ -160,6 +214,7 @@ def deploy_command(
     help="AWS: redeploy the stack as its successful update N left it (its git.head checked "
     "out in a temporary worktree, its recorded config); needs the pulumi CLI.",
 )
+@platform_options
 @ledger_option
 @format_option("text", "json")
 @click.pass_context
@@ -169,6 +224,9 @@ def rollback_command(
     service: str | None,
     to_version: str | None,
     stack_version: int | None,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
     ledger_path: str | None,
     output_format: str,
 ) -> None:
@@ -197,7 +255,10 @@ def rollback_command(
             f"{env}: redeployed as update {update.version} ({update.git_head})", markup=False
         )
         return
-    outcome = rollback_release(sources, env, service, ledger, to=to_version, on_step=_progress)
+    where = _platform(sources, env, platform, endpoint_url, stack_outputs)
+    outcome = rollback_release(
+        sources, env, service, ledger, to=to_version, on_step=_progress, platform=where
+    )
     _finish(outcome, output_format, env, done=("succeeded", "rolled-back"))
 
 

@@ -41,7 +41,7 @@ def drift(ctx: click.Context, env: str, endpoint_url: str | None, output_format:
     region = str(stack_config_values(sources, env).get(REGION_KEY, "us-east-1"))
     with working(f"rendering {env}..."), short_lived_heap():
         stack = render_stack(sources, env)
-    clients = AwsClients.connect(region, endpoint_url)
+    clients = AwsClients.connect(region, endpoint_url, env)
     with working("reading live AWS..."):
         report = run_drift(stack, clients)
     if output_format == "json":

@@ -258,8 +258,9 @@ def test_drift_command_exit_codes_and_json(
 
 
 def test_unreachable_endpoint_is_one_line_exit_2(
-    cli: Callable[..., CliResult], repo_sources: StackSources
+    cli: Callable[..., CliResult], repo_sources: StackSources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SHIPYARD_AWS_MAX_ATTEMPTS", "2")  # retries back off: keep it short
     result = cli("drift", "dev", "--endpoint-url", "http://127.0.0.1:9", project=repo_sources)
     assert result.code == 2
     assert result.err.startswith("shipyard: cannot reach AWS:")

@@ -32,6 +32,10 @@ class StackUpdate:
 class Engine(Protocol):
     def history(self, stack: str) -> list[StackUpdate]: ...
 
+    def outputs(self, stack: str) -> dict[str, Any]: ...
+
+    def preview(self, stack: str, work_dir: Path) -> dict[str, int]: ...
+
     def set_config(
         self, stack: str, work_dir: Path, config: dict[str, tuple[str, bool]]
     ) -> None: ...
@@ -47,11 +51,20 @@ class FakeEngine:
 
     updates: list[StackUpdate]
     fail_up: bool = False
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=lambda: {"same": 1})
     calls: list[tuple[str, str]] = field(default_factory=list)
     seen_files: list[list[str]] = field(default_factory=list)
 
     def history(self, stack: str) -> list[StackUpdate]:
         return list(self.updates)
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        return dict(self.stack_outputs)
+
+    def preview(self, stack: str, work_dir: Path) -> dict[str, int]:
+        self.calls.append(("preview", str(work_dir)))
+        return dict(self.changes)
 
     def set_config(self, stack: str, work_dir: Path, config: dict[str, tuple[str, bool]]) -> None:
         self.calls.append(("set_config", str(work_dir)))
@@ -96,6 +109,15 @@ class AutomationEngine:
             )
             for u in updates
         ]
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        found = self._stack(stack, self.project).outputs()
+        return {key: output.value for key, output in found.items()}
+
+    def preview(self, stack: str, work_dir: Path) -> dict[str, int]:
+        """Operation counts (`same`, `update`, `create`, ...): no changes is only `same`."""
+        result = self._stack(stack, work_dir).preview(on_output=print)
+        return {str(kind): int(count) for kind, count in (result.change_summary or {}).items()}
 
     def set_config(self, stack: str, work_dir: Path, config: dict[str, tuple[str, bool]]) -> None:
         values = {k: self.automation.ConfigValue(value=v, secret=s) for k, (v, s) in config.items()}

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shipyard.aws import MissingResource
 from shipyard.config.model import Color
 
 TargetsHealthy = Callable[[Color], bool]
@@ -22,7 +23,9 @@ class EcsFleet:
         idle_count: int = 0,
         targets_healthy: TargetsHealthy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        environment: str | None = None,
     ) -> None:
+        self.environment = environment
         self.ecs = ecs
         self.cluster = cluster
         self.services = dict(services)
@@ -32,10 +35,18 @@ class EcsFleet:
         self.sleep = sleep
 
     def _service(self, color: Color) -> dict[str, Any]:
-        found = self.ecs.describe_services(cluster=self.cluster, services=[self.services[color]])[
-            "services"
-        ]
-        return dict(found[0])
+        found = self.ecs.describe_services(cluster=self.cluster, services=[self.services[color]])
+        services = [s for s in found["services"] if s.get("status") != "INACTIVE"]
+        if not services:
+            reasons = ", ".join(f.get("reason", "?") for f in found.get("failures", []))
+            raise MissingResource(
+                f"ECS service {self.services[color]} not found in cluster {self.cluster} "
+                f"({reasons or 'inactive'}): run `pulumi up -s {self.environment or 'ENV'}`, "
+                "then retry",
+                "ecs:DescribeServices",
+                "MISSING",
+            )
+        return dict(services[0])
 
     def _task(self, arn: str) -> dict[str, Any]:
         return dict(self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])

@@ -1,4 +1,4 @@
-"""The executor's Target for one service on the local platform."""
+"""The executor's Target for one service on the local platform, and the platform itself."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from pathlib import Path
 from rollout.executor import Target
 from rollout.platforms.local.fleet import LocalFleet
 from rollout.platforms.local.health import HaproxyHealth
+from rollout.platforms.local.platform import local_up
 from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState
+from shipyard.config.load import StackSources
 from shipyard.config.model import Color, Service
-from smoke import SmokeReport, SmokeSpec, run_smoke
+from shipyard.errors import UsageError
+from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
 
 
 def local_target(state: LocalState, service: Service, root: Path, spec: SmokeSpec) -> Target:
@@ -33,3 +36,29 @@ def local_target(state: LocalState, service: Service, root: Path, spec: SmokeSpe
         smoke=smoke,
         mark_active=mark_active,
     )
+
+
+class LocalPlatform:
+    """HAProxy and processes on 127.0.0.1; `start` brings the environment up when it is not."""
+
+    name = "local"
+
+    def __init__(self, sources: StackSources, environment: str) -> None:
+        self.sources = sources
+        self.environment = environment
+
+    def state(self, start: bool) -> LocalState:
+        if start:
+            return local_up(self.sources, self.environment).state
+        state = LocalState.load(self.sources.root, self.environment)
+        if state is None:
+            raise UsageError(f"{self.environment} is not running locally: nothing to roll back")
+        return state
+
+    def target(self, service: Service, *, start: bool = True) -> Target:
+        return local_target(self.state(start), service, self.sources.root, load_spec())
+
+    def live(self, service: Service, *, start: bool = True) -> tuple[Color, str | None]:
+        service_state = self.state(start).service(service.name)
+        stable = service_state.active_color
+        return stable, next((s.version for s in service_state.slots(stable)), None)

@@ -1,0 +1,99 @@
+"""The executor's Target for one service on AWS, and the AWS platform itself.
+
+Resources come from the stack's outputs; clients from `shipyard.aws` (retries, explained
+errors, counted calls). When a rollout ends, the live color and versions are written back into
+the stack config (`shipyard.config.record`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rollout.executor import Target
+from rollout.interfaces import ServerState
+from rollout.platforms.aws.fleet import EcsFleet
+from rollout.platforms.aws.health import AwsHealth, TargetHealth
+from rollout.platforms.aws.outputs import StackOutputs
+from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
+from shipyard.aws import Aws
+from shipyard.config.load import StackSources
+from shipyard.config.model import Color, Service
+from shipyard.config.record import record_live
+from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
+
+Recorded = Callable[[list[Path]], None]
+
+
+class AwsPlatform:
+    name = "aws"
+
+    def __init__(
+        self,
+        sources: StackSources,
+        environment: str,
+        outputs: StackOutputs,
+        aws: Aws,
+        *,
+        spec: SmokeSpec | None = None,
+        target_health: TargetHealth | None = None,
+        on_recorded: Recorded | None = None,
+    ) -> None:
+        self.sources = sources
+        self.environment = environment
+        self.outputs = outputs
+        self.elbv2 = aws.client("elbv2")
+        self.ecs = aws.client("ecs")
+        self.cloudwatch = aws.client("cloudwatch")
+        self.spec = spec
+        self.target_health = target_health
+        self.on_recorded = on_recorded or (lambda files: None)
+
+    def target(self, service: Service, *, start: bool = True) -> Target:
+        out = self.outputs.service(service.name)
+        health = AwsHealth(
+            self.elbv2,
+            self.cloudwatch,
+            out.target_groups,
+            out.alarms,
+            target_health=self.target_health,
+            load_balancer_arn=out.load_balancer,
+        )
+
+        def targets_healthy(color: Color) -> bool:
+            servers = health.servers(color)
+            return bool(servers) and all(s.state is ServerState.UP for s in servers)
+
+        fleet = EcsFleet(
+            self.ecs,
+            out.cluster,
+            out.ecs_services,
+            desired_count=service.desired_count,
+            idle_count=service.idle_desired_count,
+            targets_healthy=targets_healthy,
+            environment=self.environment,
+        )
+        spec = self.spec or load_spec()
+
+        def smoke(version: str) -> SmokeReport:
+            return run_smoke(out.test_url, spec, expect_version=version, service=service.name)
+
+        def mark_active(color: Color, versions: dict[Color, str | None]) -> None:
+            files = record_live(self.sources, self.environment, service.name, color, versions)
+            self.on_recorded(files)
+
+        return Target(
+            router=ElbRouter(self.elbv2, out.production_listener, out.target_groups),
+            test_router=ElbTestRouter(self.elbv2, out.test_listener, out.target_groups),
+            fleet=fleet,
+            health=health,
+            smoke=smoke,
+            mark_active=mark_active,
+        )
+
+    def live(self, service: Service, *, start: bool = True) -> tuple[Color, str | None]:
+        """The color with the larger production weight, read from the listener."""
+        target = self.target(service)
+        weights = target.router.weights()
+        live = max(Color, key=lambda c: (weights[c], c is service.active_color))
+        return live, target.fleet.versions()[live]
