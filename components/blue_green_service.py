@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.tags import tagged
-from shipyard.config.model import Color, Service, Tls
+from shipyard.config.model import Color, Service, Tls, elb_weight
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ANYWHERE = ["0.0.0.0/0"]
@@ -188,7 +188,8 @@ class BlueGreenService(pulumi.ComponentResource):
             forward=aws.lb.ListenerDefaultActionForwardArgs(
                 target_groups=[
                     aws.lb.ListenerDefaultActionForwardTargetGroupArgs(
-                        arn=self.target_groups[color].arn, weight=service.weight_of(color)
+                        arn=self.target_groups[color].arn,
+                        weight=elb_weight(service.weight_of(color)),
                     )
                     for color in Color
                 ],

@@ -11,6 +11,7 @@ is the SQLite ledger's, so `verify` and `ledger copy` work across both.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -39,13 +40,16 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 class S3Ledger:
     def __init__(self, url: str, client: Any | None = None) -> None:
-        import boto3
+        from shipyard.aws import Aws
 
         self.url = url
         self.path = url  # what messages print
         self.bucket, prefix = parse_s3_url(url)
         self.prefix = f"{prefix}/" if prefix else ""
-        self.s3 = client or boto3.client("s3")
+        # Conditional writes lose races on purpose: only access denied is translated.
+        self.s3 = client or Aws(None, os.environ.get("AWS_ENDPOINT_URL")).client(
+            "s3", translate_all=False
+        )
         self._tail: tuple[int, str] = (0, GENESIS)
 
     def _key(self, *parts: str) -> str:

@@ -118,7 +118,7 @@ class Aws:
     """One session's clients for one region (and optionally an emulator's endpoint)."""
 
     def __init__(
-        self, region: str, endpoint_url: str | None = None, environment: str | None = None
+        self, region: str | None, endpoint_url: str | None = None, environment: str | None = None
     ) -> None:
         import boto3
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from parity.render import RenderedStack
+from shipyard.config.model import traffic_shares
 
 SERVICE_TYPE = "shipyard:service:BlueGreenService"
 LISTENER_TYPE = "aws:lb/listener:Listener"
@@ -39,7 +40,8 @@ def summarize(stack: RenderedStack) -> list[ServiceSummary]:
         arns = outputs.get(name, {}).get("targetGroupArns", {})
         color_of = {arn: color for color, arn in arns.items()}
         forward = production["defaultActions"][0]["forward"]["targetGroups"]
-        weights = {color_of.get(tg["arn"], "?"): int(tg.get("weight", 0)) for tg in forward}
+        raw = {color_of.get(tg["arn"], "?"): int(tg.get("weight", 0)) for tg in forward}
+        weights = traffic_shares({c: raw.get(c, 0) for c in COLORS})
         counts, versions = {}, {}
         for color in COLORS:
             ecs = stack.find(ECS_SERVICE_TYPE, f"{name}-{color}-service")["inputs"]
@@ -50,7 +52,7 @@ def summarize(stack: RenderedStack) -> list[ServiceSummary]:
                 environment=stack.stack,
                 service=name,
                 active_color=outputs.get(name, {}).get("activeColor", "?"),
-                weights={c: weights.get(c, 0) for c in COLORS},
+                weights=weights,
                 versions=versions,
                 desired_counts=counts,
                 test_listener_color=color_of.get(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -108,6 +109,27 @@ class Versions(Model):
 
     def of(self, color: Color) -> str | None:
         return self.blue if color is Color.BLUE else self.green
+
+
+K = TypeVar("K")
+ELB_MAX_WEIGHT = 999  # ELBv2 forward weights run 0..999
+
+
+def elb_weight(percent: int) -> int:
+    """A percentage of traffic on ELBv2's weight scale: the Pulumi program and the rollout's
+    router write the same numbers, so `pulumi preview` and `drift` see no difference."""
+    return round(percent * ELB_MAX_WEIGHT / 100)
+
+
+def traffic_shares(raw: Mapping[K, int]) -> dict[K, int]:
+    """Raw forward weights (any scale) as whole percentages summing to 100 (all 0 if none)."""
+    total = sum(raw.values())
+    if not total:
+        return {key: 0 for key in raw}
+    shares = {key: round(100 * weight / total) for key, weight in raw.items()}
+    largest = max(shares, key=lambda key: shares[key])
+    shares[largest] += 100 - sum(shares.values())
+    return shares
 
 
 class Weights(Model):

@@ -95,7 +95,7 @@ def test_shifted_listener_weights_are_caught(
         ],
     )
     assert drift_lines(dev, moto_url) == [
-        'changed web-production.weights: expected {"web-blue-tg": 0, "web-green-tg": 100}, '
+        'changed web-production.weights: expected {"web-blue-tg": 0, "web-green-tg": 999}, '
         'live {"web-blue-tg": 50, "web-green-tg": 50}'
     ]
 

@@ -34,6 +34,7 @@ def arns(stack: RenderedStack, service: str) -> dict[str, str]:
 
 
 def forward_weights(stack: RenderedStack, service: str) -> dict[str, int]:
+    """The production listener's weights as written: ELBv2's 0..999 scale."""
     listener = stack.find(LISTENER, f"{service}-production")["inputs"]
     color_of = {arn: color for color, arn in arns(stack, service).items()}
     groups = listener["defaultActions"][0]["forward"]["targetGroups"]
@@ -60,7 +61,7 @@ def test_listener_weights_follow_the_active_color(
     for service in config_of(repo_sources, env).services:
         weights = forward_weights(rendered[env], service.name)
         assert weights == {
-            service.active_color.value: 100,
+            service.active_color.value: 999,
             service.idle_color.value: 0,
         }
 
@@ -68,8 +69,8 @@ def test_listener_weights_follow_the_active_color(
 def test_dev_web_is_live_on_green_and_prod_web_on_blue(
     rendered: dict[str, RenderedStack],
 ) -> None:
-    assert forward_weights(rendered["dev"], "web") == {"blue": 0, "green": 100}
-    assert forward_weights(rendered["prod"], "web") == {"blue": 100, "green": 0}
+    assert forward_weights(rendered["dev"], "web") == {"blue": 0, "green": 999}
+    assert forward_weights(rendered["prod"], "web") == {"blue": 999, "green": 0}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -270,8 +271,8 @@ def test_switching_the_active_color_swaps_weights_and_the_test_listener(
     overlay.write_text(yaml.safe_dump(doc))
     after = rerender("staging")
 
-    assert forward_weights(before, "web") == {"blue": 100, "green": 0}
-    assert forward_weights(after, "web") == {"blue": 0, "green": 100}
+    assert forward_weights(before, "web") == {"blue": 999, "green": 0}
+    assert forward_weights(after, "web") == {"blue": 0, "green": 999}
     test_before = before.find(LISTENER, "web-test")["inputs"]["defaultActions"][0]
     test_after = after.find(LISTENER, "web-test")["inputs"]["defaultActions"][0]
     assert test_before["targetGroupArn"] == arns(before, "web")["green"]
@@ -294,7 +295,7 @@ def test_explicit_weights_split_production_traffic(
     doc["services"][0]["weights"] = {"blue": 10, "green": 90}
     overlay.write_text(yaml.safe_dump(doc))
     stack = rerender("dev")
-    assert forward_weights(stack, "web") == {"blue": 10, "green": 90}
+    assert forward_weights(stack, "web") == {"blue": 100, "green": 899}  # 10% / 90% of 999
     # A color that takes traffic runs its full count.
     counts = {
         color: stack.find(ECS_SERVICE, f"web-{color}-service")["inputs"]["desiredCount"]

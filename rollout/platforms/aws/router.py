@@ -6,13 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shipyard.config.model import Color
-
-ELB_MAX_WEIGHT = 999
-
-
-def to_elb(percent: int) -> int:
-    return round(percent * ELB_MAX_WEIGHT / 100)
+from shipyard.config.model import Color, elb_weight, traffic_shares
 
 
 class ElbRouter:
@@ -34,13 +28,7 @@ class ElbRouter:
         if not groups and action.get("TargetGroupArn"):
             groups = [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
         raw = {self._color_of.get(g["TargetGroupArn"]): int(g.get("Weight", 1)) for g in groups}
-        total = sum(w for c, w in raw.items() if c is not None)
-        if not total:
-            return {color: 0 for color in Color}
-        shares = {color: round(100 * raw.get(color, 0) / total) for color in Color}
-        largest = max(shares, key=lambda c: shares[c])
-        shares[largest] += 100 - sum(shares.values())
-        return shares
+        return traffic_shares({color: raw.get(color, 0) for color in Color})
 
     def set_weights(self, weights: dict[Color, int]) -> None:
         self.elbv2.modify_listener(
@@ -52,7 +40,7 @@ class ElbRouter:
                         "TargetGroups": [
                             {
                                 "TargetGroupArn": self.target_groups[color],
-                                "Weight": to_elb(weights.get(color, 0)),
+                                "Weight": elb_weight(weights.get(color, 0)),
                             }
                             for color in Color
                         ],
