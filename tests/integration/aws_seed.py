@@ -167,3 +167,24 @@ def live_action(action: dict[str, Any], seeded: Seeded) -> dict[str, Any]:
             },
         }
     return {"Type": "forward", "TargetGroupArn": arn_of(action["targetGroupArn"])}
+
+
+def stack_outputs(
+    stack: RenderedStack, seeded: Seeded, test_urls: dict[str, str]
+) -> dict[str, Any]:
+    """What `pulumi stack output --json` would print after the seeded `pulumi up`: the
+    rendered outputs with the live ARNs, and each service's test URL pointing where the test
+    plays the ALB's test listener."""
+    outputs = json.loads(json.dumps(stack.outputs))
+    outputs["clusterName"] = seeded.cluster
+    for name, service in outputs["services"].items():
+        service["listenerArns"] = {
+            which: seeded.listeners[f"{name}-{which}"] for which in ("production", "test")
+        }
+        service["targetGroupArns"] = {
+            color: seeded.target_groups[f"{name}-{color}-tg"] for color in ("blue", "green")
+        }
+        service["albArnSuffix"] = seeded.load_balancers[f"{name}-alb"].split(":loadbalancer/")[1]
+        if name in test_urls:
+            service["testUrl"] = test_urls[name]
+    return outputs

@@ -4,52 +4,16 @@ with the right message."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
-from rollout.platforms.local.processes import free_port, spawn, started_at, stop
 from smoke import load_spec, run_smoke
 from smoke.spec import SmokeSpec
-from tests.conftest import REPO, CliResult
-
-SERVER = REPO / "examples" / "app" / "server.py"
-Start = Callable[..., str]
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Iterator[Start]:
-    """Start the sample service with fault knobs; yields its URL once the port answers."""
-    started: list[tuple[int, int | None]] = []
-
-    def start(version: str = "v1", wait: bool = True, **knobs: str) -> str:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-        env.update(knobs)
-        pid = spawn(
-            [sys.executable, str(SERVER), "--port", str(port), "--version", version],
-            env,
-            tmp_path / f"app-{port}.log",
-        )
-        started.append((pid, started_at(pid)))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while wait and time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/version", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.02)
-        return url
-
-    yield start
-    for pid, when in started:
-        stop(pid, when)
+from tests.conftest import CliResult
+from tests.integration.conftest import Start
 
 
 def fast(attempts: int = 2) -> SmokeSpec:
