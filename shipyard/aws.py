@@ -108,7 +108,7 @@ def retry_config() -> Any:
     if not attempts.isdigit() or int(attempts) < 1:
         raise UsageError(f"{MAX_ATTEMPTS}={attempts!r}: must be a whole number of attempts >= 1")
     return Config(
-        retries={"mode": "standard", "max_attempts": int(attempts)},
+        retries={"mode": "standard", "total_max_attempts": int(attempts)},
         connect_timeout=5,
         read_timeout=30,
     )
@@ -135,7 +135,7 @@ class Aws:
             raise UsageError(CREDENTIALS_HELP)
         self.session = session
         self.config = retry_config()
-        self.attempts = int(self.config.retries["max_attempts"])
+        self.attempts = int(self.config.retries["total_max_attempts"])
 
     def client(self, name: str, *, translate_all: bool = True) -> Any:
         """A boto3 client that counts its calls and explains its errors (see the module)."""
