@@ -59,3 +59,15 @@ def sample(tmp_path: Path) -> Iterator[Start]:
     yield start
     for pid, when in started:
         stop(pid, when)
+
+
+@pytest.fixture
+def calls_within_policy() -> Iterator[None]:
+    """After the test: every AWS call it made (in this process) is granted by the deployer's
+    least-privilege policy (docs/iam/)."""
+    from shipyard import aws
+    from tests.iam import not_granted
+
+    aws.CALLS.clear()
+    yield
+    assert not not_granted(set(aws.CALLS)), not_granted(set(aws.CALLS))

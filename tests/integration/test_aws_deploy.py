@@ -31,6 +31,8 @@ from tests.conftest import REPO, CliResult
 from tests.integration.aws_seed import Seeded, seed, stack_outputs
 from tests.integration.conftest import Start
 
+pytestmark = pytest.mark.usefixtures("calls_within_policy")
+
 SHIPYARD = str(REPO / ".venv" / "bin" / "shipyard")
 FAST = """deploy:
   trafficSteps: [10, 50, 100]

@@ -18,6 +18,8 @@ from shipyard.config.load import StackSources
 from tests.conftest import CliResult
 from tests.integration.aws_seed import Seeded, seed
 
+pytestmark = pytest.mark.usefixtures("calls_within_policy")
+
 REGION = "us-east-1"
 
 

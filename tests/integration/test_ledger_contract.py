@@ -20,6 +20,8 @@ from rollout.ledger_s3 import S3Ledger
 from shipyard.config.load import StackSources
 from tests.conftest import CliResult
 
+pytestmark = pytest.mark.usefixtures("calls_within_policy")
+
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
