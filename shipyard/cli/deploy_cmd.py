@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,12 @@ def _platform(
 
     if stack_outputs is not None:
         outputs = StackOutputs.from_file(stack_outputs, env)
+    elif shutil.which("pulumi") is None:
+        raise UsageError(
+            "--platform aws reads the stack's outputs through the Pulumi CLI, which is not on "
+            "PATH: install it, or pass --stack-outputs FILE (written by `pulumi stack output "
+            f"-s {env} --json > FILE`)"
+        )
     else:
         engine = AutomationEngine(sources.root)
         outputs = StackOutputs(env, engine.outputs(env), f"pulumi stack {env}")

@@ -17,7 +17,7 @@ from rollout.platforms.aws.engine import (
 )
 from shipyard.config.load import StackSources
 from shipyard.errors import CheckFailed, UsageError
-from tests.conftest import CliResult
+from tests.conftest import CliResult, snapshot
 
 
 def git(repo: Path, *args: str) -> str:
@@ -113,10 +113,15 @@ def test_the_real_engine_reads_a_stack_history(  # pragma: no cover - needs the 
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "")
     project = tmp_path / "project"
     project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: drill\nruntime: yaml\nresources: {}\n")
+    (project / "Pulumi.yaml").write_text(
+        "name: drill\nruntime: yaml\nresources: {}\noutputs:\n  answer: 42\n"
+    )
     automation.create_or_select_stack(stack_name="dev", work_dir=str(project)).up()
-    updates = AutomationEngine(project).history("dev")
+    engine = AutomationEngine(project)
+    updates = engine.history("dev")
     assert [(u.kind, u.result) for u in updates][:1] == [("update", "succeeded")]
+    assert engine.outputs("dev") == {"answer": 42}
+    assert set(engine.preview("dev", project)) <= {"same"}  # nothing to change
 
 
 def test_without_the_cli_the_real_engine_says_what_to_install() -> None:
@@ -134,3 +139,20 @@ def test_rollback_to_a_stack_version_without_the_cli_is_one_line_exit_2(
     result = cli("rollback", "prod", "--stack-version", "3", project=repo_sources)
     assert result.code == 2
     assert result.err.startswith("shipyard: this needs the Pulumi CLI on PATH")
+
+
+def test_deploy_on_aws_without_the_cli_asks_for_the_stack_outputs_file(
+    cli: Callable[..., CliResult], project: StackSources
+) -> None:
+    if shutil.which("pulumi") is not None:
+        pytest.skip("the pulumi CLI is installed here")
+    files = snapshot(project.root)
+    result = cli("deploy", "dev", "--service", "web", "--version", "v9", "--platform", "aws",
+                 project=project)  # fmt: skip
+    assert result.code == 2
+    assert result.err == (
+        "shipyard: --platform aws reads the stack's outputs through the Pulumi CLI, which is "
+        "not on PATH: install it, or pass --stack-outputs FILE (written by `pulumi stack "
+        "output -s dev --json > FILE`)\n"
+    )
+    assert snapshot(project.root) == files
