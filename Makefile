@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/local.py
 	$(BIN)/python benchmarks/rollout.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/aws.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

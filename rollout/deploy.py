@@ -78,7 +78,9 @@ def deploy(
         )
         raise
     where = on_platform(platform, sources, options.environment)
-    stable, previous = where.live(service)
+    stable = where.live(service)
+    target = where.target(service)
+    previous = target.fleet.versions()[stable]
     release = Release(
         service.name, options.version, options.commit, options.commit_time, options.author
     )
@@ -95,9 +97,7 @@ def deploy(
                 f"`shipyard deploy {options.environment} --resume` or undo it with "
                 f"`shipyard rollback {options.environment}`"
             )
-        executor = Executor(
-            plan, where.target(service), ledger, actor=options.actor, on_step=on_step
-        )
+        executor = Executor(plan, target, ledger, actor=options.actor, on_step=on_step)
         notifier.send(
             "started",
             f"deploying {release.key} (by {options.actor})",
@@ -162,7 +162,7 @@ def instant_rollback(
     config = load_stack(sources, environment).config
     service = choose_service(config, service_name, environment)
     where = on_platform(platform, sources, environment)
-    live, _ = where.live(service, start=False)
+    live = where.live(service, start=False)
     previous = live.other
     target = where.target(service, start=False)
     versions = target.fleet.versions()

@@ -49,8 +49,8 @@ class Platform(Protocol):
     def target(self, service: Service, *, start: bool = True) -> Target:
         """The service's router, fleet, health and smoke; `start` the environment if needed."""
 
-    def live(self, service: Service, *, start: bool = True) -> tuple[Color, str | None]:
-        """The color production traffic is on, and the version it runs."""
+    def live(self, service: Service, *, start: bool = True) -> Color:
+        """The color production traffic is on."""
 
 
 @dataclass

@@ -91,9 +91,7 @@ class AwsPlatform:
             mark_active=mark_active,
         )
 
-    def live(self, service: Service, *, start: bool = True) -> tuple[Color, str | None]:
+    def live(self, service: Service, *, start: bool = True) -> Color:
         """The color with the larger production weight, read from the listener."""
-        target = self.target(service)
-        weights = target.router.weights()
-        live = max(Color, key=lambda c: (weights[c], c is service.active_color))
-        return live, target.fleet.versions()[live]
+        weights = self.target(service).router.weights()
+        return max(Color, key=lambda c: (weights[c], c is service.active_color))

@@ -58,7 +58,5 @@ class LocalPlatform:
     def target(self, service: Service, *, start: bool = True) -> Target:
         return local_target(self.state(start), service, self.sources.root, load_spec())
 
-    def live(self, service: Service, *, start: bool = True) -> tuple[Color, str | None]:
-        service_state = self.state(start).service(service.name)
-        stable = service_state.active_color
-        return stable, next((s.version for s in service_state.slots(stable)), None)
+    def live(self, service: Service, *, start: bool = True) -> Color:
+        return self.state(start).service(service.name).active_color
