@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from rollout.deploy import DeployOptions, deploy
 from rollout.deploy import resume as resume_rollout
@@ -67,12 +68,26 @@ def platform_options(function: F) -> F:
 
 
 def _platform(
-    sources: Any, env: str, platform: str, endpoint_url: str | None, stack_outputs: Path | None
+    ctx: click.Context,
+    sources: Any,
+    env: str,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
 ) -> Platform | None:
     """None means the local platform (the library's default)."""
     if platform == "local":
-        if stack_outputs or endpoint_url:
-            raise UsageError("--stack-outputs and --endpoint-url apply to --platform aws only")
+        given = [
+            "--" + name.replace("_", "-")
+            for name in ("endpoint_url", "stack_outputs")
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        ]  # set in the environment (AWS_ENDPOINT_URL for an S3 ledger, say): not a mistake
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to "
+                "--platform aws only: add --platform aws, or drop "
+                f"{'them' if len(given) > 1 else 'it'}"
+            )
         return None
     from rollout.platforms.aws.outputs import StackOutputs
     from rollout.platforms.aws.target import AwsPlatform
@@ -186,8 +201,18 @@ def deploy_command(
     """Deploy a version blue-green: idle color, health, smoke, weighted shifts with analysis.
 
     Any failed check sends all traffic back to the stable color, then stops the new one.
-    Exit 0 deployed; 1 rolled back (the message names the check and its figures), or the
-    environment is locked by another deploy; 2 bad input, nothing changed.
+    On AWS the live color and versions are then written back into stacks/ENV.yaml and
+    Pulumi.ENV.yaml: commit them. Exit 0 deployed; 1 rolled back (the message names the
+    check and its figures), or the environment is locked by another deploy; 2 bad input,
+    nothing changed.
+
+    \b
+    Examples:
+      shipyard deploy dev --version v2 --service web
+      shipyard deploy dev --resume
+      pulumi stack output -s prod --json > prod.json
+      shipyard deploy prod --platform aws --stack-outputs prod.json \\
+          --service web --version 3f9c2e1 --commit 3f9c2e1
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
@@ -195,7 +220,7 @@ def deploy_command(
         raise UsageError("--resume carries on the interrupted release: drop --version")
     if not resume and not version:
         raise UsageError("--version is required (or --resume an interrupted rollout)")
-    where = _platform(sources, env, platform, endpoint_url, stack_outputs)
+    where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
     if resume:
         outcome = resume_rollout(sources, env, ledger, on_step=_progress, platform=where)
     else:
@@ -262,7 +287,7 @@ def rollback_command(
             f"{env}: redeployed as update {update.version} ({update.git_head})", markup=False
         )
         return
-    where = _platform(sources, env, platform, endpoint_url, stack_outputs)
+    where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
     outcome = rollback_release(
         sources, env, service, ledger, to=to_version, on_step=_progress, platform=where
     )

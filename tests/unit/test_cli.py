@@ -11,7 +11,7 @@ import pytest
 from shipyard import __version__
 from shipyard.config.load import StackSources
 from shipyard.project import find_project
-from tests.conftest import CliResult
+from tests.conftest import CliResult, snapshot
 
 
 def test_version(cli: Callable[..., CliResult]) -> None:
@@ -103,3 +103,23 @@ def test_demo_text_is_a_table(cli: Callable[..., CliResult], repo_sources: Stack
     lines = [line for line in result.out.splitlines() if "│ prod" in line]
     assert len(lines) == 2
     assert "no Pulumi CLI and no cloud account used" in result.out
+
+
+def test_aws_only_flags_on_the_local_platform_are_refused_before_anything_changes(
+    cli: Callable[..., CliResult], project: StackSources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = snapshot(project.root)
+    result = cli("deploy", "dev", "--version", "v9", "--service", "web",
+                 "--stack-outputs", "dev.json", "--endpoint-url", "http://127.0.0.1:9",
+                 project=project)  # fmt: skip
+    assert (result.code, result.err) == (
+        2,
+        "shipyard: --endpoint-url and --stack-outputs apply to --platform aws only: add "
+        "--platform aws, or drop them\n",
+    )
+    assert snapshot(project.root) == files
+    # From the environment (an S3 ledger's emulator, say) they are not a mistake: the local
+    # deploy goes ahead as far as its own checks (here, a bad version tag).
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    result = cli("deploy", "dev", "--version", "bad tag", "--service", "web", project=project)
+    assert result.code == 2 and "is not an image tag" in result.err, result
