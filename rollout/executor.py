@@ -7,6 +7,7 @@ derived from the ledger's events (rollout.state).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -60,6 +61,7 @@ class Outcome:
     message: str
     seconds: float
     figures: dict[str, Any] = field(default_factory=dict)
+    undone: bool = False  # an interrupted rollout undone on purpose (`rollback`): a success
 
     @property
     def succeeded(self) -> bool:
@@ -144,7 +146,7 @@ class Executor:
         """Undo an unfinished rollout: traffic to the stable color, the new one stopped."""
         began = time.monotonic()
         self.roll_back()
-        return self._outcome("rolled-back", reason, began)
+        return dataclasses.replace(self._outcome("rolled-back", reason, began), undone=True)
 
     def roll_back(self) -> None:
         self.record("rollback-started", {"to": self.plan.stable.value})

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from rollout.deploy import DeployOptions, deploy
+from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome, Platform
@@ -143,9 +143,7 @@ def _who(by: str | None) -> str:
         return "unknown"  # a gated environment then refuses: nobody can vouch for it
 
 
-def _finish(
-    outcome: Outcome, output_format: str, environment: str, done: tuple[str, ...] = ("succeeded",)
-) -> None:
+def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
     if output_format == "json":
         emit_json(
             {
@@ -161,7 +159,7 @@ def _finish(
         stdout().print(
             f"{outcome.status}: {outcome.message} ({outcome.seconds:.2f} s)", markup=False
         )
-    if outcome.status not in done:
+    if not (outcome.succeeded or outcome.undone):
         raise CheckFailed(f"deploy {outcome.status}: {outcome.message}")
 
 
@@ -291,7 +289,70 @@ def rollback_command(
     outcome = rollback_release(
         sources, env, service, ledger, to=to_version, on_step=_progress, platform=where
     )
-    _finish(outcome, output_format, env, done=("succeeded", "rolled-back"))
+    _finish(outcome, output_format, env)
+
+
+@click.command("scale-down")
+@click.argument("env")
+@click.option("--service", metavar="S", help="Only this service (default: every service).")
+@click.option("--now", is_flag=True, help="End the instant-rollback window now.")
+@click.option(
+    "--wait", is_flag=True, help="Wait until the window has passed, then scale down (CI)."
+)
+@platform_options
+@ledger_option
+@format_option("text", "json")
+@click.pass_context
+def scale_down_command(
+    ctx: click.Context,
+    env: str,
+    service: str | None,
+    now: bool,
+    wait: bool,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
+    ledger_path: str | None,
+    output_format: str,
+) -> None:
+    """Retire the previous color once its instant-rollback window has passed.
+
+    A rollout keeps the old color running for deploy.scaleDownDelaySeconds so `rollback`
+    can flip back at once; this scales it to its idle size afterwards (ECS:
+    idleDesiredCount; local: its processes stop). A color that is still in its window is
+    left alone (--wait waits, --now ends it); one that takes traffic again is kept.
+    Idempotent, and it takes the environment's lock. Exit 0; 1 when the lock is held.
+
+    \b
+    Examples:
+      shipyard scale-down dev
+      shipyard scale-down prod --platform aws --stack-outputs prod.json --wait
+    """
+    from rollout.platforms.local.target import LocalPlatform
+    from rollout.scale_down import scale_down
+
+    if now and wait:
+        raise UsageError("--now and --wait contradict each other: choose one")
+    sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(env)
+    config = load_stack(sources, env).config
+    chosen = [choose_service(config, service, env)] if service else None
+    where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
+    results = scale_down(
+        sources,
+        env,
+        chosen,
+        ledger,
+        where or LocalPlatform(sources, env),
+        now=now,
+        wait=wait,
+        actor=_who(None),
+    )
+    if output_format == "json":
+        emit_json({"environment": env, "services": [r.to_dict() for r in results]})
+        return
+    for result in results:
+        stdout().print(result.line(), markup=False)
 
 
 @click.command("status")

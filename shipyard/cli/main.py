@@ -13,6 +13,7 @@ from shipyard.cli.deploy_cmd import (
     deploy_command,
     ledger_group,
     rollback_command,
+    scale_down_command,
     status_command,
 )
 from shipyard.cli.drift_cmd import drift
@@ -56,9 +57,11 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
       shipyard local up dev                           dev on this machine (HAProxy)
       shipyard deploy dev --version v2 --service web  blue-green with automatic rollback
       shipyard rollback dev --service web             instant while the old color is warm
+      shipyard scale-down dev --wait                  retire it once that window has passed
       shipyard approve prod --release web@v2#3f9c2e1  a reviewer's vote (prod needs two)
       shipyard promote dev staging                    what is live in dev, through the gate
       shipyard status dev / metrics / ledger verify   what happened, from the ledger
+      shipyard deploy dev --platform aws ...          the same on AWS (docs/aws.md)
 
     Exit codes: 0 success; 1 a check said no; 2 bad input (nothing changed).
     """
@@ -73,6 +76,7 @@ cli.add_command(local)
 cli.add_command(smoke)
 cli.add_command(deploy_command)
 cli.add_command(rollback_command)
+cli.add_command(scale_down_command)
 cli.add_command(status_command)
 cli.add_command(ledger_group)
 cli.add_command(approve_command)

@@ -118,3 +118,34 @@ def test_a_second_deploy_while_one_runs_is_refused(
     nothing = cli("deploy", "dev", "--resume", project=fast)
     assert nothing.code == 2
     assert "no interrupted rollout to resume" in nothing.err
+
+
+def test_scale_down_stops_the_warm_color_on_the_local_platform(
+    fast: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    overlay = fast.overlay("dev")
+    doc: dict[str, Any] = yaml.safe_load(overlay.read_text())
+    doc["deploy"]["scaleDownDelaySeconds"] = 300
+    overlay.write_text(yaml.safe_dump(doc))
+    write_stack_files(fast, plan_stack_files(fast))
+    assert cli("deploy", "dev", "--version", "v2", "--service", "api", project=fast).code == 0
+
+    def processes() -> dict[str, set[str]]:
+        status = json.loads(cli("status", "dev", "--format", "json", project=fast).out)
+        api = next(s for s in status["local"]["services"] if s["name"] == "api")
+        found: dict[str, set[str]] = {"blue": set(), "green": set()}
+        for server in api["health"]:
+            found[server["color"]].add(server["process"])
+        return found
+
+    assert processes() == {"blue": {"running"}, "green": {"running"}}  # blue warm for 300 s
+    warm = cli("scale-down", "dev", "--service", "api", project=fast)
+    assert "api: blue stays warm" in warm.out
+    assert processes()["blue"] == {"running"}
+    retired = cli("scale-down", "dev", "--service", "api", "--now", project=fast)
+    assert retired.out == "api: blue (v1) scaled down to its idle size\n", retired
+    assert processes() == {"blue": {"stopped"}, "green": {"running"}}
+    events = [e.kind for e in SqliteLedger(fast.root / ".shipyard" / "ledger.db").events("dev")]
+    assert events[-1] == "scaled-down"
+    contradiction = cli("scale-down", "dev", "--now", "--wait", project=fast)
+    assert contradiction.code == 2 and "--now and --wait" in contradiction.err

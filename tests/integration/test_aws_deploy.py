@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -314,3 +315,59 @@ def test_a_listener_that_is_gone_names_what_to_run(
     assert result.code == 1
     assert "ListenerNotFound" in result.err and "run `pulumi up -s dev`" in result.err, result
     assert len(result.err.splitlines()) == 1
+
+
+def test_scale_down_retires_the_warm_color_only_after_its_window(
+    world_factory: Callable[[int], World], cli: Callable[..., CliResult]
+) -> None:
+    world = world_factory(60)
+    assert deploy(cli, world).code == 0
+    early = cli("scale-down", "dev", "--service", "web", *world.args, project=world.project)
+    assert early.code == 0, early
+    assert re.match(r"web: green stays warm (5\d|60) s more \(the instant-rollback window\)",
+                    early.out), early  # fmt: skip
+    assert world.ecs_service("web-green")["desiredCount"] == 1
+    now = cli("scale-down", "dev", "--now", "--format", "json", *world.args,
+              project=world.project)  # fmt: skip
+    assert now.code == 0, now
+    report = {s["service"]: s for s in json.loads(now.out)["services"]}
+    assert report["web"]["action"] == "scaled-down"
+    assert (report["web"]["color"], report["web"]["version"]) == ("green", "v2")
+    assert report["api"]["action"] == "nothing-warm"
+    assert world.ecs_service("web-green")["desiredCount"] == 0  # idleDesiredCount
+    assert world.raw_weights() == {"blue": 999, "green": 0}  # traffic untouched
+    again = cli("scale-down", "dev", "--service", "web", *world.args, project=world.project)
+    assert again.out == "web: no warm color\n"
+    # With the old color gone, rollback cannot be instant: it redeploys v2, whose smoke test
+    # fails here (the test listener's stand-in serves v3), so traffic stays where it is.
+    back = cli("rollback", "dev", "--service", "web", *world.args, project=world.project)
+    assert back.code == 1 and "smoke" in back.out, back
+    assert world.raw_weights() == {"blue": 999, "green": 0}
+
+
+def test_scale_down_wait_waits_out_the_window(
+    world_factory: Callable[[int], World], cli: Callable[..., CliResult]
+) -> None:
+    world = world_factory(1)
+    assert deploy(cli, world).code == 0
+    waited = cli("scale-down", "dev", "--service", "web", "--wait", *world.args,
+                 project=world.project)  # fmt: skip
+    assert waited.out == "web: green (v2) scaled down to its idle size\n", waited
+    assert world.ecs_service("web-green")["desiredCount"] == 0
+
+
+def test_scale_down_keeps_a_warm_color_that_takes_traffic_again(
+    world_factory: Callable[[int], World], cli: Callable[..., CliResult]
+) -> None:
+    world = world_factory(60)
+    assert deploy(cli, world).code == 0
+    world.aws["elbv2"].modify_listener(  # someone sends traffic back by hand
+        ListenerArn=world.seeded.listeners["web-production"],
+        DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": world.seeded.target_groups["web-green-tg"]}
+        ],
+    )
+    kept = cli("scale-down", "dev", "--service", "web", "--now", *world.args,
+               project=world.project)  # fmt: skip
+    assert kept.out == "web: green takes traffic again: kept\n", kept
+    assert world.ecs_service("web-green")["desiredCount"] == 1
