@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from parity.run import ParityOptions, run_parity
 from rollout.deploy import DeployOptions, choose_service, deploy
-from rollout.executor import Outcome, StepListener
+from rollout.executor import Outcome, Platform, StepListener
 from rollout.gates import ReleaseId
 from rollout.ledger import Ledger
 from shipyard.config.load import PROMOTION_ORDER, StackSources, load_stack
@@ -51,6 +51,7 @@ def promote(
     actor: str,
     min_parity: float | None = None,
     on_step: StepListener | None = None,
+    platform: Platform | None = None,
 ) -> Outcome:
     for env in (source, target):
         sources.require_environment(env)
@@ -89,7 +90,7 @@ def promote(
         actor=actor,
     )
     started = dt.datetime.now(dt.UTC)
-    outcome = deploy(sources, options, ledger, on_step=on_step)
+    outcome = deploy(sources, options, ledger, on_step=on_step, platform=platform)
     ledger.append(
         target,
         "promotion",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -10,7 +11,14 @@ import click
 from rollout.gates import identity, parse_release, record_decision
 from rollout.promote import promote
 from shipyard.cli.common import format_option
-from shipyard.cli.deploy_cmd import _finish, _ledger, _progress, ledger_option
+from shipyard.cli.deploy_cmd import (
+    _finish,
+    _ledger,
+    _platform,
+    _progress,
+    ledger_option,
+    platform_options,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,6 +97,7 @@ def reject_command(
     help="Refuse when parity between FROM and TO is below this.",
 )
 @click.option("--by", metavar="WHO", help="Who promotes (the deployer; cannot approve).")
+@platform_options
 @ledger_option
 @format_option("text", "json")
 @click.pass_context
@@ -99,6 +108,9 @@ def promote_command(
     service: str | None,
     min_parity: float | None,
     by: str | None,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
     ledger_path: str | None,
     output_format: str,
 ) -> None:
@@ -109,7 +121,17 @@ def promote_command(
     lists exactly what is missing. Lead time and approval wait go to the ledger.
     """
     sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(target)
+    where = _platform(ctx, sources, target, platform, endpoint_url, stack_outputs)
     outcome = promote(
-        sources, source, target, service, ledger, identity(by), min_parity, on_step=_progress
+        sources,
+        source,
+        target,
+        service,
+        ledger,
+        identity(by),
+        min_parity,
+        on_step=_progress,
+        platform=where,
     )
     _finish(outcome, output_format, target)

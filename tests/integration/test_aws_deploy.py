@@ -371,3 +371,41 @@ def test_scale_down_keeps_a_warm_color_that_takes_traffic_again(
                project=world.project)  # fmt: skip
     assert kept.out == "web: green takes traffic again: kept\n", kept
     assert world.ecs_service("web-green")["desiredCount"] == 1
+
+
+def test_promote_on_aws_goes_through_stagings_gate(
+    world_factory: Callable[[int], World],
+    cli: Callable[..., CliResult],
+    sample: Start,
+    tmp_path: Path,
+    moto_url: str,
+) -> None:
+    world = world_factory(0)
+    overlay = world.project.overlay("staging")
+    fast = "deploy:\n  trafficSteps: [100]\n  bakeSeconds: 0\n  analysis:\n    minRequests: 0\n"
+    overlay.write_text(overlay.read_text(encoding="utf-8").replace("deploy:\n", fast, 1))
+    write_stack_files(world.project, plan_stack_files(world.project))
+    staging = render_stack(world.project, "staging")
+    aws = world.aws
+    seeded = seed(staging, aws["ec2"], aws["elbv2"], aws["ecs"], aws["cloudwatch"])
+    for arn in seeded.target_groups.values():
+        aws["elbv2"].register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.99.0.11"}])
+    outputs = tmp_path / "staging-outputs.json"
+    outputs.write_text(json.dumps(stack_outputs(staging, seeded, {"web": sample("v3")})))
+    assert deploy(cli, world).code == 0  # v3 live in dev
+    ledger = world.args[-2:]
+    promote = ["promote", "dev", "staging", "--service", "web", "--by", "ci", "--platform", "aws",
+               "--stack-outputs", str(outputs), "--endpoint-url", moto_url, *ledger]  # fmt: skip
+    refused = cli(*promote, project=world.project)
+    assert refused.code == 1 and "needs 1 approval" in refused.err, refused
+    approved = cli("approve", "staging", "--release", "web@v3#unknown", "--by", "ada", *ledger,
+                   project=world.project)  # fmt: skip
+    assert approved.code == 0, approved
+    promoted = cli(*promote, project=world.project)
+    assert promoted.code == 0, promoted
+    listener = aws["elbv2"].describe_listeners(ListenerArns=[seeded.listeners["web-production"]])
+    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in groups}
+    assert weights[seeded.target_groups["web-green-tg"]] == 999  # staging: blue -> green
+    web = load_stack(world.project, "staging").config.service("web")
+    assert (web.active_color.value, web.versions.green) == ("green", "v3")
