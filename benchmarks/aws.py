@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO))  # the tests' seeder
 
 import logging  # noqa: E402
 
-import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from parity.render import render_stack  # noqa: E402
@@ -41,7 +40,7 @@ from rollout.platforms.local.processes import free_port, spawn, started_at, stop
 from shipyard import aws as shipyard_aws  # noqa: E402
 from shipyard.config.load import StackSources  # noqa: E402
 from shipyard.stacks import plan_stack_files, write_stack_files  # noqa: E402
-from tests.integration.aws_seed import seed, stack_outputs  # noqa: E402
+from tests.integration.aws_seed import apply_stack, clients_for, stack_outputs  # noqa: E402
 
 FAST = """deploy:
   trafficSteps: [10, 50, 100]
@@ -103,18 +102,7 @@ def main() -> None:
             root = Path(tmp)
             sources = make_project(root)
             stack = render_stack(sources, "dev")
-            session = boto3.session.Session(
-                region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-            )
-            clients = {
-                n: session.client(n, endpoint_url=endpoint)
-                for n in ("ec2", "elbv2", "ecs", "cloudwatch")
-            }
-            seeded = seed(stack, *clients.values())
-            for arn in seeded.target_groups.values():
-                clients["elbv2"].register_targets(
-                    TargetGroupArn=arn, Targets=[{"Id": "10.99.0.10"}]
-                )
+            seeded = apply_stack(stack, clients_for(endpoint))
             url, pid, when = sample_app(root, "v3")
             values = json.loads(json.dumps(stack_outputs(stack, seeded, {"web": url})))
             platform = AwsPlatform(

@@ -188,3 +188,23 @@ def stack_outputs(
         if name in test_urls:
             service["testUrl"] = test_urls[name]
     return outputs
+
+
+def clients_for(endpoint: str) -> dict[str, Any]:
+    """boto3 clients for an emulator at `endpoint`, with its dummy credentials."""
+    import boto3
+
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    names = ("ec2", "elbv2", "ecs", "cloudwatch")
+    return {name: session.client(name, endpoint_url=endpoint) for name in names}
+
+
+def apply_stack(stack: RenderedStack, clients: dict[str, Any]) -> Seeded:
+    """`pulumi up` for a test: the stack's resources, plus one registered (healthy) target per
+    target group, as ECS would register its tasks."""
+    seeded = seed(stack, clients["ec2"], clients["elbv2"], clients["ecs"], clients["cloudwatch"])
+    for arn in seeded.target_groups.values():
+        clients["elbv2"].register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.99.0.10"}])
+    return seeded

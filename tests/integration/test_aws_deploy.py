@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -29,7 +28,7 @@ from rollout.ledger import SqliteLedger
 from shipyard.config.load import StackSources, load_stack
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import REPO, CliResult
-from tests.integration.aws_seed import Seeded, seed, stack_outputs
+from tests.integration.aws_seed import Seeded, apply_stack, clients_for, stack_outputs
 from tests.integration.conftest import Start
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")
@@ -88,16 +87,8 @@ def make_world(moto_url: str, project: StackSources, sample: Start, tmp: Path, d
     overlay.write_text(text[: text.index("deploy:")] + FAST.format(delay=delay), encoding="utf-8")
     write_stack_files(project, plan_stack_files(project))
     stack = render_stack(project, "dev")
-    session = boto3.session.Session(
-        region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
-    aws = {
-        name: session.client(name, endpoint_url=moto_url)
-        for name in ("ec2", "elbv2", "ecs", "cloudwatch")
-    }
-    seeded = seed(stack, aws["ec2"], aws["elbv2"], aws["ecs"], aws["cloudwatch"])
-    for arn in seeded.target_groups.values():  # ECS would register its tasks; moto: healthy
-        aws["elbv2"].register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.99.0.10"}])
+    aws = clients_for(moto_url)
+    seeded = apply_stack(stack, aws)
     outputs = tmp / "outputs.json"
     outputs.write_text(json.dumps(stack_outputs(stack, seeded, {"web": sample("v3")})))
     ledger = tmp / "ledger.db"
@@ -387,9 +378,7 @@ def test_promote_on_aws_goes_through_stagings_gate(
     write_stack_files(world.project, plan_stack_files(world.project))
     staging = render_stack(world.project, "staging")
     aws = world.aws
-    seeded = seed(staging, aws["ec2"], aws["elbv2"], aws["ecs"], aws["cloudwatch"])
-    for arn in seeded.target_groups.values():
-        aws["elbv2"].register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.99.0.11"}])
+    seeded = apply_stack(staging, aws)
     outputs = tmp_path / "staging-outputs.json"
     outputs.write_text(json.dumps(stack_outputs(staging, seeded, {"web": sample("v3")})))
     assert deploy(cli, world).code == 0  # v3 live in dev
