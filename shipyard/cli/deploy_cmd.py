@@ -20,6 +20,7 @@ from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.platform import local_status
+from rollout.platforms.local.target import LocalPlatform
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout
 from shipyard.config.load import load_stack
@@ -59,7 +60,7 @@ def platform_options(function: F) -> F:
     )(function)
     return click.option(
         "--platform",
-        type=click.Choice(["local", "aws"]),
+        type=click.Choice(list(PLATFORMS)),
         default="local",
         show_default=True,
         help="local: HAProxy and processes on 127.0.0.1. aws: ALB listener weights, ECS "
@@ -67,28 +68,15 @@ def platform_options(function: F) -> F:
     )(function)
 
 
-def _platform(
-    ctx: click.Context,
-    sources: Any,
-    env: str,
-    platform: str,
-    endpoint_url: str | None,
-    stack_outputs: Path | None,
-) -> Platform | None:
-    """None means the local platform (the library's default)."""
-    if platform == "local":
-        given = [
-            "--" + name.replace("_", "-")
-            for name in ("endpoint_url", "stack_outputs")
-            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
-        ]  # set in the environment (AWS_ENDPOINT_URL for an S3 ledger, say): not a mistake
-        if given:
-            raise UsageError(
-                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to "
-                "--platform aws only: add --platform aws, or drop "
-                f"{'them' if len(given) > 1 else 'it'}"
-            )
-        return None
+def _local_platform(
+    sources: Any, env: str, endpoint_url: str | None, stack_outputs: Path | None
+) -> Platform:
+    return LocalPlatform(sources, env)
+
+
+def _aws_platform(
+    sources: Any, env: str, endpoint_url: str | None, stack_outputs: Path | None
+) -> Platform:
     from rollout.platforms.aws.outputs import StackOutputs
     from rollout.platforms.aws.target import AwsPlatform
     from shipyard.aws import Aws
@@ -112,6 +100,37 @@ def _platform(
             progress(f"recorded the live color and versions in {names}: commit them")
 
     return AwsPlatform(sources, env, outputs, Aws(region, endpoint_url, env), on_recorded=recorded)
+
+
+# --platform NAME -> how to build it; the flags only that platform takes.
+PLATFORMS: dict[str, Callable[[Any, str, str | None, Path | None], Platform]] = {
+    "local": _local_platform,
+    "aws": _aws_platform,
+}
+PLATFORM_FLAGS = {"aws": ("endpoint_url", "stack_outputs")}
+
+
+def _platform(
+    ctx: click.Context,
+    sources: Any,
+    env: str,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
+) -> Platform:
+    for owner, flags in PLATFORM_FLAGS.items():
+        given = [
+            "--" + name.replace("_", "-")
+            for name in flags
+            if owner != platform and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        ]  # set in the environment (AWS_ENDPOINT_URL for an S3 ledger, say): not a mistake
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to "
+                f"--platform {owner} only: add --platform {owner}, or drop "
+                f"{'them' if len(given) > 1 else 'it'}"
+            )
+    return PLATFORMS[platform](sources, env, endpoint_url, stack_outputs)
 
 
 def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, Ledger]:
@@ -328,7 +347,6 @@ def scale_down_command(
       shipyard scale-down dev
       shipyard scale-down prod --platform aws --stack-outputs prod.json --wait
     """
-    from rollout.platforms.local.target import LocalPlatform
     from rollout.scale_down import scale_down
 
     if now and wait:
@@ -343,7 +361,7 @@ def scale_down_command(
         env,
         chosen,
         ledger,
-        where or LocalPlatform(sources, env),
+        where,
         now=now,
         wait=wait,
         actor=_who(None),
