@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Callable
@@ -155,6 +156,21 @@ def _progress(index: int, step: Step, phase: str, result: dict[str, Any]) -> Non
         progress(f"{label}: ready after {result['ready_seconds']:.2f} s")
 
 
+def _iso_time(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--commit-time {text!r} is not an ISO 8601 time, e.g. 2026-11-28T09:14:00Z "
+            "(git log -1 --format=%cI)"
+        ) from None
+    if moment.tzinfo is None:
+        raise UsageError(f"--commit-time {text!r} has no time zone: add Z or +HH:MM")
+    return moment.isoformat()
+
+
 def _who(by: str | None) -> str:
     try:
         return identity(by)
@@ -191,6 +207,11 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
 @platform_options
 @click.option("--commit", default="unknown", help="The commit being released (for the ledger).")
+@click.option(
+    "--commit-time",
+    metavar="ISO8601",
+    help="When that commit was made (lead time for changes), e.g. 2026-11-28T09:14:00Z.",
+)
 @click.option("--author", default="unknown", help="The change's author (for the ledger).")
 @click.option(
     "--by",
@@ -210,6 +231,7 @@ def deploy_command(
     endpoint_url: str | None,
     stack_outputs: Path | None,
     commit: str,
+    commit_time: str | None,
     author: str,
     by: str | None,
     ledger_path: str | None,
@@ -242,7 +264,15 @@ def deploy_command(
         outcome = resume_rollout(sources, env, ledger, on_step=_progress, platform=where)
     else:
         assert version is not None
-        options = DeployOptions(env, version, service, commit=commit, author=author, actor=_who(by))
+        options = DeployOptions(
+            env,
+            version,
+            service,
+            commit=commit,
+            commit_time=_iso_time(commit_time),
+            author=author,
+            actor=_who(by),
+        )
         outcome = deploy(sources, options, ledger, on_step=_progress, platform=where)
     _finish(outcome, output_format, env)
 

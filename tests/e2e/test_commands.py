@@ -45,6 +45,14 @@ def test_bad_input_is_exit_2_and_starts_nothing(
         (("deploy", "dev", "--version", "v2"), "dev has several services (web, api)"),
         (("deploy", "qa", "--version", "v2"), "unknown environment 'qa'"),
         (("deploy", "dev", "--version", "bad tag!", "--service", "api"), None),
+        (
+            ("deploy", "dev", "--version", "v2", "--service", "api", "--commit-time", "noon"),
+            "--commit-time 'noon' is not an ISO 8601 time",
+        ),
+        (
+            ("deploy", "dev", "--version", "v2", "--service", "api", "--commit-time", "2026-11-28"),
+            "has no time zone",
+        ),
     ]
     for args, message in cases:
         result = cli(*args, project=fast)
@@ -67,6 +75,8 @@ def test_deploy_status_rollback_and_ledger(
         "api",
         "--commit",
         "abc123",
+        "--commit-time",
+        "2026-11-28T09:14:00Z",
         "--author",
         "ada",
         "--format",
@@ -100,6 +110,7 @@ def test_deploy_status_rollback_and_ledger(
     history = json.loads(cli("ledger", "history", "dev", "--format", "json", project=fast).out)
     releases = [e["data"] for e in history if e["kind"] == "release"]
     assert [(r["version"], r["author"]) for r in releases][:1] == [("v2", "ada")]
+    assert releases[0]["commit_time"] == "2026-11-28T09:14:00+00:00"
     assert [r["version"] for r in releases] == ["v2", "v1", "v7"]
 
 
