@@ -207,9 +207,16 @@ def rollback(
     actor: str = "shipyard",
     on_step: StepListener | None = None,
     platform: Platform | None = None,
+    if_live: str | None = None,
 ) -> Outcome:
     """Instantly while the previous color is warm; otherwise (or with `to`) redeploy the
-    earlier release through the normal blue-green path."""
+    earlier release through the normal blue-green path. With `if_live`, only when that
+    version is what the service runs live, or is the rollout that was interrupted (CI's
+    on-failure step: a deploy that already rolled itself back is left alone)."""
+    if if_live is not None:
+        unchanged = _not_live(sources, environment, service_name, ledger, if_live, platform)
+        if unchanged is not None:
+            return unchanged
     if to is None:
         try:
             return instant_rollback(sources, environment, service_name, ledger, actor, platform)
@@ -223,6 +230,34 @@ def rollback(
         environment, to, service_name, actor=actor, author=actor, purpose="rollback"
     )
     return deploy(sources, options, ledger, on_step=on_step, platform=platform)
+
+
+def _not_live(
+    sources: StackSources,
+    environment: str,
+    service_name: str | None,
+    ledger: Ledger,
+    version: str,
+    platform: Platform | None,
+) -> Outcome | None:
+    """An `unchanged` outcome when `version` is neither live nor being rolled out."""
+    unfinished = unfinished_rollout(ledger, environment)
+    if unfinished is not None and unfinished.plan.release.version == version:
+        return None
+    config = load_stack(sources, environment).config
+    service = choose_service(config, service_name, environment)
+    where = on_platform(platform, sources, environment)
+    live = where.live(service, start=False)
+    running = where.target(service, start=False).fleet.versions()[live]
+    if running == version and unfinished is None:
+        return None
+    return Outcome(
+        "unchanged",
+        "",
+        f"{service.name}@{version} is not live in {environment} ({running} is): nothing to "
+        "roll back",
+        0.0,
+    )
 
 
 def previous_good_version(

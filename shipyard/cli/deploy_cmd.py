@@ -194,7 +194,7 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
         stdout().print(
             f"{outcome.status}: {outcome.message} ({outcome.seconds:.2f} s)", markup=False
         )
-    if not (outcome.succeeded or outcome.undone):
+    if not (outcome.succeeded or outcome.undone or outcome.status == "unchanged"):
         raise CheckFailed(f"deploy {outcome.status}: {outcome.message}")
 
 
@@ -287,6 +287,12 @@ def deploy_command(
     help="Redeploy this version through the normal blue-green path.",
 )
 @click.option(
+    "--if-live",
+    metavar="VERSION",
+    help="Only when VERSION is live (or its rollout was interrupted); otherwise do nothing, "
+    "exit 0. For CI's on-failure step: a deploy that rolled itself back is left alone.",
+)
+@click.option(
     "--stack-version",
     type=click.IntRange(min=1),
     metavar="N",
@@ -302,6 +308,7 @@ def rollback_command(
     env: str,
     service: str | None,
     to_version: str | None,
+    if_live: str | None,
     stack_version: int | None,
     platform: str,
     endpoint_url: str | None,
@@ -321,6 +328,8 @@ def rollback_command(
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
+    if stack_version is not None and (to_version or if_live):
+        raise UsageError("--stack-version redeploys the whole stack: drop --to and --if-live")
     if stack_version is not None:
         engine = AutomationEngine(sources.root)
         update = rollback_to_stack_version(engine, sources.root, env, stack_version)
@@ -336,7 +345,14 @@ def rollback_command(
         return
     where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
     outcome = rollback_release(
-        sources, env, service, ledger, to=to_version, on_step=_progress, platform=where
+        sources,
+        env,
+        service,
+        ledger,
+        to=to_version,
+        on_step=_progress,
+        platform=where,
+        if_live=if_live,
     )
     _finish(outcome, output_format, env)
 

@@ -170,6 +170,12 @@ def test_an_alarm_during_the_rollout_rolls_back_to_100_percent_stable(
     assert world.raw_weights() == {"blue": 0, "green": 999}
     assert world.ecs_service("web-blue")["desiredCount"] == 0  # the new color stopped
     assert world.project.overlay("dev").read_text(encoding="utf-8") == before  # nothing recorded
+    # CI's on-failure step: the deploy already rolled itself back, so nothing more happens.
+    after = cli("rollback", "dev", "--service", "web", "--if-live", "v3", *world.args,
+                project=world.project)  # fmt: skip
+    assert after.code == 0, after
+    assert after.out.startswith("unchanged: web@v3 is not live in dev (v2 is): nothing to roll")
+    assert world.raw_weights() == {"blue": 0, "green": 999}
 
 
 def test_instant_rollback_flips_back_to_the_warm_color_and_records_it(
@@ -178,7 +184,8 @@ def test_instant_rollback_flips_back_to_the_warm_color_and_records_it(
     world = world_factory(60)
     assert deploy(cli, world).code == 0
     assert world.ecs_service("web-green")["desiredCount"] == 1  # kept warm for 60 s
-    back = cli("rollback", "dev", "--service", "web", *world.args, project=world.project)
+    back = cli("rollback", "dev", "--service", "web", "--if-live", "v3", *world.args,
+               project=world.project)  # fmt: skip
     assert back.code == 0, back
     assert world.raw_weights() == {"blue": 0, "green": 999}
     web = load_stack(world.project, "dev").config.service("web")
@@ -216,7 +223,8 @@ def test_a_second_deploy_is_refused_while_the_first_holds_the_lock_then_undone_a
     wrong = cli("rollback", "dev", "--service", "web", *ledger_only, project=world.project)
     assert wrong.code == 2, wrong
     assert "ran on the aws platform: repeat the command with --platform aws" in wrong.err
-    undone = cli("rollback", "dev", "--service", "web", *world.args, project=world.project)
+    undone = cli("rollback", "dev", "--service", "web", "--if-live", "v3", *world.args,
+                 project=world.project)  # fmt: skip
     assert undone.code == 0, undone
     assert world.raw_weights() == {"blue": 0, "green": 999}
     assert world.ecs_service("web-blue")["desiredCount"] == 0
