@@ -53,6 +53,9 @@ class Platform(Protocol):
     def live(self, service: Service, *, start: bool = True) -> Color:
         """The color production traffic is on."""
 
+    def urls(self, service: Service) -> dict[str, str]:
+        """Where the service answers: `production`, and `test` (the idle color)."""
+
 
 @dataclass
 class Outcome:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from parity.run import ParityOptions, run_parity
 from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.executor import Outcome, Platform, StepListener
-from rollout.gates import ReleaseId
+from rollout.gates import ReleaseId, evaluate_gate
 from rollout.ledger import Ledger
 from shipyard.config.load import PROMOTION_ORDER, StackSources, load_stack
+from shipyard.config.model import Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
 
 
@@ -53,19 +55,7 @@ def promote(
     on_step: StepListener | None = None,
     platform: Platform | None = None,
 ) -> Outcome:
-    for env in (source, target):
-        sources.require_environment(env)
-    order = [env for env in PROMOTION_ORDER if env in sources.environments()]
-    if source not in order or target not in order or order.index(target) != order.index(source) + 1:
-        path = " -> ".join(order)
-        raise UsageError(f"promotion goes {path}, one step at a time: not {source} -> {target}")
-    config = load_stack(sources, target).config
-    service = choose_service(config, service_name, target)
-    live = live_release(ledger, source, service.name)
-    if live is None:
-        raise CheckFailed(
-            f"no release of {service.name} has succeeded in {source}: deploy there first"
-        )
+    _, service, live = _resolve(sources, source, target, service_name, ledger)
     if min_parity is not None:
         report = run_parity(sources, ParityOptions(environments=[source, target]))
         pair = report.comparison.pairs.get((source, target)) or report.comparison.pairs.get(
@@ -107,6 +97,52 @@ def promote(
         actor=actor,
     )
     return outcome
+
+
+def _resolve(
+    sources: StackSources, source: str, target: str, service_name: str | None, ledger: Ledger
+) -> tuple[StackConfig, Service, Live]:
+    """The target's config and service, and the release live in the source."""
+    for env in (source, target):
+        sources.require_environment(env)
+    order = [env for env in PROMOTION_ORDER if env in sources.environments()]
+    if source not in order or target not in order or order.index(target) != order.index(source) + 1:
+        path = " -> ".join(order)
+        raise UsageError(f"promotion goes {path}, one step at a time: not {source} -> {target}")
+    config = load_stack(sources, target).config
+    service = choose_service(config, service_name, target)
+    live = live_release(ledger, source, service.name)
+    if live is None:
+        raise CheckFailed(
+            f"no release of {service.name} has succeeded in {source}: deploy there first"
+        )
+    return config, service, live
+
+
+def promotion_preview(
+    sources: StackSources,
+    source: str,
+    target: str,
+    service_name: str | None,
+    ledger: Ledger,
+    actor: str,
+) -> dict[str, Any]:
+    """What `promote` would take and whether TO's gate lets it in now; changes nothing."""
+    config, service, live = _resolve(sources, source, target, service_name, ledger)
+    policy = config.deploy.approvals
+    gate = evaluate_gate(ledger, target, live.release, policy, live.author, actor)
+    return {
+        "from": source,
+        "to": target,
+        "release": live.release.key,
+        "author": live.author,
+        "gate": {
+            "required": policy.required,
+            "counted": gate.counted,
+            "satisfied": gate.satisfied,
+            "explanation": "" if gate.satisfied else gate.explain(),
+        },
+    }
 
 
 def _seconds_since(then: str | None, now: dt.datetime) -> float | None:

@@ -9,16 +9,17 @@ from typing import Any, TypeVar, cast
 import click
 
 from rollout.gates import identity, parse_release, record_decision
-from rollout.promote import promote
+from rollout.promote import promote, promotion_preview
 from shipyard.cli.common import format_option
 from shipyard.cli.deploy_cmd import (
     _finish,
     _ledger,
-    _platform,
     _progress,
     ledger_option,
+    platform_from,
     platform_options,
 )
+from shipyard.cli.output import emit_json, stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +98,11 @@ def reject_command(
     help="Refuse when parity between FROM and TO is below this.",
 )
 @click.option("--by", metavar="WHO", help="Who promotes (the deployer; cannot approve).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Say which release would be promoted and what TO's gate still needs; change nothing.",
+)
 @platform_options
 @ledger_option
 @format_option("text", "json")
@@ -108,6 +114,7 @@ def promote_command(
     service: str | None,
     min_parity: float | None,
     by: str | None,
+    dry_run: bool,
     platform: str,
     endpoint_url: str | None,
     stack_outputs: Path | None,
@@ -122,7 +129,19 @@ def promote_command(
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(target)
-    where = _platform(ctx, sources, target, platform, endpoint_url, stack_outputs)
+    if dry_run:
+        preview = promotion_preview(sources, source, target, service, ledger, identity(by))
+        if output_format == "json":
+            emit_json(preview)
+            return
+        gate = preview["gate"]
+        stdout().print(
+            f"{preview['release']} (by {preview['author']}) would go {source} -> {target}; "
+            + ("the gate is satisfied" if gate["satisfied"] else gate["explanation"]),
+            markup=False,
+        )
+        return
+    where = platform_from(ctx, sources, target, platform, endpoint_url, stack_outputs)
     outcome = promote(
         sources,
         source,

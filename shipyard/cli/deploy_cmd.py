@@ -111,7 +111,7 @@ PLATFORMS: dict[str, Callable[[Any, str, str | None, Path | None], Platform]] = 
 PLATFORM_FLAGS = {"aws": ("endpoint_url", "stack_outputs")}
 
 
-def _platform(
+def platform_from(
     ctx: click.Context,
     sources: Any,
     env: str,
@@ -259,7 +259,7 @@ def deploy_command(
         raise UsageError("--resume carries on the interrupted release: drop --version")
     if not resume and not version:
         raise UsageError("--version is required (or --resume an interrupted rollout)")
-    where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
+    where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     if resume:
         outcome = resume_rollout(sources, env, ledger, on_step=_progress, platform=where)
     else:
@@ -343,7 +343,7 @@ def rollback_command(
             f"{env}: redeployed as update {update.version} ({update.git_head})", markup=False
         )
         return
-    where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
+    where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     outcome = rollback_release(
         sources,
         env,
@@ -401,7 +401,7 @@ def scale_down_command(
     sources.require_environment(env)
     config = load_stack(sources, env).config
     chosen = [choose_service(config, service, env)] if service else None
-    where = _platform(ctx, sources, env, platform, endpoint_url, stack_outputs)
+    where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     results = scale_down(
         sources,
         env,

@@ -8,13 +8,25 @@ from pathlib import Path
 import click
 
 from shipyard.cli.common import format_option
+from shipyard.cli.deploy_cmd import platform_options
 from shipyard.cli.output import emit_json, stdout
 from shipyard.errors import CheckFailed, UsageError
 from smoke import SmokeReport, load_spec, run_smoke
 
 
 @click.command()
-@click.argument("url")
+@click.argument("url", required=False)
+@click.option(
+    "--env",
+    "environment",
+    metavar="ENV",
+    help="Instead of URL: the service's URL in ENV (local platform, or --platform aws).",
+)
+@click.option(
+    "--idle",
+    is_flag=True,
+    help="With --env: the test URL, which reaches the idle color (before it takes traffic).",
+)
 @click.option(
     "--spec",
     "spec_path",
@@ -23,12 +35,20 @@ from smoke import SmokeReport, load_spec, run_smoke
 )
 @click.option("--expect-version", metavar="V", help="The version the target must report.")
 @click.option("--service", metavar="S", help="Use the spec's checks for this service.")
+@platform_options
 @format_option("text", "json", "junit")
+@click.pass_context
 def smoke(
-    url: str,
+    ctx: click.Context,
+    url: str | None,
+    environment: str | None,
+    idle: bool,
     spec_path: str | None,
     expect_version: str | None,
     service: str | None,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
     output_format: str,
 ) -> None:
     """Run smoke checks against URL (a color's test port before it takes traffic).
@@ -41,7 +61,16 @@ def smoke(
     Examples:
       shipyard smoke http://127.0.0.1:9000 --expect-version v2
       shipyard smoke https://staging.example.com --spec smoke/web.yaml --format junit
+      shipyard smoke --env dev --service web --expect-version v2
+      shipyard smoke --env prod --service web --platform aws --stack-outputs prod.json
     """
+    if (url is None) == (environment is None):
+        raise UsageError("give a URL or --env ENV (with --service when ENV has several)")
+    if idle and environment is None:
+        raise UsageError("--idle goes with --env: a URL is smoke-tested as given")
+    if environment is not None:
+        url = _service_url(ctx, environment, service, idle, platform, endpoint_url, stack_outputs)
+    assert url is not None
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"URL must start with http:// or https:// (got {url!r})")
     spec = load_spec(Path(spec_path) if spec_path else None)
@@ -64,6 +93,27 @@ def smoke(
     if not report.passed:
         names = ", ".join(r.name for r in report.failures)
         raise CheckFailed(f"smoke failed at {report.url}: {names}")
+
+
+def _service_url(
+    ctx: click.Context,
+    environment: str,
+    service_name: str | None,
+    idle: bool,
+    platform: str,
+    endpoint_url: str | None,
+    stack_outputs: Path | None,
+) -> str:
+    from rollout.deploy import choose_service
+    from shipyard.cli.common import sources_from
+    from shipyard.cli.deploy_cmd import platform_from
+    from shipyard.config.load import load_stack
+
+    sources = sources_from(ctx)
+    sources.require_environment(environment)
+    service = choose_service(load_stack(sources, environment).config, service_name, environment)
+    where = platform_from(ctx, sources, environment, platform, endpoint_url, stack_outputs)
+    return where.urls(service)["test" if idle else "production"]
 
 
 def _junit(report: SmokeReport) -> str:

@@ -95,6 +95,14 @@ def test_deploy_status_rollback_and_ledger(
     assert status["rollouts"][-1]["state"] == "succeeded"
     assert status["lock"] is None
 
+    live = cli("smoke", "--env", "dev", "--service", "api", "--expect-version", "v2", project=fast)
+    assert live.code == 0, live
+    assert api["url"] in live.out and "FAIL" not in live.out
+    wrong = cli("smoke", "--env", "dev", "--service", "api", "--idle", "--format", "json",
+                project=fast)  # fmt: skip
+    assert wrong.code == 1  # the idle color (blue) was stopped: nothing answers
+    assert json.loads(wrong.out)["url"] == api["test_url"]
+
     # scaleDownDelaySeconds 0 stopped blue: rolling back redeploys the previous release.
     back = cli("rollback", "dev", "--service", "api", project=fast)
     assert back.code == 0, back

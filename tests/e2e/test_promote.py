@@ -70,6 +70,22 @@ def test_a_release_travels_dev_to_staging_through_its_gate(
     ungated = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", project=pipeline)
     assert ungated.code == 1
     assert "api@v5#c0ffee needs 1 approval(s) in staging" in ungated.err
+    preview = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", "--dry-run",
+                  "--format", "json", project=pipeline)  # fmt: skip
+    assert preview.code == 0, preview
+    assert json.loads(preview.out) == {
+        "from": "dev",
+        "to": "staging",
+        "release": "api@v5#c0ffee",
+        "author": "ada",
+        "gate": {
+            "required": 1,
+            "counted": [],
+            "satisfied": False,
+            "explanation": json.loads(preview.out)["gate"]["explanation"],
+        },
+    }
+    assert "needs 1 approval(s)" in json.loads(preview.out)["gate"]["explanation"]
 
     self_approval = cli(
         "approve", "staging", "--release", "api@v5#c0ffee", "--by", "ada", project=pipeline
@@ -83,6 +99,9 @@ def test_a_release_travels_dev_to_staging_through_its_gate(
         ).code
         == 0
     )
+    ready = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", "--dry-run",
+                project=pipeline)  # fmt: skip
+    assert ready.out == "api@v5#c0ffee (by ada) would go dev -> staging; the gate is satisfied\n"
     staging = pipeline.overlay("staging")
     original = staging.read_text()
     staging.write_text(original + "\nalarms:\n  evaluationPeriods: 5\n")  # undeclared

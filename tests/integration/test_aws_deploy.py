@@ -147,6 +147,9 @@ def test_a_deploy_moves_verified_weights_and_writes_the_live_colors_back(
     web = load_stack(world.project, "dev").config.service("web")
     assert (web.active_color.value, web.versions.blue, web.versions.green) == ("blue", "v3", "v2")
     assert "recorded the live color and versions in stacks/dev.yaml, Pulumi.dev.yaml" in result.err
+    idle = cli("smoke", "--env", "dev", "--service", "web", "--idle", "--expect-version", "v3",
+               *world.args[:-2], project=world.project)  # fmt: skip
+    assert idle.code == 0, idle  # testUrl from the stack outputs (the sample app plays it)
     assert cli("stacks", "render", "--check", project=world.project).code == 0
     # What Pulumi now wants is what is live: no drift (pulumi preview: no changes).
     report = run_drift(

@@ -21,7 +21,48 @@ PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
 def test_there_are_workflows() -> None:
-    assert [w.name for w in WORKFLOWS] >= ["parity-nightly.yml"]
+    assert {w.name for w in WORKFLOWS} == {
+        "approve.yml",
+        "ci.yml",
+        "deploy-dev.yml",
+        "parity-nightly.yml",
+        "promote.yml",
+        "rollback.yml",
+    }
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_every_step_has_a_timeout_and_they_fit_the_jobs_budget(workflow: Path) -> None:
+    doc = yaml.safe_load(workflow.read_text())
+    for name, job in doc["jobs"].items():
+        steps = [step.get("timeout-minutes") for step in job["steps"]]
+        assert all(isinstance(minutes, int) and minutes >= 1 for minutes in steps), (name, steps)
+        assert sum(steps) <= job["timeout-minutes"], (name, steps, job["timeout-minutes"])
+
+
+def test_every_merge_is_live_in_dev_within_15_minutes_at_worst() -> None:
+    doc = yaml.safe_load((REPO / ".github" / "workflows" / "deploy-dev.yml").read_text())
+    assert list(doc["jobs"]) == ["deploy"]  # one job: no queueing between jobs
+    job = doc["jobs"]["deploy"]
+    assert job["timeout-minutes"] == 15
+    assert sum(step["timeout-minutes"] for step in job["steps"]) == 15
+    budget = re.search(r"= (\d+)\n", (REPO / ".github/workflows/deploy-dev.yml").read_text())
+    assert budget is not None and budget.group(1) == "15"  # the documented sum
+
+
+def test_environments_never_race() -> None:
+    groups = {}
+    for workflow in WORKFLOWS:
+        doc = yaml.safe_load(workflow.read_text())
+        for name, job in doc["jobs"].items():
+            group = (job.get("concurrency") or doc.get("concurrency") or {}).get("group")
+            groups[(workflow.name, name)] = group
+    assert groups[("deploy-dev.yml", "deploy")] == "environment-dev"
+    assert groups[("promote.yml", "staging")] == "environment-staging"
+    assert groups[("promote.yml", "prod")] == "environment-prod"
+    assert groups[("rollback.yml", "rollback")] == "environment-${{ inputs.environment }}"
+    deploy = yaml.safe_load((REPO / ".github/workflows/deploy-dev.yml").read_text())
+    assert deploy["concurrency"]["cancel-in-progress"] is False  # never kill a rollout
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)

@@ -28,6 +28,7 @@ class ServiceOutputs:
     ecs_services: dict[Color, str]
     alarms: dict[Color, list[str]]
     test_url: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -93,4 +94,5 @@ class StackOutputs:
                 if c.value in alarms
             },
             test_url=str(self.get(*base, "testUrl")),
+            url=str(self.get(*base, "url")),
         )

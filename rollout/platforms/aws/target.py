@@ -91,6 +91,10 @@ class AwsPlatform:
             mark_active=mark_active,
         )
 
+    def urls(self, service: Service) -> dict[str, str]:
+        out = self.outputs.service(service.name)
+        return {"production": out.url, "test": out.test_url}
+
     def live(self, service: Service, *, start: bool = True) -> Color:
         """The color with the larger production weight, read from the listener."""
         weights = self.target(service).router.weights()

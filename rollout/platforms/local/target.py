@@ -52,7 +52,10 @@ class LocalPlatform:
             return local_up(self.sources, self.environment).state
         state = LocalState.load(self.sources.root, self.environment)
         if state is None:
-            raise UsageError(f"{self.environment} is not running locally: nothing to roll back")
+            raise UsageError(
+                f"{self.environment} is not running locally: start it with "
+                f"`shipyard local up {self.environment}`"
+            )
         return state
 
     def target(self, service: Service, *, start: bool = True) -> Target:
@@ -60,3 +63,7 @@ class LocalPlatform:
 
     def live(self, service: Service, *, start: bool = True) -> Color:
         return self.state(start).service(service.name).active_color
+
+    def urls(self, service: Service) -> dict[str, str]:
+        running = self.state(start=False).service(service.name)
+        return {"production": running.url, "test": running.test_url}
