@@ -124,9 +124,27 @@ def check_gate(
     service: str,
     options: DeployOptions,
 ) -> None:
-    """Refuse, before anything changes, a release the environment's approvals do not cover."""
+    """Refuse, before anything changes, a release the environment's approvals do not cover.
+
+    A rollback to a version that was live here before (a successful rollout in the ledger, or
+    a version the stack config records) needs none: it was approved then, and a 2 AM
+    rollback must not wait for reviewers. Any other version goes through the gate,
+    also when it arrives as `rollback --to`."""
     policy = config.deploy.approvals
     if policy.required == 0:
+        return
+    declared = config.service(service).versions
+    earlier = options.version in (declared.blue, declared.green) or was_live(
+        ledger, environment, service, options.version
+    )
+    if options.purpose == "rollback" and earlier:
+        ledger.append(
+            environment,
+            "gate-skipped",
+            {"service": service, "version": options.version, "reason": "rollback to a "
+             f"version that was live in {environment} before"},
+            actor=options.actor,
+        )  # fmt: skip
         return
     release = ReleaseId(service, options.version, options.commit)
     result = evaluate_gate(ledger, environment, release, policy, options.author, options.actor)
@@ -137,6 +155,21 @@ def check_gate(
         "gate-passed",
         {**release.to_dict(), "approvals": result.counted},
         actor=options.actor,
+    )
+
+
+def was_live(ledger: Ledger, environment: str, service: str, version: str) -> bool:
+    """Whether a rollout of this service's version ever succeeded in the environment."""
+    events = ledger.events(environment)
+    succeeded = {
+        e.rollout for e in events if e.kind == "outcome" and e.data["status"] == "succeeded"
+    }
+    return any(
+        e.kind == "release"
+        and e.rollout in succeeded
+        and e.data["service"] == service
+        and e.data["version"] == version
+        for e in events
     )
 
 
