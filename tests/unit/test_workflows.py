@@ -4,7 +4,6 @@ commands proven to exist by running them."""
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from shipyard.config.load import StackSources
+from tests.workflow_commands import workflow_commands
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -95,22 +95,11 @@ def test_actions_are_pinned_by_commit_and_permissions_are_explicit(workflow: Pat
                 assert PINNED.match(step["uses"]), step["uses"]
 
 
-def shipyard_commands(workflow: Path) -> list[list[str]]:
-    doc = yaml.safe_load(workflow.read_text())
-    commands = []
-    for job in doc["jobs"].values():
-        for step in job["steps"]:
-            for line in step.get("run", "").splitlines():
-                line = line.split(">>")[0].strip()
-                if line.startswith(".venv/bin/shipyard"):
-                    commands.append(shlex.split(line)[1:])
-    return commands
-
-
 def test_the_nightly_parity_commands_run_as_written(
     repo_sources: StackSources, tmp_path: Path
 ) -> None:
-    commands = shipyard_commands(REPO / ".github" / "workflows" / "parity-nightly.yml")
+    found = workflow_commands(REPO / ".github" / "workflows" / "parity-nightly.yml")
+    commands = [command.argv({}) for command in found]
     assert [c[:1] for c in commands] == [["stacks"], ["parity"], ["parity"], ["parity"]]
     for args in commands:
         result = subprocess.run(
