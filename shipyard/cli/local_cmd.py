@@ -11,6 +11,7 @@ from rich.table import Table
 from rollout.platforms.local.platform import local_down, local_status, local_up
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout, working
+from shipyard.errors import UsageError
 
 
 @click.group()
@@ -47,6 +48,56 @@ def down(ctx: click.Context, env: str) -> None:
     sources.require_environment(env)
     state = local_down(sources, env)
     progress(f"{env}: stopped" if state else f"{env}: nothing running")
+
+
+@local.command("traffic")
+@click.argument("env")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(1, 3600),
+    default=600,
+    show_default=True,
+    help="Stop by itself after this long.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1, 200),
+    default=20,
+    show_default=True,
+    help="Requests per second, spread over the services.",
+)
+@click.option("--stop", "stop_it", is_flag=True, help="Stop the traffic now.")
+@click.pass_context
+def traffic(ctx: click.Context, env: str, seconds: float, rate: float, stop_it: bool) -> None:
+    """Send steady background requests to ENV's local services, as users would.
+
+    A rollout analyses each traffic step only with enough requests (analysis.minRequests);
+    with nobody using the local services it would stay inconclusive and pause. This starts
+    one process in the background that requests every service's production URL on
+    127.0.0.1 at --rate, and stops by itself after --seconds (or at `local down`).
+
+    \b
+    Examples:
+      shipyard local traffic dev
+      shipyard local traffic dev --rate 50 --seconds 300
+      shipyard local traffic dev --stop
+    """
+    from rollout.platforms.local.state import LocalState
+    from rollout.platforms.local.traffic import start_traffic, stop_traffic
+
+    sources = sources_from(ctx)
+    sources.require_environment(env)
+    state = LocalState.load(sources.root, env)
+    if state is None:
+        raise UsageError(f"{env} is not running locally: start it with `shipyard local up {env}`")
+    if stop_it:
+        progress(f"{env}: traffic stopped" if stop_traffic(state) else f"{env}: no traffic")
+        return
+    record = start_traffic(state, seconds, rate)
+    progress(
+        f"{env}: {rate:g} requests/s to {len(state.services)} service(s) for {seconds:g} s "
+        f"(pid {record['pid']}; `shipyard local traffic {env} --stop` ends it)"
+    )
 
 
 @local.command("status")

@@ -86,6 +86,9 @@ def local_down(sources: StackSources, env: str) -> LocalState | None:
     state = LocalState.load(sources.root, env)
     if state is None:
         return None
+    from rollout.platforms.local.traffic import stop_traffic
+
+    stop_traffic(state)
     stop(state.haproxy_pid, state.haproxy_started)
     for service in state.services:
         for slot in service.servers:
