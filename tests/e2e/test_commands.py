@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -168,3 +169,37 @@ def test_scale_down_stops_the_warm_color_on_the_local_platform(
     assert events[-1] == "scaled-down"
     contradiction = cli("scale-down", "dev", "--now", "--wait", project=fast)
     assert contradiction.code == 2 and "--now and --wait" in contradiction.err
+
+
+def test_local_traffic_runs_in_the_background_until_stopped(
+    fast: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    from rollout.platforms.local.runtime_api import RuntimeApi
+    from rollout.platforms.local.state import LocalState
+    from rollout.platforms.local.traffic import running_traffic
+
+    refused = cli("local", "traffic", "dev", project=fast)
+    assert refused.code == 2 and "start it with `shipyard local up dev`" in refused.err
+    assert cli("local", "up", "dev", project=fast).code == 0
+    started = cli("local", "traffic", "dev", "--rate", "50", "--seconds", "60", project=fast)
+    assert started.code == 0 and "dev: 50 requests/s to 2 service(s) for 60 s" in started.err
+    state = LocalState.load(fast.root, "dev")
+    assert state is not None and running_traffic(state) is not None
+    api = RuntimeApi(state.socket)
+
+    def served() -> int:
+        backends = {s.backend for s in state.services}
+        return sum(
+            int(row.get("stot") or 0)
+            for row in api.stats()
+            if row["pxname"] in backends and row["svname"] == "BACKEND"
+        )
+
+    deadline = time.monotonic() + 10
+    while served() < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert served() >= 20
+    stopped = cli("local", "traffic", "dev", "--stop", project=fast)
+    assert stopped.err == "dev: traffic stopped\n"
+    assert running_traffic(state) is None
+    assert cli("local", "traffic", "dev", "--stop", project=fast).err == "dev: no traffic\n"
