@@ -1,6 +1,6 @@
 """DORA metrics computed only from the ledger's events.
 
-Definitions (docs/metrics.md):
+Definitions (docs/delivery.md):
 
 - a *deploy* is a rollout whose purpose is `deploy` and that reached an outcome; it
   *succeeded*, or *failed* (rolled back by its own checks);

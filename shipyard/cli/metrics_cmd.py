@@ -150,7 +150,7 @@ def metrics_command(
 
     Deployment frequency, lead time (p50/p90), change failure rate, time to restore (p50),
     success rate and mean time to deploy, each with its level from the DORA 2024 report.
-    Definitions: docs/metrics.md.
+    Definitions: docs/delivery.md.
     """
     if history_file:
         stack = envs[0] if envs else Path(history_file).stem
