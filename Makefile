@@ -24,7 +24,8 @@ test: $(STAMP)
 	@scripts/need.sh haproxy haproxy "the local platform's tests run real HAProxy"
 	@scripts/need.sh chromium chromium "the parity HTML report is checked in headless Chromium"
 	@$(BIN)/shipyard stacks render --check
-	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov-report=term:skip-covered
+	@$(BIN)/shipyard docs environments --check
+	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov=rollout --cov=smoke --cov-report=term:skip-covered
 
 ## lint: ruff and strict mypy
 lint: $(STAMP)

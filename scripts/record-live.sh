@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Commit and push the live colors and versions shipyard wrote back into the stack config
-# (stacks/ENV.yaml, Pulumi.ENV.yaml) after a rollout on AWS, so the next `pulumi up` wants
-# what is live. Nothing to commit is fine. Used by the deploy, promote and rollback workflows.
+# (stacks/ENV.yaml, Pulumi.ENV.yaml, and docs/environments.md, generated from them) after a
+# rollout on AWS, so the next `pulumi up` wants what is live. Nothing to commit is fine.
+# Used by the deploy, promote and rollback workflows.
 set -euo pipefail
 env="${1:?usage: scripts/record-live.sh ENV [WHAT]}"
 what="${2:-live colors}"
-files=("stacks/$env.yaml" "Pulumi.$env.yaml")
+files=("stacks/$env.yaml" "Pulumi.$env.yaml" "docs/environments.md")
+.venv/bin/shipyard docs environments >/dev/null  # the live colors show there too
 if git diff --quiet -- "${files[@]}"; then
   echo "record-live: $env unchanged"
   exit 0
@@ -21,5 +23,5 @@ for attempt in 1 2 3; do
   fi
   sleep $((attempt * 5))
 done
-echo "record-live: could not push the recorded state of $env: commit stacks/$env.yaml and Pulumi.$env.yaml by hand" >&2
+echo "record-live: could not push the recorded state of $env: commit ${files[*]} by hand" >&2
 exit 1

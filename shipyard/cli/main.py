@@ -16,6 +16,7 @@ from shipyard.cli.deploy_cmd import (
     scale_down_command,
     status_command,
 )
+from shipyard.cli.docs_cmd import docs
 from shipyard.cli.drift_cmd import drift
 from shipyard.cli.local_cmd import local
 from shipyard.cli.metrics_cmd import metrics_command
@@ -69,6 +70,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 
 cli.add_command(stacks)
+cli.add_command(docs)
 cli.add_command(render)
 cli.add_command(parity)
 cli.add_command(drift)
