@@ -55,7 +55,7 @@ def down(ctx: click.Context, env: str) -> None:
 @click.option(
     "--seconds",
     type=click.FloatRange(1, 3600),
-    default=600,
+    default=1800,
     show_default=True,
     help="Stop by itself after this long.",
 )
