@@ -261,7 +261,9 @@ def deploy_command(
         raise UsageError("--version is required (or --resume an interrupted rollout)")
     where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     if resume:
-        outcome = resume_rollout(sources, env, ledger, on_step=_progress, platform=where)
+        outcome = resume_rollout(
+            sources, env, ledger, actor=_who(by), on_step=_progress, platform=where
+        )
     else:
         assert version is not None
         options = DeployOptions(
@@ -350,6 +352,7 @@ def rollback_command(
         service,
         ledger,
         to=to_version,
+        actor=_who(None),
         on_step=_progress,
         platform=where,
         if_live=if_live,

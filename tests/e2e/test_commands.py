@@ -65,8 +65,9 @@ def test_bad_input_is_exit_2_and_starts_nothing(
 
 
 def test_deploy_status_rollback_and_ledger(
-    fast: StackSources, cli: Callable[..., CliResult]
+    fast: StackSources, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SHIPYARD_ACTOR", "oncall")
     deployed = cli(
         "deploy",
         "dev",
@@ -121,6 +122,8 @@ def test_deploy_status_rollback_and_ledger(
     assert [(r["version"], r["author"]) for r in releases][:1] == [("v2", "ada")]
     assert releases[0]["commit_time"] == "2026-11-28T09:14:00+00:00"
     assert [r["version"] for r in releases] == ["v2", "v1", "v7"]
+    actors = [e["actor"] for e in history if e["kind"] == "release"]
+    assert actors == ["oncall", "oncall", "oncall"]  # rollbacks name who rolled back
 
 
 def test_a_second_deploy_while_one_runs_is_refused(
