@@ -36,11 +36,12 @@ from rollout.deploy import DeployOptions, deploy, instant_rollback, rollback  # 
 from rollout.ledger import SqliteLedger  # noqa: E402
 from rollout.platforms.aws.outputs import StackOutputs  # noqa: E402
 from rollout.platforms.aws.target import AwsPlatform  # noqa: E402
-from rollout.platforms.local.processes import free_port, spawn, started_at, stop  # noqa: E402
+from rollout.platforms.local.processes import stop  # noqa: E402
 from shipyard import aws as shipyard_aws  # noqa: E402
 from shipyard.config.load import StackSources  # noqa: E402
 from shipyard.stacks import plan_stack_files, write_stack_files  # noqa: E402
 from tests.integration.aws_seed import apply_stack, clients_for, stack_outputs  # noqa: E402
+from tests.sample_app import start_sample  # noqa: E402
 
 FAST = """deploy:
   trafficSteps: [10, 50, 100]
@@ -65,24 +66,6 @@ def make_project(root: Path) -> StackSources:
     return sources
 
 
-def sample_app(root: Path, version: str) -> tuple[str, int, int | None]:
-    port = free_port()
-    server = REPO / "examples" / "app" / "server.py"
-    argv = [sys.executable, str(server), "--port", str(port), "--version", version]
-    pid = spawn(argv, dict(os.environ), root / "app.log")
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/version", timeout=0.5)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.02)
-    return url, pid, started_at(pid)
-
-
 def calls() -> tuple[int, dict[str, int]]:
     counted = dict(shipyard_aws.CALLS)
     shipyard_aws.CALLS.clear()
@@ -103,7 +86,7 @@ def main() -> None:
             sources = make_project(root)
             stack = render_stack(sources, "dev")
             seeded = apply_stack(stack, clients_for(endpoint))
-            url, pid, when = sample_app(root, "v3")
+            url, pid, when = start_sample(root, "v3")
             values = json.loads(json.dumps(stack_outputs(stack, seeded, {"web": url})))
             platform = AwsPlatform(
                 sources,

@@ -68,7 +68,7 @@ def render_text(report: Report, color: bool = False) -> str:
             style = "bold red" if diff["critical"] else ""
             table.add_row(
                 escape(diff["path"]),
-                *[escape(_cell(diff, env)) for env in report["environments"]],
+                *[escape(cell_text(diff, env)) for env in report["environments"]],
                 diff["classification"] + (" (critical)" if diff["critical"] else ""),
                 escape(_why(diff)),
                 style=style,
@@ -111,9 +111,9 @@ def render_markdown(report: Report, color: bool = False) -> str:
         lines.append("| path | " + " | ".join(envs) + " | class | why / source |")
         lines.append("|---" * (len(envs) + 3) + "|")
         for diff in open_differences:
-            cells = [_md(_cell(diff, env)) for env in envs]
+            cells = [md_cell(cell_text(diff, env)) for env in envs]
             klass = diff["classification"] + (" **critical**" if diff["critical"] else "")
-            why = _md(_why(diff))
+            why = md_cell(_why(diff))
             lines.append(f"| `{diff['path']}` | " + " | ".join(cells) + f" | {klass} | {why} |")
     else:
         lines.append("None.")
@@ -130,8 +130,10 @@ def render_markdown(report: Report, color: bool = False) -> str:
         "|---" * (len(envs) + 2) + "|",
     ]
     for diff in declared:
-        cells = [_md(_cell(diff, env)) for env in envs]
-        lines.append(f"| `{diff['path']}` | " + " | ".join(cells) + f" | {_md(diff['reason'])} |")
+        cells = [md_cell(cell_text(diff, env)) for env in envs]
+        lines.append(
+            f"| `{diff['path']}` | " + " | ".join(cells) + f" | {md_cell(diff['reason'])} |"
+        )
     lines += ["", "</details>", ""]
     return "\n".join(lines)
 
@@ -143,7 +145,7 @@ def render_html(report: Report, color: bool = False) -> str:
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["score"] = score_text
-    environment.filters["cell"] = _cell
+    environment.filters["cell"] = cell_text
     environment.filters["source_line"] = _source_line
     return environment.get_template("parity.html.j2").render(report=report)
 
@@ -176,7 +178,7 @@ def render_junit(report: Report, color: bool = False) -> str:
             )
             failure.text = "\n".join(
                 f"{d['path']}: {d['classification']}: "
-                + ", ".join(f"{env}={_cell(d, env)}" for env in report["environments"])
+                + ", ".join(f"{env}={cell_text(d, env)}" for env in report["environments"])
                 for d in bad
             )
     suite.set("failures", str(failures))
@@ -193,7 +195,8 @@ RENDERERS: dict[str, Callable[[Report, bool], str]] = {
 }
 
 
-def _cell(diff: dict[str, Any], env: str) -> str:
+def cell_text(diff: dict[str, Any], env: str) -> str:
+    """One environment's value of a difference, as every format prints it ("—": absent)."""
     if not diff["present"].get(env, False):
         return "—"
     value = diff["values"][env]
@@ -214,5 +217,6 @@ def _source_line(diff: dict[str, Any]) -> str | None:
     return "; ".join(f"{env}: {where}" for env, where in source.items())
 
 
-def _md(text: str) -> str:
+def md_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")

@@ -11,6 +11,7 @@ from rollout.ledger import Ledger
 from rollout.notify import Notifier
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.target import LocalPlatform
+from rollout.state import RolloutState, rollouts_of
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import VERSION, Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
@@ -160,16 +161,9 @@ def check_gate(
 
 def was_live(ledger: Ledger, environment: str, service: str, version: str) -> bool:
     """Whether a rollout of this service's version ever succeeded in the environment."""
-    events = ledger.events(environment)
-    succeeded = {
-        e.rollout for e in events if e.kind == "outcome" and e.data["status"] == "succeeded"
-    }
     return any(
-        e.kind == "release"
-        and e.rollout in succeeded
-        and e.data["service"] == service
-        and e.data["version"] == version
-        for e in events
+        r.service == service and r.version == version and r.state is RolloutState.SUCCEEDED
+        for r in rollouts_of(ledger.events(environment), lock_held=False)
     )
 
 

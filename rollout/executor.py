@@ -70,6 +70,12 @@ class Outcome:
     def succeeded(self) -> bool:
         return self.status == "succeeded"
 
+    @property
+    def ok(self) -> bool:
+        """Traffic is where the command meant it to be: live, undone on purpose, or left
+        alone because there was nothing to do (`unchanged`)."""
+        return self.succeeded or self.undone or self.status == "unchanged"
+
 
 class StepFailed(Exception):
     def __init__(self, check: str, message: str, figures: dict[str, Any] | None = None) -> None:

@@ -124,40 +124,17 @@ class S3Ledger:
         raise RuntimeError(f"could not append to {self.url}: {MAX_RACES} writers raced")
 
     def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:
-        return [
-            Event(
-                r["seq"],
-                r["at"],
-                r["environment"],
-                r["rollout"],
-                r["kind"],
-                r["actor"],
-                json.loads(r["data"]),
-                r["prev_hash"],
-                r["hash"],
-            )
-            for r in self._records()
-            if (environment is None or r["environment"] == environment)
-            and (rollout is None or r["rollout"] == rollout)
-        ]
+        events = []
+        for r in self._records():
+            if (environment is None or r["environment"] == environment) and (
+                rollout is None or r["rollout"] == rollout
+            ):
+                seq, at, env, run, kind, actor, text, prev, digest = _row(r)
+                events.append(Event(seq, at, env, run, kind, actor, json.loads(text), prev, digest))
+        return events
 
     def verify(self) -> list[str]:
-        return verify_records(
-            [
-                (
-                    r["seq"],
-                    r["at"],
-                    r["environment"],
-                    r["rollout"],
-                    r["kind"],
-                    r["actor"],
-                    r["data"],
-                    r["prev_hash"],
-                    r["hash"],
-                )
-                for r in self._records()
-            ]
-        )
+        return verify_records([_row(r) for r in self._records()])
 
     def lock(self, environment: str) -> Lock | None:
         try:
@@ -197,3 +174,11 @@ class S3Ledger:
             self.s3.delete_object(
                 Bucket=self.bucket, Key=self._key("locks", f"{lock.environment}.json")
             )
+
+
+FIELDS = ("seq", "at", "environment", "rollout", "kind", "actor", "data", "prev_hash", "hash")
+
+
+def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+    """An event object's fields in the chain's order (`data` still as stored text)."""
+    return tuple(record[field] for field in FIELDS)

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def require_loopback(url: str) -> None:
+    """Generated requests only ever go to this machine."""
+    host = httpx.URL(url).host
+    if host not in LOOPBACK:
+        raise ValueError(f"load is only ever sent to loopback, not {host}")
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -33,9 +42,7 @@ class Load:
     stopped: float = 0.0
 
     def __enter__(self) -> Load:
-        host = httpx.URL(self.url).host
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"load is only ever sent to loopback, not {host}")
+        require_loopback(self.url)
         self.started = time.monotonic()
         for _ in range(self.threads):
             worker = threading.Thread(target=self._run, daemon=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollout.executor import Platform
-from rollout.ledger import Ledger
+from rollout.ledger import Event, Ledger
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Service
 
@@ -66,9 +66,9 @@ class ScaleDown:
         }
 
 
-def warm_color(ledger: Ledger, environment: str, service: str) -> Warm | None:
-    """The color the service's last rollout left warm, unless retired since."""
-    events = ledger.events(environment)
+def warm_color(events: list[Event], service: str) -> Warm | None:
+    """The color the service's last rollout left warm, unless retired since (`events`: one
+    environment's, in order)."""
     last_rollout = None
     retired = False
     for event in events:
@@ -106,9 +106,10 @@ def scale_down(
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> list[ScaleDown]:
     config = load_stack(sources, environment).config
+    events = ledger.events(environment)  # read once; each retirement reads again under the lock
     results = []
     for service in services or config.services:
-        warm = warm_color(ledger, environment, service.name)
+        warm = warm_color(events, service.name)
         if warm is None:
             results.append(ScaleDown(service.name, "nothing-warm"))
             continue
@@ -135,7 +136,7 @@ def _retire(
     platform: Platform,
     actor: str,
 ) -> ScaleDown:
-    if warm_color(ledger, environment, service.name) != warm:
+    if warm_color(ledger.events(environment), service.name) != warm:
         return ScaleDown(service.name, "nothing-warm")  # a deploy came in between
     if platform.live(service, start=False) is warm.color:
         return ScaleDown(service.name, "back-on-traffic", warm.color.value)

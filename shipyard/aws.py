@@ -126,13 +126,13 @@ class Aws:
         self.endpoint_url = endpoint_url
         self.environment = environment
         session = boto3.session.Session(region_name=region)
-        if endpoint_url and session.get_credentials() is None:
+        if session.get_credentials() is None:  # resolved once: it may ask instance metadata
+            if not endpoint_url:
+                raise UsageError(CREDENTIALS_HELP)
             # An emulator takes any key; real AWS never sees these.
             session = boto3.session.Session(
                 region_name=region, aws_access_key_id="test", aws_secret_access_key="test"
             )
-        elif session.get_credentials() is None:
-            raise UsageError(CREDENTIALS_HELP)
         self.session = session
         self.config = retry_config()
         self.attempts = int(self.config.retries["total_max_attempts"])

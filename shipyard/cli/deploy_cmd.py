@@ -194,7 +194,7 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
         stdout().print(
             f"{outcome.status}: {outcome.message} ({outcome.seconds:.2f} s)", markup=False
         )
-    if not (outcome.succeeded or outcome.undone or outcome.status == "unchanged"):
+    if not outcome.ok:
         raise CheckFailed(f"deploy {outcome.status}: {outcome.message}")
 
 

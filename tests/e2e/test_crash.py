@@ -5,13 +5,8 @@ lands on an unhealthy color, `status` shows the interrupted rollout, and `deploy
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +18,8 @@ from rollout.platforms.local.platform import local_down, local_up
 from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
+from tests.drills import SHIPYARD, deploy_held_at_step
 
-SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 STEPS = 10  # prepare, await, smoke, (shift, bake, analyse) x 2, finalise
 
 
@@ -59,33 +54,9 @@ def shipyard(project: StackSources, *args: str) -> subprocess.CompletedProcess[s
 
 
 def kill_at_step(project: StackSources, ledger: SqliteLedger, version: str, index: int) -> None:
-    process = subprocess.Popen(
-        [
-            SHIPYARD,
-            "--project-dir",
-            str(project.root),
-            "deploy",
-            "dev",
-            "--version",
-            version,
-            "--service",
-            "api",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        # Hold inside the step once it is in the ledger, so the kill lands within it.
-        env={**os.environ, "SHIPYARD_HOLD_AT_STEP": str(index), "SHIPYARD_HOLD_SECONDS": "30"},
-    )
-    deadline = time.monotonic() + 60
-    seen = len(ledger.events("dev"))
-    while time.monotonic() < deadline:
-        started = [e for e in ledger.events("dev")[seen:] if e.kind == "step-started"]
-        if any(e.data["index"] == index for e in started):
-            break
-        assert process.poll() is None, "the deploy ended before the step to kill it at"
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    # Hold inside the step once it is in the ledger, so the kill lands within it.
+    with deploy_held_at_step(project.root, ledger, index, "--version", version, "--service", "api"):
+        pass
 
 
 def latest(project: StackSources) -> dict[str, Any]:

@@ -10,13 +10,9 @@ commands are untouched.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +25,9 @@ from rollout.platforms.local.platform import local_down
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import REPO, CliResult
+from tests.drills import deploy_held_at_step
 
 RUNBOOK = REPO / "docs" / "runbook.md"
-SHIPYARD = str(REPO / ".venv" / "bin" / "shipyard")
 EXIT = re.compile(r"\s+#\s*exit\s+(\d+)\s*$")
 
 
@@ -102,23 +98,8 @@ def rehearsal(project: StackSources) -> Iterator[StackSources]:
 def kill_a_deploy_at_its_first_shift(project: StackSources) -> None:
     """The incident for "A stale lock": the deploy of web v5 dies inside step 4."""
     ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
-    seen = len(ledger.events("dev"))
-    process = subprocess.Popen(
-        [SHIPYARD, "--project-dir", str(project.root), "deploy", "dev", "--service", "web",
-         "--version", "v5"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "SHIPYARD_HOLD_AT_STEP": "3", "SHIPYARD_HOLD_SECONDS": "60"},
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        started = [e for e in ledger.events("dev")[seen:] if e.kind == "step-started"]
-        if any(e.data["index"] == 3 for e in started):
-            break
-        assert process.poll() is None, "the deploy ended before its first shift"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    with deploy_held_at_step(project.root, ledger, 3, "--service", "web", "--version", "v5"):
+        pass
 
 
 def change_a_health_check_in_staging(project: StackSources) -> Callable[[], None]:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from rollout.platforms.local.processes import free_port, spawn, started_at, stop
-from tests.conftest import REPO
+from rollout.platforms.local.processes import stop
+from tests.sample_app import start_sample
 
-SERVER = REPO / "examples" / "app" / "server.py"
 Start = Callable[..., str]
 
 
@@ -37,23 +32,8 @@ def sample(tmp_path: Path) -> Iterator[Start]:
     started: list[tuple[int, int | None]] = []
 
     def start(version: str = "v1", wait: bool = True, **knobs: str) -> str:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-        env.update(knobs)
-        pid = spawn(
-            [sys.executable, str(SERVER), "--port", str(port), "--version", version],
-            env,
-            tmp_path / f"app-{port}.log",
-        )
-        started.append((pid, started_at(pid)))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while wait and time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/version", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.02)
+        url, pid, when = start_sample(tmp_path, version, wait, **knobs)
+        started.append((pid, when))
         return url
 
     yield start

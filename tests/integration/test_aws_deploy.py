@@ -8,11 +8,7 @@ test listener is played by the sample service on loopback, so smoke tests run fo
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +23,13 @@ from parity.render import render_stack
 from rollout.ledger import SqliteLedger
 from shipyard.config.load import StackSources, load_stack
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.conftest import REPO, CliResult
+from tests.conftest import CliResult
+from tests.drills import deploy_held_at_step
 from tests.integration.aws_seed import Seeded, apply_stack, clients_for, stack_outputs
 from tests.integration.conftest import Start
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")
 
-SHIPYARD = str(REPO / ".venv" / "bin" / "shipyard")
 FAST = """deploy:
   trafficSteps: [10, 50, 100]
   bakeSeconds: 0
@@ -204,23 +200,12 @@ def test_a_second_deploy_is_refused_while_the_first_holds_the_lock_then_undone_a
     world_factory: Callable[[int], World], cli: Callable[..., CliResult]
 ) -> None:
     world = world_factory(0)
-    argv = [SHIPYARD, "--project-dir", str(world.project.root), "deploy", "dev"]
-    argv += ["--service", "web", "--version", "v3", *world.args]
-    first = subprocess.Popen(
-        argv,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        # Hold inside step 4 (the 10% shift) once it is in the ledger.
-        env={**os.environ, "SHIPYARD_HOLD_AT_STEP": "3", "SHIPYARD_HOLD_SECONDS": "60"},
-    )
-    try:
-        wait_for_step(world.ledger, first, 3)
+    # Held inside step 4 (the 10% shift) once it is in the ledger.
+    args = ("--service", "web", "--version", "v3", *world.args)
+    with deploy_held_at_step(world.project.root, world.ledger, 3, *args):
         second = deploy(cli, world, "v4")
         assert second.code == 1
         assert "dev is locked" in second.err and "deploying web@v3" in second.err, second.err
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
     # The holder died mid-rollout: the lock is stale, the rollout unfinished. Undo it on AWS.
     ledger_only = world.args[-2:]
     wrong = cli("rollback", "dev", "--service", "web", *ledger_only, project=world.project)
@@ -231,17 +216,6 @@ def test_a_second_deploy_is_refused_while_the_first_holds_the_lock_then_undone_a
     assert undone.code == 0, undone
     assert world.raw_weights() == {"blue": 0, "green": 999}
     assert world.ecs_service("web-blue")["desiredCount"] == 0
-
-
-def wait_for_step(ledger: SqliteLedger, process: subprocess.Popen[bytes], index: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        events = ledger.events("dev") if ledger.path.exists() else []
-        if any(e.kind == "step-started" and e.data["index"] == index for e in events):
-            return
-        assert process.poll() is None, "the first deploy ended before holding its step"
-        time.sleep(0.01)
-    raise AssertionError(f"step {index} never started")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -19,7 +18,7 @@ from rollout.platforms.aws.health import AwsHealth
 from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
 from shipyard.config.model import Color, Deploy
 from smoke.runner import CheckResult, SmokeReport
-from tests.integration.aws_seed import Seeded, seed
+from tests.integration.aws_seed import Seeded, clients_for, seed
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 
@@ -27,13 +26,7 @@ BLUE, GREEN = Color.BLUE, Color.GREEN
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     httpx.post(f"{moto_url}/moto-api/reset", timeout=30).raise_for_status()
-    session = boto3.session.Session(
-        region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
-    return {
-        name: session.client(name, endpoint_url=moto_url)
-        for name in ("ec2", "elbv2", "ecs", "cloudwatch")
-    }
+    return clients_for(moto_url)
 
 
 @pytest.fixture

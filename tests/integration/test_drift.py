@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -16,7 +15,7 @@ from parity.live import AwsClients
 from parity.render import RenderedStack
 from shipyard.config.load import StackSources
 from tests.conftest import CliResult
-from tests.integration.aws_seed import Seeded, seed
+from tests.integration.aws_seed import Seeded, clients_for, seed
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")
 
@@ -28,13 +27,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     httpx.post(f"{moto_url}/moto-api/reset", timeout=30).raise_for_status()
     for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
-    session = boto3.session.Session(
-        region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
-    )
-    return {
-        name: session.client(name, endpoint_url=moto_url)
-        for name in ("ec2", "elbv2", "ecs", "cloudwatch")
-    }
+    return clients_for(moto_url)
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ import time
 import httpx
 
 from rollout.platforms.local.processes import free_port
-from tests.conftest import REPO
-
-SERVER = REPO / "examples" / "app" / "server.py"
+from tests.sample_app import SERVER
 
 
 def start(port: int, **knobs: str) -> subprocess.Popen[bytes]:

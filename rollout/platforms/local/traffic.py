@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rollout.load import require_loopback
 from rollout.platforms.local.processes import alive, spawn, started_at, stop
 from rollout.platforms.local.state import LocalState
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _record(state: LocalState) -> Path:
@@ -67,9 +66,7 @@ def send(urls: list[str], seconds: float, rate: float) -> int:
     import httpx
 
     for url in urls:
-        host = httpx.URL(url).host
-        if host not in LOOPBACK:
-            raise SystemExit(f"traffic only ever goes to loopback, not {host}")
+        require_loopback(url)
     interval = 1.0 / rate
     deadline = time.monotonic() + seconds
     sent = 0
