@@ -6,14 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, Platform, StepListener
-from rollout.gates import ReleaseId, evaluate_gate
+from rollout.gates import ReleaseId, evaluate_gate, image_tag
 from rollout.ledger import Ledger
 from rollout.notify import Notifier
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.target import LocalPlatform
 from rollout.state import RolloutState, rollouts_of
 from shipyard.config.load import StackSources, load_stack
-from shipyard.config.model import VERSION, Service, StackConfig
+from shipyard.config.model import Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
 
 
@@ -63,11 +63,7 @@ def deploy(
     platform: Platform | None = None,
 ) -> Outcome:
     """Put a version live on the idle color of one service, or roll back trying."""
-    if not VERSION.match(options.version):
-        raise UsageError(
-            f"--version {options.version!r} is not an image tag: letters, digits, '.', '_' "
-            "or '-', up to 128 characters"
-        )
+    image_tag(options.version)
     config = load_stack(sources, options.environment).config
     service = choose_service(config, options.service, options.environment)
     notifier = Notifier(config.deploy.webhook_url, options.environment, ledger)

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.ledger import Event, Ledger
-from shipyard.config.model import Approvals
+from shipyard.config.model import VERSION, Approvals
 from shipyard.errors import CheckFailed, UsageError
 
 RELEASE = re.compile(
     r"^(?P<service>[a-z][a-z0-9-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)"
     r"(?:#(?P<commit>[0-9A-Za-z._-]+))?$"
 )
+UNKNOWN = "unknown"  # what the ledger records for an author or commit nobody gave
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,29 @@ class ReleaseId:
         return {"service": self.service, "version": self.version, "commit": self.commit}
 
 
+def image_tag(version: str, flag: str = "--version") -> str:
+    """The version, if `deploy` would take it as an image tag; else a UsageError naming flag."""
+    if not VERSION.match(version):
+        shown = (
+            repr(version)
+            if len(version) <= 40
+            else f"{version[:40]!r}... ({len(version)} characters)"
+        )
+        raise UsageError(
+            f"{flag} {shown} is not an image tag: letters, digits, '.', '_' or '-', up to 128 "
+            "characters"
+        )
+    return version
+
+
 def parse_release(text: str) -> ReleaseId:
     match = RELEASE.match(text.strip())
     if match is None:
         raise UsageError(
             f"--release {text!r}: write it as service@version#commit, e.g. web@v2#3f9c2e1"
         )
-    return ReleaseId(match["service"], match["version"], match["commit"] or "unknown")
+    image_tag(match["version"], "--release: the version")  # what deploy would refuse
+    return ReleaseId(match["service"], match["version"], match["commit"] or UNKNOWN)
 
 
 def normalise_person(name: str) -> str:
@@ -61,8 +78,20 @@ def normalise_person(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def known_person(name: str | None) -> bool:
+    """Someone named: not empty, not the ledger's "unknown"."""
+    return name is not None and normalise_person(name) not in ("", UNKNOWN)
+
+
 def identity(explicit: str | None = None) -> str:
-    """--by, else $SHIPYARD_ACTOR, else $GITHUB_ACTOR, else `git config user.email`."""
+    """--by, else $SHIPYARD_ACTOR, else $GITHUB_ACTOR, else `git config user.email`.
+
+    An empty --by is refused, never replaced by the default: it is a mistake, not a choice."""
+    if explicit is not None and not known_person(explicit):
+        raise UsageError(
+            f"--by {explicit!r} names nobody: give a name, or drop --by to be "
+            "$SHIPYARD_ACTOR, $GITHUB_ACTOR or git config user.email"
+        )
     for candidate in (explicit, os.environ.get("SHIPYARD_ACTOR"), os.environ.get("GITHUB_ACTOR")):
         if candidate and candidate.strip():
             return candidate.strip()

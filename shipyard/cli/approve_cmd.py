@@ -33,10 +33,10 @@ def _decide(
     ledger_path: str | None,
     approve: bool,
 ) -> None:
-    sources, ledger = _ledger(ctx, ledger_path)
-    sources.require_environment(env)
     target = parse_release(release)
     reviewer = identity(by)
+    sources, ledger = _ledger(ctx, ledger_path)
+    sources.require_environment(env)
     event = record_decision(ledger, env, target, reviewer, approve, comment)
     verb = "approved" if approve else "rejected"
     click.echo(f"{reviewer} {verb} {target.key} for {env} (ledger event {event.seq})")
@@ -127,10 +127,11 @@ def promote_command(
     in FROM. TO's gate (deploy.approvals in its stack config) must be satisfied: exit 1
     lists exactly what is missing. Lead time and approval wait go to the ledger.
     """
+    actor = identity(by)
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(target)
     if dry_run:
-        preview = promotion_preview(sources, source, target, service, ledger, identity(by))
+        preview = promotion_preview(sources, source, target, service, ledger, actor)
         if output_format == "json":
             emit_json(preview)
             return
@@ -148,7 +149,7 @@ def promote_command(
         target,
         service,
         ledger,
-        identity(by),
+        actor,
         min_parity,
         on_step=_progress,
         platform=where,

@@ -16,7 +16,7 @@ from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome, Platform
-from rollout.gates import identity
+from rollout.gates import UNKNOWN, identity
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
@@ -172,10 +172,12 @@ def _iso_time(text: str | None) -> str | None:
 
 
 def _who(by: str | None) -> str:
+    if by is not None:
+        return identity(by)  # an empty --by is refused, never replaced by the default
     try:
-        return identity(by)
+        return identity()
     except UsageError:
-        return "unknown"  # a gated environment then refuses: nobody can vouch for it
+        return UNKNOWN  # a gated environment then refuses: nobody can vouch for it
 
 
 def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
@@ -253,6 +255,7 @@ def deploy_command(
       shipyard deploy prod --platform aws --stack-outputs prod.json \\
           --service web --version 3f9c2e1 --commit 3f9c2e1
     """
+    actor = _who(by)
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
     if resume and version:
@@ -262,7 +265,7 @@ def deploy_command(
     where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     if resume:
         outcome = resume_rollout(
-            sources, env, ledger, actor=_who(by), on_step=_progress, platform=where
+            sources, env, ledger, actor=actor, on_step=_progress, platform=where
         )
     else:
         assert version is not None
@@ -273,7 +276,7 @@ def deploy_command(
             commit=commit,
             commit_time=_iso_time(commit_time),
             author=author,
-            actor=_who(by),
+            actor=actor,
         )
         outcome = deploy(sources, options, ledger, on_step=_progress, platform=where)
     _finish(outcome, output_format, env)
