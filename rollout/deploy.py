@@ -6,9 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, Platform, StepListener
-from rollout.gates import ReleaseId, evaluate_gate, image_tag
+from rollout.gates import ReleaseId, evaluate_gate, image_tag, unvouched
 from rollout.ledger import Ledger
 from rollout.notify import Notifier
+from rollout.people import UNKNOWN
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.target import LocalPlatform
 from rollout.state import RolloutState, rollouts_of
@@ -22,9 +23,9 @@ class DeployOptions:
     environment: str
     version: str
     service: str | None = None
-    commit: str = "unknown"
+    commit: str = UNKNOWN
     commit_time: str | None = None
-    author: str = "unknown"
+    author: str = UNKNOWN  # a gated environment refuses it unless the ledger knows the author
     actor: str = "shipyard"
     purpose: str = "deploy"
 
@@ -126,7 +127,10 @@ def check_gate(
     A rollback to a version that was live here before (a successful rollout in the ledger, or
     a version the stack config records) needs none: it was approved then, and a 2 AM
     rollback must not wait for reviewers. Any other version goes through the gate,
-    also when it arrives as `rollback --to`."""
+    also when it arrives as `rollback --to`, and so does an ordinary deploy of a version
+    that was live before. The gate needs the release's author (given, or recorded in the
+    ledger) and its deployer: without them it refuses (exit 2) rather than count the
+    author's own approval."""
     policy = config.deploy.approvals
     if policy.required == 0:
         return
@@ -144,6 +148,9 @@ def check_gate(
         )  # fmt: skip
         return
     release = ReleaseId(service, options.version, options.commit)
+    problem = unvouched(ledger, environment, release, options.author, options.actor)
+    if problem is not None:
+        raise UsageError(problem)
     result = evaluate_gate(ledger, environment, release, policy, options.author, options.actor)
     if not result.satisfied:
         raise CheckFailed(result.explain())
@@ -249,9 +256,9 @@ def rollback(
             to = previous_good_version(ledger, environment, service.name, sources)
             if to is None:
                 raise
-    options = DeployOptions(
-        environment, to, service_name, actor=actor, author=actor, purpose="rollback"
-    )
+    # Its author is whoever wrote that version (the ledger knows, when it went anywhere
+    # before), never the person rolling back: the gate keeps the author's approval out.
+    options = DeployOptions(environment, to, service_name, actor=actor, purpose="rollback")
     return deploy(sources, options, ledger, on_step=on_step, platform=platform)
 
 

@@ -4,19 +4,19 @@ A release is `service@version#commit`. An environment's policy (`deploy.approval
 `required` approvals of that exact release, from distinct reviewers, none of them the
 release's author or the person deploying, none older than `maxAgeHours`; one rejection of the
 release blocks it, whatever comes after. Reviewers are compared case- and space-insensitively.
-A ledger whose hash chain is broken decides nothing.
+A ledger whose hash chain is broken decides nothing, and neither does a release whose author or
+deployer nobody can name: "unknown" would let the real author's own approval count.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.ledger import Event, Ledger
+from rollout.people import UNKNOWN, known_person, normalise_person
 from shipyard.config.model import VERSION, Approvals
 from shipyard.errors import CheckFailed, UsageError
 
@@ -24,7 +24,6 @@ RELEASE = re.compile(
     r"^(?P<service>[a-z][a-z0-9-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)"
     r"(?:#(?P<commit>[0-9A-Za-z._-]+))?$"
 )
-UNKNOWN = "unknown"  # what the ledger records for an author or commit nobody gave
 
 
 @dataclass(frozen=True)
@@ -73,40 +72,22 @@ def parse_release(text: str) -> ReleaseId:
     return ReleaseId(match["service"], match["version"], match["commit"] or UNKNOWN)
 
 
-def normalise_person(name: str) -> str:
-    """`  Ada@Example.com ` and `ada@example.com` are one reviewer."""
-    return " ".join(name.split()).casefold()
-
-
-def known_person(name: str | None) -> bool:
-    """Someone named: not empty, not the ledger's "unknown"."""
-    return name is not None and normalise_person(name) not in ("", UNKNOWN)
-
-
-def identity(explicit: str | None = None) -> str:
-    """--by, else $SHIPYARD_ACTOR, else $GITHUB_ACTOR, else `git config user.email`.
-
-    An empty --by is refused, never replaced by the default: it is a mistake, not a choice."""
-    if explicit is not None and not known_person(explicit):
-        raise UsageError(
-            f"--by {explicit!r} names nobody: give a name, or drop --by to be "
-            "$SHIPYARD_ACTOR, $GITHUB_ACTOR or git config user.email"
+def unvouched(
+    ledger: Ledger, environment: str, release: ReleaseId, author: str, deployer: str
+) -> str | None:
+    """Why a gate cannot judge this release (no author, no deployer to keep out), or None."""
+    if not known_person(deployer):
+        return (
+            f"who is deploying {release.key}? {environment}'s approvals must not be the "
+            "deployer's own: pass --by WHO, or set SHIPYARD_ACTOR"
         )
-    for candidate in (explicit, os.environ.get("SHIPYARD_ACTOR"), os.environ.get("GITHUB_ACTOR")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    try:
-        email = subprocess.run(
-            ["git", "config", "user.email"], capture_output=True, text=True, timeout=5, check=False
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        email = ""
-    if not email:
-        raise UsageError(
-            "who are you? pass --by, or set SHIPYARD_ACTOR (or GITHUB_ACTOR, or "
-            "git config user.email)"
+    if not known_person(author) and release_author(ledger, release) is None:
+        return (
+            f"{release.key} has no known author, and {environment}'s approvals must not be the "
+            "author's own: deploy it with --author WHO (its commit's author; without --author, "
+            "the author git records for --commit, or for HEAD)"
         )
-    return email
+    return None
 
 
 @dataclass(frozen=True)
@@ -155,6 +136,9 @@ def evaluate_gate(
             blocked=f"the ledger has been tampered with ({problems[0]}); "
             "no approval in it can be trusted",
         )
+    problem = unvouched(ledger, environment, release, author, deployer)
+    if problem is not None:
+        return GateResult(environment, release, policy.required, blocked=problem)
     now = now or dt.datetime.now(dt.UTC)
     oldest = now - dt.timedelta(hours=policy.max_age_hours)
     events = [e for e in ledger.events(environment) if release.matches(e.data)]
@@ -168,9 +152,11 @@ def evaluate_gate(
             blocked=f"rejected by {rejection.data['reviewer']} at {rejection.at}{comment}",
         )
     excluded = {
-        normalise_person(author): "is the author",
-        normalise_person(deployer): "is deploying it",
+        normalise_person(who): "is the author"
+        for who in [author, *recorded_authors(ledger, release)]  # as given, and as recorded
+        if known_person(who)
     }
+    excluded[normalise_person(deployer)] = "is deploying it"
     counted: dict[str, str] = {}
     refused = []
     for event in (e for e in events if e.kind == "approval"):
@@ -213,10 +199,23 @@ def record_decision(
 
 
 def release_author(ledger: Ledger, release: ReleaseId) -> str | None:
-    """The author recorded with the release, in whichever environment it was deployed."""
+    """The author first recorded with the release, in whichever environment it went."""
+    return next(iter(recorded_authors(ledger, release)), None)
+
+
+def recorded_authors(ledger: Ledger, release: ReleaseId) -> list[str]:
+    """Every author recorded with the release, in any environment; for a release of unknown
+    commit (a `rollback --to`), with any release of that version."""
+    authors = []
     for event in ledger.events():
-        if event.kind == "release" and release.matches(event.data):
-            author = event.data.get("author")
-            if author and author != "unknown":
-                return str(author)
-    return None
+        if event.kind != "release":
+            continue
+        same = release.matches(event.data) or (
+            release.commit == UNKNOWN
+            and (event.data.get("service"), event.data.get("version"))
+            == (release.service, release.version)
+        )
+        author = event.data.get("author")
+        if same and isinstance(author, str) and known_person(author) and author not in authors:
+            authors.append(author)
+    return authors

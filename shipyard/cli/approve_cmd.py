@@ -8,7 +8,8 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from rollout.gates import identity, parse_release, record_decision
+from rollout.gates import parse_release, record_decision
+from rollout.people import identity
 from rollout.promote import promote, promotion_preview
 from shipyard.cli.common import format_option
 from shipyard.cli.deploy_cmd import (

@@ -16,8 +16,8 @@ from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome, Platform
-from rollout.gates import UNKNOWN, identity
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
+from rollout.people import UNKNOWN, commit_author, identity
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.platform import local_status
@@ -180,6 +180,13 @@ def _who(by: str | None) -> str:
         return UNKNOWN  # a gated environment then refuses: nobody can vouch for it
 
 
+def _author(given: str | None, root: Path, commit: str) -> str:
+    """--author as given (empty: unknown), else the author git records for the commit."""
+    if given is not None:
+        return given.strip() or UNKNOWN
+    return commit_author(root, commit) or UNKNOWN
+
+
 def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
     if output_format == "json":
         emit_json(
@@ -214,7 +221,13 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
     metavar="ISO8601",
     help="When that commit was made (lead time for changes), e.g. 2026-11-28T09:14:00Z.",
 )
-@click.option("--author", default="unknown", help="The change's author (for the ledger).")
+@click.option(
+    "--author",
+    metavar="WHO",
+    help="The change's author, whose own approval never counts. Default: the author git "
+    "records for --commit (HEAD without --commit) when the project is a git work tree. "
+    "Required where ENV needs approvals.",
+)
 @click.option(
     "--by",
     metavar="WHO",
@@ -234,7 +247,7 @@ def deploy_command(
     stack_outputs: Path | None,
     commit: str,
     commit_time: str | None,
-    author: str,
+    author: str | None,
     by: str | None,
     ledger_path: str | None,
     output_format: str,
@@ -275,7 +288,7 @@ def deploy_command(
             service,
             commit=commit,
             commit_time=_iso_time(commit_time),
-            author=author,
+            author=_author(author, sources.root, commit),
             actor=actor,
         )
         outcome = deploy(sources, options, ledger, on_step=_progress, platform=where)

@@ -83,9 +83,8 @@ def test_a_closed_gate_asks_for_approval(
 ) -> None:
     url, received = hook
     configure(project, "staging", url)
-    result = cli(
-        "deploy", "staging", "--version", "v2", "--service", "api", "--by", "ci", project=project
-    )
+    result = cli("deploy", "staging", "--version", "v2", "--service", "api", "--by", "ci",
+                 "--author", "ada", project=project)  # fmt: skip
     assert result.code == 1
     assert [m["shipyard"]["event"] for m in received] == ["approval-needed"]
     assert "needs 1 approval(s) in staging" in received[0]["text"]

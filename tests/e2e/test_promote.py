@@ -160,3 +160,29 @@ def test_a_release_that_never_succeeded_is_not_promoted(
     result = cli("promote", "dev", "staging", "--service", "web", "--by", "dave", project=pipeline)
     assert result.code == 1
     assert "no release of web has succeeded in dev" in result.err
+
+
+def test_a_release_nobody_wrote_goes_to_dev_but_is_never_promoted(
+    pipeline: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    """dev needs no approvals: an unknown author is fine there. staging's gate must keep the
+    author's own approval out, so it refuses a release whose author nobody named."""
+    for version, author in (("v5", ("--author", "")), ("v6", ())):  # not a git work tree
+        deployed = cli("deploy", "dev", "--version", version, "--service", "api", "--by", "ci",
+                       *author, project=pipeline)  # fmt: skip
+        assert deployed.code == 0, deployed
+    ledger = SqliteLedger(pipeline.root / ".shipyard" / "ledger.db")
+    releases = [e.data for e in ledger.events("dev") if e.kind == "release"]
+    assert [(r["version"], r["author"]) for r in releases] == [("v5", "unknown"), ("v6", "unknown")]
+    cli("approve", "staging", "--release", "api@v6", "--by", "bob", project=pipeline)
+    cli("approve", "staging", "--release", "api@v6", "--by", "carol", project=pipeline)
+    preview = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", "--dry-run",
+                  project=pipeline)  # fmt: skip
+    assert preview.code == 0
+    assert "api@v6#unknown has no known author" in preview.out
+    before = len(ledger.events())
+    refused = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", project=pipeline)
+    assert refused.code == 2, refused
+    assert refused.err.startswith("shipyard: api@v6#unknown has no known author, and staging's")
+    assert "deploy it with --author WHO" in refused.err and refused.err.count("\n") == 1
+    assert len(ledger.events()) == before  # nothing recorded, nothing deployed

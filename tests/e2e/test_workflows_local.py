@@ -112,13 +112,14 @@ def test_the_workflows_commands_run_as_written(
 
     # rollback.yml: a stack version needs the Pulumi CLI (not here); a version that was live
     # in prod redeploys without waiting for reviewers, one that never was goes through the
-    # gate; no version flips back instantly.
+    # gate, which first needs to know who wrote it (v9 went nowhere with an author); no
+    # version flips back instantly.
     by_stack, to_version, instant = workflow_commands(WORKFLOWS / "rollback.yml")
     one_click = {"ENVIRONMENT": "prod", "SERVICE": "web", "VERSION": "v1", "STACK_VERSION": "3"}
     result = runner.run(by_stack, one_click, expect=2)
     assert "Pulumi CLI" in result.err
-    refused = runner.run(to_version, {**one_click, "VERSION": "v9"}, expect=1)
-    assert "web@v9#unknown needs 2 approval(s) in prod" in refused.err
+    refused = runner.run(to_version, {**one_click, "VERSION": "v9"}, expect=2)
+    assert "web@v9#unknown has no known author" in refused.err and "--author" in refused.err
     runner.run(to_version, one_click)
     assert live_version(pipeline, "prod", "web") == "v1"
     runner.run(instant, one_click)
@@ -145,7 +146,7 @@ def test_the_workflows_commands_run_as_written(
         ("promote staging", 0),
         ("smoke --env", 0),
         ("rollback prod", 2),
-        ("rollback prod", 1),
+        ("rollback prod", 2),
         ("rollback prod", 0),
         ("rollback prod", 0),
         ("rollback dev", 0),

@@ -3,6 +3,7 @@ commands proven to exist by running them."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -113,3 +114,39 @@ def test_the_nightly_parity_commands_run_as_written(
         assert result.returncode == 0, (args, result.stderr)
     assert (tmp_path / "parity.json").stat().st_size > 1000
     assert "<html" in (tmp_path / "parity.html").read_text()
+
+
+def test_dev_deploys_record_the_commits_author_never_whoever_pushed() -> None:
+    """staging and prod exclude the author recorded here from their approvals: it must be the
+    commit's (GitHub login, else git's email), passed through env, never `github.actor`."""
+    doc = yaml.safe_load((REPO / ".github/workflows/deploy-dev.yml").read_text())
+    step = next(s for s in doc["jobs"]["deploy"]["steps"] if "deploy dev" in s.get("run", ""))
+    assert step["env"]["AUTHOR"] == "${{ github.event.head_commit.author.username }}"
+    assert '--author "$AUTHOR"' in step["run"]
+    defaults = [line for line in step["run"].splitlines() if line.startswith(": ")]
+    script = "\n".join([*defaults, 'printf %s "$AUTHOR"'])
+    git_author = subprocess.run(
+        ["git", "log", "-1", "--format=%ae"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    for given, recorded in (("", git_author), ("ada", "ada")):  # hand-started / pushed
+        ran = subprocess.run(
+            ["bash", "-c", script],
+            cwd=REPO,
+            env={"PATH": os.environ["PATH"], "AUTHOR": given},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert ran.stdout == recorded and recorded
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_event_text_reaches_scripts_through_env_never_inline(workflow: Path) -> None:
+    # An expression inside `run:` is pasted into the script before the shell reads it; GitHub's
+    # fix is an intermediate environment variable:
+    # https://docs.github.com/en/actions/reference/security/secure-use#use-an-intermediate-environment-variable
+    doc = yaml.safe_load(workflow.read_text())
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), (workflow.name, step.get("name"))

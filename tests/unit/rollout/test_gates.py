@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rollout.gates import (
-    ReleaseId,
-    evaluate_gate,
-    identity,
-    normalise_person,
-    parse_release,
-    record_decision,
-)
+from rollout.gates import ReleaseId, evaluate_gate, parse_release, record_decision
 from rollout.ledger import SqliteLedger
+from rollout.people import identity, normalise_person
 from shipyard.config.load import StackSources
 from shipyard.config.model import Approvals
 from shipyard.errors import CheckFailed, UsageError

@@ -1,0 +1,84 @@
+"""check_gate: which deploys into a gated environment need approvals, and who may give them.
+
+The rollback exemption is narrow: only a *rollback* to a version that was live here before
+skips the gate. An ordinary deploy of such a version, and a rollback to a version that never
+was live, are judged like any release, and the gate refuses to judge one whose author or
+deployer nobody can name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rollout.deploy import DeployOptions, check_gate
+from rollout.ledger import SqliteLedger
+from shipyard.config.load import StackSources, load_stack
+from shipyard.config.model import StackConfig
+from shipyard.errors import UsageError
+
+
+@pytest.fixture
+def prod(project: StackSources) -> StackConfig:
+    config = load_stack(project, "prod").config
+    assert config.deploy.approvals.required == 2
+    assert config.service("web").versions.blue == "v1"  # declared: live in prod before
+    return config
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> SqliteLedger:
+    """v7 of web went live in prod (a succeeded rollout); v9 was only ever deployed to dev."""
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    for env, version, rollout in (("prod", "v7", "r1"), ("dev", "v9", "r2")):
+        ledger.append(
+            env,
+            "release",
+            {"service": "web", "version": version, "commit": "unknown", "author": "ada"},
+            rollout=rollout,
+        )
+        ledger.append(env, "outcome", {"status": "succeeded"}, rollout=rollout)
+    return ledger
+
+
+def gate(ledger: SqliteLedger, config: StackConfig, version: str, **options: str) -> None:
+    settings = {"author": "ada", "actor": "dave", **options}
+    check_gate(ledger, "prod", config, "web", DeployOptions("prod", version, "web", **settings))
+
+
+def approve(ledger: SqliteLedger, version: str, *reviewers: str) -> None:
+    for reviewer in reviewers:
+        ledger.append(
+            "prod",
+            "approval",
+            {"service": "web", "version": version, "commit": "unknown", "reviewer": reviewer},
+        )
+
+
+@pytest.mark.parametrize("author", ["unknown", "", "  ", "Unknown"])
+def test_a_release_nobody_wrote_is_refused_before_any_approval_is_counted(
+    ledger: SqliteLedger, prod: StackConfig, author: str
+) -> None:
+    approve(ledger, "v8", "bob", "carol")
+    before = len(ledger.events())
+    with pytest.raises(UsageError, match="web@v8#unknown has no known author") as refused:
+        gate(ledger, prod, "v8", author=author)
+    assert "--author WHO" in str(refused.value) and "\n" not in str(refused.value)
+    assert len(ledger.events()) == before
+    gate(ledger, prod, "v8", author="erin")  # named: bob and carol count
+
+
+def test_a_release_nobody_deploys_is_refused(ledger: SqliteLedger, prod: StackConfig) -> None:
+    approve(ledger, "v8", "bob", "carol")
+    with pytest.raises(UsageError, match="who is deploying web@v8#unknown.*--by WHO"):
+        gate(ledger, prod, "v8", actor="unknown")
+
+
+def test_an_ungated_environment_takes_an_unknown_author(
+    project: StackSources, ledger: SqliteLedger
+) -> None:
+    dev = load_stack(project, "dev").config
+    assert dev.deploy.approvals.required == 0
+    options = DeployOptions("dev", "v8", "web", author="unknown", actor="unknown")
+    check_gate(ledger, "dev", dev, "web", options)  # no refusal, nothing recorded
