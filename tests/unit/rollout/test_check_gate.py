@@ -16,7 +16,7 @@ from rollout.deploy import DeployOptions, check_gate
 from rollout.ledger import SqliteLedger
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import StackConfig
-from shipyard.errors import UsageError
+from shipyard.errors import CheckFailed, UsageError
 
 
 @pytest.fixture
@@ -54,6 +54,36 @@ def approve(ledger: SqliteLedger, version: str, *reviewers: str) -> None:
             "approval",
             {"service": "web", "version": version, "commit": "unknown", "reviewer": reviewer},
         )
+
+
+@pytest.mark.parametrize("version", ["v7", "v1"], ids=["live-in-the-ledger", "declared"])
+def test_an_ordinary_deploy_of_a_version_that_was_live_still_needs_approvals(
+    ledger: SqliteLedger, prod: StackConfig, version: str
+) -> None:
+    with pytest.raises(CheckFailed, match=rf"web@{version}#unknown needs 2 approval\(s\) in prod"):
+        gate(ledger, prod, version)
+    assert [e.kind for e in ledger.events("prod")][-1] != "gate-skipped"
+    gate(ledger, prod, version, purpose="rollback")  # the same version, rolled back to
+    skipped = ledger.events("prod")[-1]
+    assert (skipped.kind, skipped.data["version"]) == ("gate-skipped", version)
+
+
+def test_a_rollback_to_a_version_that_never_was_live_needs_approvals(
+    ledger: SqliteLedger, prod: StackConfig
+) -> None:
+    before = len(ledger.events())
+    with pytest.raises(CheckFailed, match=r"web@v9#unknown needs 2 approval\(s\) in prod"):
+        gate(ledger, prod, "v9", purpose="rollback", author="unknown")
+    assert len(ledger.events()) == before  # refused: nothing recorded
+    # ada wrote v9 (the ledger says so, from dev): her approval never counts, even though
+    # the rollback itself names no author.
+    approve(ledger, "v9", "ada", "bob")
+    with pytest.raises(CheckFailed, match="not counted: ada is the author"):
+        gate(ledger, prod, "v9", purpose="rollback", author="unknown")
+    approve(ledger, "v9", "carol")
+    gate(ledger, prod, "v9", purpose="rollback", author="unknown")
+    passed = ledger.events("prod")[-1]
+    assert (passed.kind, passed.data["approvals"]) == ("gate-passed", ["bob", "carol"])
 
 
 @pytest.mark.parametrize("author", ["unknown", "", "  ", "Unknown"])
