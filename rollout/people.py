@@ -35,7 +35,7 @@ def identity(explicit: str | None = None) -> str:
             "$SHIPYARD_ACTOR, $GITHUB_ACTOR or git config user.email"
         )
     for candidate in (explicit, os.environ.get("SHIPYARD_ACTOR"), os.environ.get("GITHUB_ACTOR")):
-        if candidate and candidate.strip():
+        if candidate is not None and known_person(candidate):
             return candidate.strip()
     try:
         email = subprocess.run(
@@ -43,7 +43,7 @@ def identity(explicit: str | None = None) -> str:
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         email = ""
-    if not email:
+    if not known_person(email):
         raise UsageError(
             "who are you? pass --by, or set SHIPYARD_ACTOR (or GITHUB_ACTOR, or "
             "git config user.email)"

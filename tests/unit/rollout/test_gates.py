@@ -134,6 +134,8 @@ def test_release_and_identity_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert identity(None) == "ci-bot"
     monkeypatch.delenv("SHIPYARD_ACTOR")
     assert identity(None) == "octocat"
+    monkeypatch.setenv("SHIPYARD_ACTOR", "Unknown")  # the ledger's word for nobody: not a name
+    assert identity(None) == "octocat"
 
 
 def test_deploying_into_a_gated_environment_lists_what_is_missing_and_changes_nothing(
