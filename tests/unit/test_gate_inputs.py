@@ -19,8 +19,8 @@ DEPLOY_PROD = ("deploy", "prod", "--version", "v2", "--service", "web", "--by", 
 
 
 def git(root: Path, *args: str, author: str = "ada@example.com") -> str:
-    who = {"user.name": author.split("@")[0], "user.email": author}
-    config = [word for key, value in who.items() for word in ("-c", f"{key}={value}")]
+    settings = {"user.name": author.split("@")[0], "user.email": author, "commit.gpgsign": "false"}
+    config = [word for key, value in settings.items() for word in ("-c", f"{key}={value}")]
     done = subprocess.run(
         ["git", *config, "-C", str(root), *args],
         capture_output=True,
