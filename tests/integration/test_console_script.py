@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.config.load import StackSources
-from tests.conftest import snapshot
+from tests.conftest import REPO, snapshot
 
 SHIPYARD = Path(sys.executable).parent / "shipyard"
 
@@ -68,3 +70,90 @@ def test_check_fails_a_real_process_with_exit_1(project: StackSources) -> None:
     assert "Pulumi.staging.yaml: stale (first differing key: config.shipyard:deploy" in (
         result.stdout
     )
+
+
+# The built wheel, installed WITHOUT extras into a fresh virtualenv: what `pip install shipyard`
+# gives a user. Building and installing takes a minute or two (the pip cache is warm).
+WHEEL_SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "components",
+    "parity",
+    "rollout",
+    "shipyard",
+    "smoke",
+)
+PROJECT = ("stacks", "examples", "Pulumi.yaml", "__main__.py")
+
+
+def copy_tree(names: tuple[str, ...], into: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", ".shipyard")
+    for name in names:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, into / name, ignore=ignore)
+        else:
+            shutil.copy(source, into / name)
+    for stack_file in REPO.glob("Pulumi.*.yaml"):
+        shutil.copy(stack_file, into / stack_file.name)
+
+
+@pytest.fixture(scope="module")
+def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `shipyard` command of a fresh virtualenv holding only the wheel and its dependencies."""
+    root = tmp_path_factory.mktemp("wheel")
+    source, dist, venv = root / "source", root / "dist", root / "venv"
+    source.mkdir()
+    copy_tree(WHEEL_SOURCES, source)  # a copy: building writes build/ and *.egg-info
+    env = clean_env()
+    pip = ("-m", "pip", "--disable-pip-version-check", "--quiet")
+    built = subprocess.run(
+        [sys.executable, *pip, "wheel", "--no-deps", "--wheel-dir", str(dist), str(source)],
+        capture_output=True, text=True, timeout=600, check=False, env=env,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = dist.glob("shipyard-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, env=env)
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), *pip, "install", str(wheel)],
+        capture_output=True, text=True, timeout=900, check=False, env=env,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    return venv / "bin" / "shipyard"
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without anything that would let the repository's code be imported."""
+    skip = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    return {k: v for k, v in os.environ.items() if k not in skip and not k.startswith("APP_")}
+
+
+def test_the_wheel_without_extras_starts_renders_and_runs_the_demo(
+    wheel_install: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    copy_tree(PROJECT, project)
+    env = clean_env()
+
+    def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(wheel_install), *args],
+            cwd=project, capture_output=True, text=True, timeout=timeout, check=False, env=env,
+        )  # fmt: skip
+
+    where = subprocess.run(
+        [str(wheel_install.parent / "python"), "-c", "import shipyard; print(shipyard.__file__)"],
+        cwd=project, capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    assert where.stdout.startswith(str(wheel_install.parents[1])), where.stdout
+    helped = run("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "demo" in helped.stdout
+    checked = run("stacks", "render", "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    demo = run("demo", timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    assert "deploy v3 (30% 5xx)" in demo.stdout
+    assert "rolled-back" in demo.stdout
+    assert "Traceback" not in demo.stderr
