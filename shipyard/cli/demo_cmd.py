@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -61,7 +62,7 @@ def demo(ctx: click.Context, no_local: bool, keep_running: bool, output_format: 
         else:
             _print_render_summary(rows, counts, elapsed)
         return
-    run, workspace = run_demo(sources, progress, keep_running)
+    run, workspace = run_demo(sources, progress, keep_running, os.environ)
     with working("scoring parity of dev, staging and prod..."), short_lived_heap():
         parity_report = report_dict(run_parity(sources, ParityOptions()))
     ledger = SqliteLedger(workspace.root / ".shipyard" / "ledger.db")
