@@ -74,7 +74,7 @@ def check_demo_inputs(sources: StackSources, environ: Mapping[str, str]) -> None
         raise UsageError(
             f"{', '.join(knobs)} set in this shell never reach the sample service (the local "
             "platform passes no APP_* variable on): unset them; fault knobs go under a "
-            "service's environment in stacks/<env>.yaml, e.g. APP_ERROR_RATE: \"0.3@v3\""
+            'service\'s environment in stacks/<env>.yaml, e.g. APP_ERROR_RATE: "0.3@v3"'
         )
 
 

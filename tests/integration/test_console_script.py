@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,11 +129,13 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in skip and not k.startswith("APP_")}
 
 
-def test_the_wheel_without_extras_starts_renders_and_runs_the_demo(
-    wheel_install: Path, tmp_path: Path
-) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
+Runs = dict[str, subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def wheel_runs(wheel_install: Path, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """What a user of the installed wheel runs, in a copy of the project: `make demo`'s commands."""
+    project = tmp_path_factory.mktemp("wheel-project")
     copy_tree(PROJECT, project)
     env = clean_env()
 
@@ -147,13 +150,51 @@ def test_the_wheel_without_extras_starts_renders_and_runs_the_demo(
         cwd=project, capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     assert where.stdout.startswith(str(wheel_install.parents[1])), where.stdout
-    helped = run("--help")
+    return {
+        "help": run("--help"),
+        "check": run("stacks", "render", "--check"),
+        "demo": run("demo", timeout=300),
+    }
+
+
+def test_the_wheel_without_extras_starts_renders_and_runs_the_demo(wheel_runs: Runs) -> None:
+    helped, checked, demo = wheel_runs["help"], wheel_runs["check"], wheel_runs["demo"]
     assert helped.returncode == 0, helped.stderr
     assert "demo" in helped.stdout
-    checked = run("stacks", "render", "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    demo = run("demo", timeout=300)
     assert demo.returncode == 0, demo.stderr
     assert "deploy v3 (30% 5xx)" in demo.stdout
     assert "rolled-back" in demo.stdout
     assert "Traceback" not in demo.stderr
+
+
+README_SAMPLE = "<!-- make demo's output"
+
+
+def shape(line: str) -> str:
+    """A line without what changes from run to run: paths, numbers, column widths, spacing."""
+    line = re.sub(r"/\S*", "/…", line)
+    line = re.sub(r"\d+(\.\d+)?", "9", line)
+    line = re.sub(r"[━─]+", "─", line)
+    return " ".join(line.split())
+
+
+def readme_sample() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    after = text[text.index(README_SAMPLE) :].split("```", 2)[1]
+    return [line for line in after.splitlines()[1:] if line.strip() not in ("", "...")]
+
+
+def test_the_readme_sample_is_what_make_demo_prints(wheel_runs: Runs) -> None:
+    """Every line of the README's sample, in order, in a real run (numbers and paths aside)."""
+    check, demo = wheel_runs["check"], wheel_runs["demo"]
+    printed = [shape(line) for line in (check.stdout + demo.stderr + demo.stdout).splitlines()]
+    sample = readme_sample()
+    assert len(sample) > 20
+    position = 0
+    for line in sample:
+        assert shape(line) in printed[position:], (
+            f"README sample line not printed (in this order) by make demo: {line!r}\n"
+            f"make demo printed:\n{check.stdout}{demo.stderr}{demo.stdout}"
+        )
+        position = printed.index(shape(line), position) + 1

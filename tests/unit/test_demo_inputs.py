@@ -37,7 +37,7 @@ def test_fault_knobs_set_in_the_shell_are_refused_with_where_they_go(
     assert result.err == (
         "shipyard: APP_ERROR_RATE, APP_FAIL_HEALTH set in this shell never reach the sample "
         "service (the local platform passes no APP_* variable on): unset them; fault knobs go "
-        "under a service's environment in stacks/<env>.yaml, e.g. APP_ERROR_RATE: \"0.3@v3\"\n"
+        'under a service\'s environment in stacks/<env>.yaml, e.g. APP_ERROR_RATE: "0.3@v3"\n'
     )
     assert result.out == ""
     assert snapshot(project.root) == before

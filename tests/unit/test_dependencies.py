@@ -75,9 +75,7 @@ def test_every_import_of_the_shipped_packages_is_a_declared_runtime_dependency()
             dists = {canonical(d) for d in providers.get(module, [])}
             if not dists & declared.keys():
                 undeclared.append(f"{where}: {module} (from {sorted(dists) or 'nothing'})")
-    assert undeclared == [], "imported but not in [project] dependencies: " + "; ".join(
-        undeclared
-    )
+    assert undeclared == [], "imported but not in [project] dependencies: " + "; ".join(undeclared)
 
 
 def test_every_runtime_dependency_has_a_lower_and_an_upper_bound() -> None:
