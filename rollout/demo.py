@@ -27,6 +27,8 @@ from shipyard.stacks import plan_stack_files, write_stack_files
 
 # What the demo copies from the project: the Pulumi program and the sample service it runs.
 NEEDS = ("__main__.py", "examples/app/server.py")
+# The sample service's fault knobs (examples/app/server.py, class Knobs).
+KNOBS = ("APP_FAIL_HEALTH", "APP_ERROR_RATE", "APP_LATENCY_MS", "APP_CRASH_AFTER", "APP_SLOW_START")
 SERVICE = "web"
 ENVIRONMENT = "dev"
 DEMO_POLICY = {
@@ -69,7 +71,7 @@ def check_demo_inputs(sources: StackSources, environ: Mapping[str, str]) -> None
             f"{sources.root} has no {' or '.join(missing)}: the demo runs the sample service "
             "from a checkout of shipyard; run it there, or copy examples/ and __main__.py here"
         )
-    knobs = sorted(name for name in environ if name.startswith("APP_"))
+    knobs = sorted(name for name in environ if name in KNOBS)
     if knobs:
         raise UsageError(
             f"{', '.join(knobs)} set in this shell never reach the sample service (the local "

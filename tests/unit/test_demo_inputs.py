@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 
 import pytest
 
+from rollout.demo import KNOBS
 from shipyard.config.load import StackSources
-from tests.conftest import CliResult, snapshot
+from tests.conftest import REPO, CliResult, snapshot
 
 
 def test_a_project_without_the_sample_service_is_one_line_and_exit_2(
@@ -31,6 +33,7 @@ def test_fault_knobs_set_in_the_shell_are_refused_with_where_they_go(
 ) -> None:
     monkeypatch.setenv("APP_ERROR_RATE", "0.5")
     monkeypatch.setenv("APP_FAIL_HEALTH", "1")
+    monkeypatch.setenv("APP_NAME", "not a knob: left alone")
     before = snapshot(project.root)
     result = cli("demo", "--format", "json", project=project)
     assert result.code == 2, result
@@ -41,3 +44,8 @@ def test_fault_knobs_set_in_the_shell_are_refused_with_where_they_go(
     )
     assert result.out == ""
     assert snapshot(project.root) == before
+
+
+def test_the_refused_knobs_are_the_ones_the_sample_service_reads() -> None:
+    server = (REPO / "examples" / "app" / "server.py").read_text(encoding="utf-8")
+    assert sorted(KNOBS) == sorted(re.findall(r'knob\("(APP_[A-Z_]+)"\)', server))
