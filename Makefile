@@ -33,14 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: measured figures (never asserted by tests)
+## bench: measured figures (never asserted by tests; each also runs with --quick in the tests)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/render.py
-	$(BIN)/python benchmarks/parity.py
-	$(BIN)/python benchmarks/local.py
-	$(BIN)/python benchmarks/rollout.py
-	$(BIN)/python benchmarks/ledger.py
-	$(BIN)/python benchmarks/aws.py
+	@scripts/need.sh haproxy haproxy "the local platform's benchmarks run real HAProxy"
+	@set -e; for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench $(BENCH_ARGS); done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -12,6 +12,7 @@ shipyard's own work and call count, not AWS's latency (about 50-150 ms per ELBv2
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -73,7 +74,15 @@ def calls() -> tuple[int, dict[str, int]]:
 
 
 def main() -> None:
-    repeat = 3
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the median counts")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smallest size, one run: proves the benchmark still works (tests run this)",
+    )
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
     os.environ["MOTO_ECS_SERVICE_RUNNING"] = "true"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

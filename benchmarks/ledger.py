@@ -3,6 +3,7 @@ and appends per second on the S3 ledger against moto server (127.0.0.1)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -59,15 +60,24 @@ def bulk_ledger(path: Path, count: int) -> SqliteLedger:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=EVENTS, help="events for metrics/verify")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smallest size, one run: proves the benchmark still works (tests run this)",
+    )
+    args = parser.parse_args()
+    events_wanted, appends, s3_appends = (1000, 50, 10) if args.quick else (args.events, 1000, 200)
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as tmp:
         appender = SqliteLedger(Path(tmp) / "append.db")
         began = time.perf_counter()
-        for index in range(1000):
+        for index in range(appends):
             appender.append("dev", "check", {"index": index})
-        append_rate = 1000 / (time.perf_counter() - began)
+        append_rate = appends / (time.perf_counter() - began)
         print(f"SQLite append (fsync per event): {append_rate:.0f} events/s")
 
-        ledger = bulk_ledger(Path(tmp) / "big.db", EVENTS)
+        ledger = bulk_ledger(Path(tmp) / "big.db", events_wanted)
         began = time.perf_counter()
         events = ledger.events()
         metrics = compute(events, since_days=90)
@@ -79,12 +89,15 @@ def main() -> None:
         began = time.perf_counter()
         problems = ledger.verify()
         print(
-            f"ledger verify over {EVENTS:,} events: {time.perf_counter() - began:.2f} s "
+            f"ledger verify over {events_wanted:,} events: {time.perf_counter() - began:.2f} s "
             f"({len(problems)} problems)"
         )
 
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -103,7 +116,7 @@ def main() -> None:
         boto3.client("s3").create_bucket(Bucket=bucket)
         s3 = S3Ledger(f"s3://{bucket}/ledger")
         s3.append("dev", "check", {"warm": True})
-        count = 200
+        count = s3_appends
         began = time.perf_counter()
         for index in range(count):
             s3.append("dev", "check", {"index": index})

@@ -138,7 +138,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smallest size, one run: proves the benchmark still works (tests run this)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.requests = 1, 200
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as tmp:
         project = make_project(Path(tmp))
         up = time_up(project, args.repeat)

@@ -44,7 +44,14 @@ def main() -> None:
     parser.add_argument(
         "--deepdiff-max", type=int, default=50, help="skip deepdiff above this size"
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smallest size, one run: proves the benchmark still works (tests run this)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.sizes = [1]
     print(
         f"{'services/env':>12} {'resources':>9} {'paths':>7} {'wall s':>7} {'compare s':>9} "
         f"{'us/path':>7} {'deepdiff s':>10} {'ratio':>6}"

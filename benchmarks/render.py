@@ -1,8 +1,9 @@
 """Render all three stacks with 1, 10 and 50 services per environment; print the figures.
 
 For each size: a throwaway copy of the project whose template holds N services, its stack files
-written by `shipyard stacks render`, then `shipyard demo --format json` run as a fresh process
-(so the wall time includes interpreter start and imports). Per-resource cost is the in-process
+written by `shipyard stacks render`, then `shipyard demo --no-local --format json` (render every
+stack under Pulumi's mocks and summarise it; nothing started) run as a fresh process (so the wall
+time includes interpreter start and imports). Per-resource cost is the in-process
 render time divided by the resources rendered.
 
 Targets (docs/architecture, issue 2): 3 stacks x 10 services in under 3 s wall including
@@ -60,7 +61,9 @@ def run(command: list[str]) -> str:
 
 def measure(project: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    report = json.loads(run([*SHIPYARD, "--project-dir", str(project), "demo", "--format", "json"]))
+    report = json.loads(
+        run([*SHIPYARD, "--project-dir", str(project), "demo", "--no-local", "--format", "json"])
+    )
     wall = time.perf_counter() - started
     resources = sum(env["resources"] for env in report["environments"])
     return {
@@ -77,7 +80,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median counts")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smallest size, one run: proves the benchmark still works (tests run this)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.repeat = [1], 1
     print(
         f"{'services/env':>12} {'resources':>9} {'wall s':>8} {'render s':>9} "
         f"{'ms/resource':>11} {'peak MB':>8}"

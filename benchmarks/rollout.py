@@ -12,6 +12,7 @@ Load: 2 threads on 127.0.0.1, bounded in requests and time.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import statistics
@@ -131,7 +132,15 @@ def restart_in_place(root: Path, repeat: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    repeat = 3
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the median counts")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smallest size, one run: proves the benchmark still works (tests run this)",
+    )
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as tmp:
         project = _bench_local.make_project(Path(tmp))
         sources = with_fast_policy(project)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,8 +22,13 @@ from rollout.ledger import SqliteLedger
 from rollout.load import Load
 from rollout.platforms.local.platform import local_down, local_up
 from shipyard.config.load import StackSources
+from shipyard.errors import UsageError
 from shipyard.stacks import plan_stack_files, write_stack_files
 
+# What the demo copies from the project: the Pulumi program and the sample service it runs.
+NEEDS = ("__main__.py", "examples/app/server.py")
+# The sample service's fault knobs (examples/app/server.py, class Knobs).
+KNOBS = ("APP_FAIL_HEALTH", "APP_ERROR_RATE", "APP_LATENCY_MS", "APP_CRASH_AFTER", "APP_SLOW_START")
 SERVICE = "web"
 ENVIRONMENT = "dev"
 DEMO_POLICY = {
@@ -58,6 +63,23 @@ class DemoRun:
         return asdict(self)
 
 
+def check_demo_inputs(sources: StackSources, environ: Mapping[str, str]) -> None:
+    """Refuse, before anything starts, what would make the demo fail or mislead."""
+    missing = [name for name in NEEDS if not (sources.root / name).is_file()]
+    if missing:
+        raise UsageError(
+            f"{sources.root} has no {' or '.join(missing)}: the demo runs the sample service "
+            "from a checkout of shipyard; run it there, or copy examples/ and __main__.py here"
+        )
+    knobs = sorted(name for name in environ if name in KNOBS)
+    if knobs:
+        raise UsageError(
+            f"{', '.join(knobs)} set in this shell never reach the sample service (the local "
+            "platform passes no APP_* variable on): unset them; fault knobs go under a "
+            'service\'s environment in stacks/<env>.yaml, e.g. APP_ERROR_RATE: "0.3@v3"'
+        )
+
+
 def demo_workspace(sources: StackSources) -> StackSources:
     """A scratch copy of the project for the demo: the user's files are never touched."""
     root = sources.root / ".shipyard" / "demo"
@@ -90,8 +112,13 @@ def demo_workspace(sources: StackSources) -> StackSources:
 
 
 def run_demo(
-    sources: StackSources, progress: Callable[[str], None], keep_running: bool = False
+    sources: StackSources,
+    progress: Callable[[str], None],
+    keep_running: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[DemoRun, StackSources]:
+    """`environ` is the caller's environment (the shell's): checked for fault knobs."""
+    check_demo_inputs(sources, {} if environ is None else environ)
     workspace = demo_workspace(sources)
     run = DemoRun(workspace=str(workspace.root))
     ledger = SqliteLedger(workspace.root / ".shipyard" / "ledger.db")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -34,7 +35,7 @@ from shipyard.summary import ServiceSummary, summarize
 @format_option("text", "json")
 @click.pass_context
 def demo(ctx: click.Context, no_local: bool, keep_running: bool, output_format: str) -> None:
-    """The whole job on this machine, end to end, in about a minute.
+    """The whole job on this machine, end to end, in about 25 seconds.
 
     \b
     In a scratch copy of the project (.shipyard/demo/; your files are not touched), under
@@ -45,7 +46,9 @@ def demo(ctx: click.Context, no_local: bool, keep_running: bool, output_format: 
       4. deploy v3, which answers 30% 5xx: analysis fails, it rolls back by itself
     then a table of the phases (duration, requests served and failed), the parity report of
     dev, staging and prod, and the ledger's history. Everything started is stopped at the
-    end, also on Ctrl-C.
+    end, also on Ctrl-C. Needs HAProxy and the project's examples/app/server.py (a checkout
+    of shipyard); refuses APP_* fault knobs set in the shell (they go under a service's
+    environment in stacks/<env>.yaml).
     """
     sources = sources_from(ctx)
     if no_local:
@@ -61,7 +64,7 @@ def demo(ctx: click.Context, no_local: bool, keep_running: bool, output_format: 
         else:
             _print_render_summary(rows, counts, elapsed)
         return
-    run, workspace = run_demo(sources, progress, keep_running)
+    run, workspace = run_demo(sources, progress, keep_running, os.environ)
     with working("scoring parity of dev, staging and prod..."), short_lived_heap():
         parity_report = report_dict(run_parity(sources, ParityOptions()))
     ledger = SqliteLedger(workspace.root / ".shipyard" / "ledger.db")
