@@ -27,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 from parity.mocks import AwsMocks, RecordingMonitor
 from shipyard.config.documents import parse_yaml, read_document
 from shipyard.config.load import StackSources
+from shipyard.config.plain_secrets import mask_secrets
 from shipyard.config.pulumi_config import REGION_KEY, flatten_for_engine, validate_pulumi_values
 from shipyard.errors import ConfigError, UsageError
 
@@ -45,12 +46,17 @@ class RenderedStack:
     outputs: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "stack": self.stack,
-            "resources": self.resources,
-            "outputs": self.outputs,
-        }
+        """The stack as printed: anything secret-shaped in an input or output is masked."""
+        return dict(
+            mask_secrets(
+                {
+                    "project": self.project,
+                    "stack": self.stack,
+                    "resources": self.resources,
+                    "outputs": self.outputs,
+                }
+            )
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
