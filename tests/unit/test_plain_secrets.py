@@ -169,3 +169,15 @@ def test_drift_masks_secret_shaped_values() -> None:
     assert "[secret]" in text
     for secret in (PASSWORD, "hunter3-other-pass", AWS_KEY):
         assert secret not in text
+
+
+def test_a_wrongly_typed_secret_is_not_quoted_back_in_the_error(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    add_environment(project, "dev", f"      LOG_LEVEL: debug\n      DB_PASSWORD: [{PASSWORD}]\n")
+    result = cli("stacks", "render", project=project)
+    assert result.code == 2, result
+    assert result.err.startswith(
+        "shipyard: stacks/dev.yaml: services[0].environment.DB_PASSWORD: must be a valid string"
+    ), result.err
+    assert PASSWORD not in result.err

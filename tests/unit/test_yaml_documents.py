@@ -247,3 +247,17 @@ def test_the_child_process_limit_is_real() -> None:
     )
     assert child.returncode != 0
     assert "MemoryError" in child.stderr
+
+
+def test_a_non_utf8_generated_stack_file_is_stale_or_refused_never_a_traceback(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    stack_file = project.pulumi_stack_file("dev")
+    stack_file.write_bytes(stack_file.read_bytes() + b"# \xff\n")
+    result = cli("stacks", "render", "--check", project=project)
+    assert result.code == 1, result
+    assert "Pulumi.dev.yaml: stale" in result.out
+    result = cli("render", "dev", project=project)
+    lines = stack_file.read_bytes().count(b"\n")
+    one_line_refusal(result, f"Pulumi.dev.yaml: line {lines}: not UTF-8 text (byte 0xff)")
+    assert "regenerate it with `shipyard stacks render`" in result.err
