@@ -8,7 +8,8 @@ loading refuses it. `mask_secrets` replaces whatever still looks like a secret i
 (inside JSON strings, URLs, lists of name/value pairs) with "[secret]": defence in depth.
 
 detect-secrets' plugins are used directly, not through its scan settings: those are process-wide
-and can verify candidates against vendor APIs over the network.
+and can verify candidates against vendor APIs over the network. They are imported on first use
+(about 80 ms, most of it `requests`), so commands that load no config do not pay for them.
 """
 
 from __future__ import annotations
@@ -17,30 +18,15 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detect_secrets.filters import heuristic
-from detect_secrets.plugins.aws import AWSKeyDetector
-from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
-from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.basic_auth import BasicAuthDetector
-from detect_secrets.plugins.discord import DiscordBotTokenDetector
-from detect_secrets.plugins.github_token import GitHubTokenDetector
-from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
-from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
-from detect_secrets.plugins.jwt import JwtTokenDetector
-from detect_secrets.plugins.keyword import REGEX_BY_FILETYPE, KeywordDetector
-from detect_secrets.plugins.npm import NpmDetector
-from detect_secrets.plugins.openai import OpenAIDetector
-from detect_secrets.plugins.private_key import PrivateKeyDetector
-from detect_secrets.plugins.pypi_token import PypiTokenDetector
-from detect_secrets.plugins.sendgrid import SendGridDetector
-from detect_secrets.plugins.slack import SlackDetector
-from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.twilio import TwilioKeyDetector
-from detect_secrets.util.filetype import FileType
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import BasePlugin
+    from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+    from detect_secrets.plugins.keyword import KeywordDetector
 
 MASK = "[secret]"
+PRIVATE_KEY = "Private Key"  # detect-secrets' PrivateKeyDetector.secret_type
 # detect-secrets' default Base64 entropy limit; tokens shorter than this are names, not keys.
 ENTROPY_LIMIT = 4.5
 MIN_TOKEN = 20
@@ -54,6 +40,22 @@ _PATH_KEY = re.compile(r"\[name=([^\]]+)\]|([^.\[\]]+)")
 @functools.cache
 def _value_plugins() -> tuple[BasePlugin, ...]:
     """Detectors that recognise a secret by its shape alone, whatever its key."""
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+    from detect_secrets.plugins.basic_auth import BasicAuthDetector
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+    from detect_secrets.plugins.npm import NpmDetector
+    from detect_secrets.plugins.openai import OpenAIDetector
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
     return (
         AWSKeyDetector(),
         AzureStorageKeyDetector(),
@@ -75,11 +77,15 @@ def _value_plugins() -> tuple[BasePlugin, ...]:
 
 @functools.cache
 def _keyword() -> KeywordDetector:
+    from detect_secrets.plugins.keyword import KeywordDetector
+
     return KeywordDetector()
 
 
 @functools.cache
 def _entropy() -> Base64HighEntropyString:
+    from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+
     return Base64HighEntropyString(limit=ENTROPY_LIMIT)
 
 
@@ -168,7 +174,7 @@ def _shaped(value: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for plugin in _value_plugins():
         for text in plugin.analyze_string(value):
-            if isinstance(plugin, PrivateKeyDetector):
+            if plugin.secret_type == PRIVATE_KEY:
                 text = value  # the header is what matches; the key is the whole value
             found.append((plugin.secret_type, text))
     entropy = _entropy()
@@ -181,6 +187,9 @@ def _shaped(value: str) -> list[tuple[str, str]]:
 def _keyword_secret(key: str, value: str) -> bool:
     """A secret-named key (DB_PASSWORD, API_KEY, ...) holding a value that is not an obvious
     placeholder, reference or number (detect-secrets' own heuristic filters)."""
+    from detect_secrets.plugins.keyword import REGEX_BY_FILETYPE
+    from detect_secrets.util.filetype import FileType
+
     line = f"{key}: {value}"
     regexes = REGEX_BY_FILETYPE[FileType.YAML]
     matches = _keyword().analyze_string(line, denylist_regex_to_group=regexes)
@@ -188,6 +197,8 @@ def _keyword_secret(key: str, value: str) -> bool:
 
 
 def _is_benign(value: str) -> bool:
+    from detect_secrets.filters import heuristic
+
     return (
         heuristic.is_templated_secret(value)
         or heuristic.is_prefixed_with_dollar_sign(value)
