@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 MASK = "[secret]"
 PRIVATE_KEY = "Private Key"  # detect-secrets' PrivateKeyDetector.secret_type
-# detect-secrets' default Base64 entropy limit; tokens shorter than this are names, not keys.
+# detect-secrets' default Base64 entropy limit, over runs of at least MIN_TOKEN characters
+# (shorter runs are names and versions, not keys).
 ENTROPY_LIMIT = 4.5
 MIN_TOKEN = 20
 # A found secret shorter than this is masked where found but not searched for elsewhere.
