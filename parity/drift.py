@@ -19,6 +19,7 @@ from typing import Any
 
 from parity.live import AwsClients, LiveState, listener_action, read_live
 from parity.render import RenderedStack
+from shipyard.config.plain_secrets import Masker
 
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -44,14 +45,20 @@ class DriftItem:
 
     def line(self) -> str:
         if self.kind == "changed":
+            shown = self.to_dict()
             return (
-                f"{self.resource}.{self.property}: expected {json.dumps(self.expected)}, "
-                f"live {json.dumps(self.actual)}"
+                f"{self.resource}.{self.property}: expected {json.dumps(shown['expected'])}, "
+                f"live {json.dumps(shown['actual'])}"
             )
         return f"{self.resource}: {self.kind}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The item as reported: a secret-shaped expected or live value is masked."""
+        masker = Masker()
+        item = asdict(self)
+        for side in ("expected", "actual"):
+            item[side] = masker.mask(item[side], self.property)
+        return dict(masker.scrub(item))
 
 
 def expected_state(stack: RenderedStack) -> LiveState:

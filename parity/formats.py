@@ -1,7 +1,9 @@
 """The parity report in five formats: text, json, markdown, html, junit.
 
 Each renderer takes the report's JSON-shaped dict (`report_dict`), so every format says the same
-thing and secrets, already masked by the renderer, cannot reappear.
+thing. Secrets are masked twice: Pulumi secrets by the renderer, and anything secret-shaped
+(a DB_PASSWORD value, a URL with user:password@, a key inside a JSON string) by `mask_report`,
+which every format and docs/environments.md apply to what they are given.
 """
 
 from __future__ import annotations
@@ -17,8 +19,28 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shipyard.config.plain_secrets import Masker, key_of_path
+
 Report = dict[str, Any]
 NOT_MATCHING = ("undeclared", "missing")
+
+
+def mask_report(report: Report) -> Report:
+    """The report with every secret-shaped value masked; a difference's values are judged with
+    the variable its path ends in (`...environment[name=DB_PASSWORD].value`)."""
+    masker = Masker()
+    differences = [
+        {
+            **diff,
+            "values": {
+                env: masker.mask(value, key_of_path(diff["path"]))
+                for env, value in diff["values"].items()
+            },
+        }
+        for diff in report.get("differences", [])
+    ]
+    masked = masker.mask({**report, "differences": differences})
+    return dict(masker.scrub(masked))
 
 
 def score_text(score: float | None) -> str:
@@ -26,10 +48,12 @@ def score_text(score: float | None) -> str:
 
 
 def render_json(report: Report, color: bool = False) -> str:
+    report = mask_report(report)
     return json.dumps(report, indent=2, sort_keys=True) + "\n"
 
 
 def render_text(report: Report, color: bool = False) -> str:
+    report = mask_report(report)
     buffer = io.StringIO()
     console = Console(
         file=buffer, force_terminal=color, no_color=not color, width=160, highlight=False
@@ -86,6 +110,7 @@ def render_text(report: Report, color: bool = False) -> str:
 
 
 def render_markdown(report: Report, color: bool = False) -> str:
+    report = mask_report(report)
     envs = report["environments"]
     icon = "✅" if report["passed"] else "❌"
     lines = [
@@ -139,6 +164,7 @@ def render_markdown(report: Report, color: bool = False) -> str:
 
 
 def render_html(report: Report, color: bool = False) -> str:
+    report = mask_report(report)
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("parity", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -151,6 +177,7 @@ def render_html(report: Report, color: bool = False) -> str:
 
 
 def render_junit(report: Report, color: bool = False) -> str:
+    report = mask_report(report)
     suite = ET.Element(
         "testsuite",
         name="shipyard parity",

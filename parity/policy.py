@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from shipyard.config.documents import parse_mapping, validate_document
+from shipyard.config.documents import load_mapping, validate_document
 
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
 RATIO_TOLERANCE = 1e-9
@@ -171,9 +171,7 @@ def load_policy(path: Path, display: str) -> ParityPolicy:
     """Read and validate parity.yaml; a missing file means defaults (no declared differences)."""
     if not path.is_file():
         return ParityPolicy()
-    doc = parse_mapping(
-        path.read_text(encoding="utf-8"), display, "a mapping with minScore, critical and rules"
-    )
+    doc = load_mapping(path, display, "a mapping with minScore, critical and rules")
     return validate_document(ParityPolicy, doc, display)
 
 

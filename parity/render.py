@@ -25,9 +25,11 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from parity.mocks import AwsMocks, RecordingMonitor
+from shipyard.config.documents import parse_yaml, read_document
 from shipyard.config.load import StackSources
+from shipyard.config.plain_secrets import mask_secrets
 from shipyard.config.pulumi_config import REGION_KEY, flatten_for_engine, validate_pulumi_values
-from shipyard.errors import UsageError
+from shipyard.errors import ConfigError, UsageError
 
 PROJECT = "shipyard"
 SECRET = "[secret]"
@@ -44,12 +46,17 @@ class RenderedStack:
     outputs: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "stack": self.stack,
-            "resources": self.resources,
-            "outputs": self.outputs,
-        }
+        """The stack as printed: anything secret-shaped in an input or output is masked."""
+        return dict(
+            mask_secrets(
+                {
+                    "project": self.project,
+                    "stack": self.stack,
+                    "resources": self.resources,
+                    "outputs": self.outputs,
+                }
+            )
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -105,11 +112,10 @@ def stack_config_values(sources: StackSources, env: str) -> dict[str, Any]:
         raise UsageError(f"{name}: not found; run `shipyard stacks render` to write it")
     values = _project_defaults(sources.root / "Pulumi.yaml")
     try:
-        stack_doc = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise UsageError(
-            f"{name}: invalid YAML ({problem}); regenerate it with `shipyard stacks render`"
+        stack_doc = parse_yaml(read_document(stack_file, name), name) or {}
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.file, exc.path, f"{exc.problem}; regenerate it with `shipyard stacks render`"
         ) from None
     if not isinstance(stack_doc, dict) or not isinstance(stack_doc.get("config", {}), dict):
         raise UsageError(f"{name}: expected a mapping with a `config:` mapping")
@@ -120,7 +126,9 @@ def stack_config_values(sources: StackSources, env: str) -> dict[str, Any]:
 def _project_defaults(project_file: Path) -> dict[str, Any]:
     if not project_file.is_file():
         return {}
-    doc = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
+    doc = parse_yaml(read_document(project_file, project_file.name), project_file.name) or {}
+    if not isinstance(doc, dict):
+        raise ConfigError(project_file.name, "", "must be a mapping (name, runtime, config)")
     defaults: dict[str, Any] = {}
     for key, spec in (doc.get("config") or {}).items():
         full_key = key if ":" in key else f"{doc.get('name', PROJECT)}:{key}"

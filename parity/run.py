@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parity.compare import Classification, Comparison, PathResult, compare
+from parity.formats import mask_report
 from parity.normalise import env_pattern, flatten_stack
 from parity.policy import ABSENT, ParityPolicy, load_policy
 from parity.provenance import Provenance
@@ -124,49 +125,51 @@ def difference_dict(report: ParityReport, result: PathResult) -> dict[str, Any]:
 
 
 def report_dict(report: ParityReport) -> dict[str, Any]:
-    """The documented JSON shape (docs/parity.md)."""
+    """The documented JSON shape (docs/parity.md), secret-shaped values masked."""
     comparison = report.comparison
     overall = comparison.overall.to_dict()
-    return {
-        "environments": comparison.environments,
-        "generated": report.generated,
-        "score": overall["score"],
-        "raw_identity": overall["raw_identity"],
-        "min_score": report.min_score,
-        "passed": report.passed,
-        "failures": report.failures,
-        "totals": overall,
-        "pairs": [
-            {"environments": [left, right], **tally.to_dict()}
-            for (left, right), tally in comparison.pairs.items()
-        ],
-        "resources": [
-            {
-                "name": name,
-                "type": info["type"],
-                "present": info["present"],
-                **info["tally"].to_dict(),
-            }
-            for name, info in comparison.resources.items()
-        ],
-        "differences": [difference_dict(report, r) for r in comparison.differences],
-        "rules": [
-            {
-                "path": rule_report.rule.path,
-                "relation": rule_report.rule.relation,
-                "reason": rule_report.rule.reason,
-                "owner": rule_report.rule.owner,
-                "expires": rule_report.rule.expires.isoformat()
-                if rule_report.rule.expires
-                else None,
-                "state": rule_report.state.value,
-                "matched": rule_report.matched,
-                "detail": rule_report.detail,
-            }
-            for rule_report in comparison.rules
-        ],
-        "policy_file": report.policy_file,
-    }
+    return mask_report(
+        {
+            "environments": comparison.environments,
+            "generated": report.generated,
+            "score": overall["score"],
+            "raw_identity": overall["raw_identity"],
+            "min_score": report.min_score,
+            "passed": report.passed,
+            "failures": report.failures,
+            "totals": overall,
+            "pairs": [
+                {"environments": [left, right], **tally.to_dict()}
+                for (left, right), tally in comparison.pairs.items()
+            ],
+            "resources": [
+                {
+                    "name": name,
+                    "type": info["type"],
+                    "present": info["present"],
+                    **info["tally"].to_dict(),
+                }
+                for name, info in comparison.resources.items()
+            ],
+            "differences": [difference_dict(report, r) for r in comparison.differences],
+            "rules": [
+                {
+                    "path": rule_report.rule.path,
+                    "relation": rule_report.rule.relation,
+                    "reason": rule_report.rule.reason,
+                    "owner": rule_report.rule.owner,
+                    "expires": rule_report.rule.expires.isoformat()
+                    if rule_report.rule.expires
+                    else None,
+                    "state": rule_report.state.value,
+                    "matched": rule_report.matched,
+                    "detail": rule_report.detail,
+                }
+                for rule_report in comparison.rules
+            ],
+            "policy_file": report.policy_file,
+        }
+    )
 
 
 __all__ = ["Classification", "ParityOptions", "ParityReport", "report_dict", "run_parity"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from shipyard.config.documents import parse_yaml
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.pulumi_config import to_pulumi_config
+from shipyard.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,10 @@ class StackFile:
         if self.actual is None:
             return "file is missing"
         try:
-            actual = yaml.safe_load(self.actual)
-        except yaml.YAMLError:
-            return "file is not valid YAML"
-        expected = yaml.safe_load(self.expected)
+            actual = parse_yaml(self.actual, self.path)
+        except ConfigError as exc:
+            return f"file is not valid: {exc.problem}"
+        expected = parse_yaml(self.expected, self.path)
         key = _first_differing_key(expected, actual, "")
         if key is not None:
             return f"first differing key: {key or '(the whole document)'}"
@@ -55,7 +58,7 @@ def plan_stack_files(sources: StackSources, envs: list[str] | None = None) -> li
                 env=env,
                 path=sources.rel(target),
                 expected=stack_file_text(sources, env, to_pulumi_config(loaded.config)),
-                actual=target.read_text(encoding="utf-8") if target.is_file() else None,
+                actual=_read_generated(target),
             )
         )
     return files
@@ -69,6 +72,13 @@ def write_stack_files(sources: StackSources, files: list[StackFile]) -> list[Sta
             sources.pulumi_stack_file(file.env).write_text(file.expected, encoding="utf-8")
             written.append(file)
     return written
+
+
+def _read_generated(target: Path) -> str | None:
+    """A generated file's text; bytes that are not UTF-8 make it stale, never a traceback."""
+    if not target.is_file():
+        return None
+    return target.read_bytes().decode("utf-8", errors="replace")
 
 
 def stack_file_text(sources: StackSources, env: str, values: dict[str, Any]) -> str:

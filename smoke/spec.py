@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from shipyard.config.documents import parse_mapping, validate_document
+from shipyard.config.documents import decode_utf8, parse_mapping, validate_document
 from shipyard.config.model import AbsolutePath
 from shipyard.errors import UsageError
 
@@ -69,8 +69,9 @@ def load_spec(path: Path | None = None, display: str | None = None) -> SmokeSpec
     path = path or DEFAULT_SPEC
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{name}: cannot read the smoke spec ({exc.strerror})") from None
+    text = decode_utf8(data, name)
     doc = parse_mapping(text, name, "a mapping with `checks:` (see smoke/default.yaml)")
     return validate_document(SmokeSpec, doc, name)

@@ -35,7 +35,8 @@ def render(ctx: click.Context, env: str, output_format: str, output: str | None)
 
     Runs the real Pulumi program (__main__.py) with Pulumi.ENV.yaml's config, the way
     `pulumi up -s ENV` would, and records every resource's type, logical name, parent and
-    inputs. Secrets appear as "[secret]".
+    inputs. Secrets, and anything secret-shaped (a password in a URL, an AWS key),
+    appear as "[secret]".
 
     \b
     Shape: {"project", "stack", "resources": [{"type", "name", "parent", "inputs"}],

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from shipyard.config.model import StackConfig
+from shipyard.config.model import AT_KEY, StackConfig
+from shipyard.config.plain_secrets import Masker
 from shipyard.errors import ConfigError
 
 Document = tuple[str, dict[str, Any]]
@@ -28,6 +29,8 @@ def explain_validation_error(
     # An unknown key is usually a misspelt known one: name it first, with the hint.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
+    if first["type"] == AT_KEY:
+        loc += (first["ctx"]["key"],)
     file, path = locate(loc, overlay=overlay, base=base, merged=merged)
     problem = _problem(first, loc, model)
     if len(errors) > 1:
@@ -94,12 +97,16 @@ def _problem(error: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
         return f"is required ({expected})" if expected else "is required"
     if kind == "extra_forbidden":
         return _unknown_key(loc, model)
+    if kind == AT_KEY:
+        return message
     if kind == "value_error":
         return message.removeprefix("Value error, ")
     if kind == "assertion_error":
         return message.removeprefix("Assertion failed, ")
     message = message.replace("Input should be", "must be")
-    return f"{message} (got {_show(value)})"
+    # A wrong value is quoted back, unless it looks like a secret.
+    key = str(loc[-1]) if loc else None
+    return f"{message} (got {_show(Masker().mask(value, key))})"
 
 
 def _unknown_key(loc: tuple[Any, ...], model: type[BaseModel]) -> str:

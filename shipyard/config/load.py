@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from pydantic import ValidationError
 
-from shipyard.config.documents import parse_mapping
+from shipyard.config.documents import parse_mapping, read_document
 from shipyard.config.errors import explain_validation_error
 from shipyard.config.model import StackConfig
 from shipyard.errors import ConfigError, UsageError
@@ -123,17 +123,43 @@ def render_template(sources: StackSources, env: str) -> dict[str, Any]:
         raise ConfigError(name, f"line {exc.lineno}", f"template syntax: {exc.message}") from None
     except jinja2.UndefinedError as exc:
         raise ConfigError(
-            name, "", f"{exc.message}; the template can use only {{{{ env }}}}"
+            *_template_line(sources, exc),
+            f"{exc.message}; the template can use only {{{{ env }}}}",
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(
+            *_template_line(sources, exc),
+            f"includes {exc.name!r}, which is not in {sources.rel(sources.stacks_dir)}/; "
+            "add the file or remove the include",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            *_template_line(sources, exc), "a template file is not UTF-8 text; save it as UTF-8"
+        ) from None
+    except Exception as exc:  # whatever evaluating the template raised: the template is wrong
+        raise ConfigError(
+            *_template_line(sources, exc),
+            f"template evaluation failed: {type(exc).__name__}: {exc}; fix the expression",
         ) from None
     return parse_mapping(text, name)
 
 
+def _template_line(sources: StackSources, exc: BaseException) -> tuple[str, str]:
+    """The template file and line an error was raised at: Jinja rewrites tracebacks so a
+    template's frames carry its file name and line (jinja2.debug.rewrite_traceback_stack)."""
+    file, line = sources.template, 0
+    tb = exc.__traceback__
+    stacks_dirs = (str(sources.stacks_dir.resolve()), str(sources.stacks_dir))
+    while tb is not None:
+        frame_file = tb.tb_frame.f_code.co_filename
+        if frame_file.startswith(stacks_dirs):
+            file, line = Path(frame_file), tb.tb_lineno
+        tb = tb.tb_next
+    return sources.rel(file), f"line {line}" if line else ""
+
+
 def _read_yaml(path: Path, name: str) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{name}: cannot read ({exc.strerror})") from None
-    return parse_mapping(text, name)
+    return parse_mapping(read_document(path, name), name)
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any], overlay_name: str) -> dict[str, Any]:

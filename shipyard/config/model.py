@@ -21,6 +21,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from shipyard.config.plain_secrets import plain_secret
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
@@ -42,6 +45,9 @@ FARGATE_MEMORY: dict[int, range] = {
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 PROD_MIN_APPROVALS = 2
+# A validation error about one key of a mapping; its context names the key, so the message's
+# config path ends in it (services[0].environment.DB_PASSWORD).
+AT_KEY = "at_key"
 
 
 def url_path(value: str) -> str:
@@ -238,6 +244,21 @@ class Service(Model):
                 raise ValueError(
                     f"{key!r} is not a valid variable name: letters, digits and '_', "
                     "not starting with a digit"
+                )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _no_plain_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            kind = plain_secret(key, text)
+            if kind is not None:
+                raise PydanticCustomError(
+                    AT_KEY,
+                    "looks like a secret ({kind}) and environment values are published in "
+                    "Pulumi.<env>.yaml and every report; move it to `secrets:` as an ARN "
+                    "reference (arn:aws:secretsmanager:... or arn:aws:ssm:...)",
+                    {"key": key, "kind": kind},
                 )
         return value
 

@@ -42,6 +42,10 @@ def record_live(
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    # Read through the guarded loader first: duplicate keys, alias bombs and non-UTF-8 bytes
+    # are refused in one line before ruamel.yaml (which has no expansion bound) reads the file.
+    services_now = load_stack(sources, environment).config.services
+    current = next((s for s in services_now if s.name == service), None)
     yaml = _yaml()
     overlay = sources.overlay(environment)
     before = overlay.read_text(encoding="utf-8") if overlay.is_file() else ""
@@ -62,7 +66,7 @@ def record_live(
         version = versions.get(color)
         if version:
             entry["versions"][color.value] = version
-    if load_stack(sources, environment).config.service(service).weights is not None:
+    if current is not None and current.weights is not None:
         entry["weights"] = None  # explicit weights would contradict the live color: remove
     buffer = io.StringIO()
     yaml.dump(doc, buffer)

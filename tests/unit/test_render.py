@@ -153,4 +153,4 @@ def test_stack_file_that_is_not_yaml_is_one_line(
     project.pulumi_stack_file("dev").write_text("config: [unclosed\n")
     result = cli("render", "dev", project=project)
     assert result.code == 2
-    assert result.err.startswith("shipyard: Pulumi.dev.yaml: invalid YAML")
+    assert result.err.startswith("shipyard: Pulumi.dev.yaml: line 2: invalid YAML")
