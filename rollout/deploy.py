@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, Platform, StepListener
 from rollout.gates import ReleaseId, evaluate_gate
-from rollout.ledger import Ledger
+from rollout.ledger import Ledger, require_verified
 from rollout.notify import Notifier
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.target import LocalPlatform
@@ -131,6 +131,7 @@ def check_gate(
     a version the stack config records) needs none: it was approved then, and a 2 AM
     rollback must not wait for reviewers. Any other version goes through the gate,
     also when it arrives as `rollback --to`."""
+    require_verified(ledger)
     policy = config.deploy.approvals
     if policy.required == 0:
         return
@@ -341,11 +342,14 @@ def resume(
     platform: Platform | None = None,
 ) -> Outcome:
     """Carry an interrupted rollout on from the step it was in (steps are idempotent)."""
+    nothing = UsageError(f"{environment} has no interrupted rollout to resume")
+    if unfinished_rollout(ledger, environment) is None:
+        raise nothing  # read before the lock: a refusal writes nothing, not even a ledger
     lock = ledger.acquire(environment, f"{actor} resuming a rollout")
     try:
         unfinished = unfinished_rollout(ledger, environment)
         if unfinished is None:
-            raise UsageError(f"{environment} has no interrupted rollout to resume")
+            raise nothing
         plan = unfinished.plan
         config = load_stack(sources, environment).config
         service = choose_service(config, plan.release.service, environment)

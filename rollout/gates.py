@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.ledger import Event, Ledger
+from rollout.ledger_head import unverified
 from shipyard.config.model import Approvals
 from shipyard.errors import CheckFailed, UsageError
 
@@ -123,8 +124,7 @@ def evaluate_gate(
             environment,
             release,
             policy.required,
-            blocked=f"the ledger has been tampered with ({problems[0]}); "
-            "no approval in it can be trusted",
+            blocked=str(unverified(ledger.path, problems)),
         )
     now = now or dt.datetime.now(dt.UTC)
     oldest = now - dt.timedelta(hours=policy.max_age_hours)
