@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rollout.ledger_chain import (
-    GENESIS,
     LEDGER_EVENTS,
     Event,
     Lock,
@@ -31,6 +30,7 @@ from rollout.ledger_chain import (
     writer_key,
 )
 from rollout.ledger_head import (
+    GENESIS,
     RUNBOOK,
     head_problems,
     read_head_file,
@@ -198,8 +198,9 @@ class SqliteLedger:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+            head = read_head_file(self.head_path)
             problems = head_problems(
-                read_head_file(self.head_path),
+                head,
                 seq - 1,
                 lambda n: _one(db.execute("SELECT hash FROM events WHERE seq = ?", (n,))),
                 str(self.head_path),
@@ -208,6 +209,8 @@ class SqliteLedger:
             if problems and not reanchor:
                 db.execute("ROLLBACK")
                 raise unverified(self.path, problems)
+            if head is None and seq == 1:  # a new ledger: anchored before its first event
+                write_head_file(self.head_path, sign(key, 0, GENESIS))
             digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
             db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -216,7 +219,7 @@ class SqliteLedger:
             db.execute("COMMIT")
         # After the commit: a writer that dies in between leaves the checkpoint one event
         # behind, which verifies (and the next append moves it on), never one ahead.
-        write_head_file(self.head_path, sign(key, seq, digest))
+        write_head_file(self.head_path, sign(key, seq, digest), replace=reanchor)
         return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
 
     def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:

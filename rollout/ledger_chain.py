@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollout.ledger_head import (
+    GENESIS,
     RUNBOOK,
     Head,
     LedgerUnverified,
@@ -26,7 +27,6 @@ from rollout.ledger_head import (
 )
 from shipyard.errors import CheckFailed
 
-GENESIS = "0" * 64
 LEASE_SECONDS = 600
 LEDGER_EVENTS = "ledger"  # the environment of events about the ledger itself
 

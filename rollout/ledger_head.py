@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 from shipyard.errors import CheckFailed, UsageError
 
+GENESIS = "0" * 64  # what the first event follows, and where a new ledger's head points
 KEY_ENV = "SHIPYARD_LEDGER_KEY"
 MIN_KEY_CHARS = 16
 RUNBOOK = 'docs/runbook.md, "The ledger fails verification"'
@@ -109,7 +111,7 @@ def head_problems(
     `head` is the checkpoint, a reason it could not be read, or None when there is none."""
     if isinstance(head, str):
         return [f"the head checkpoint {where} is unreadable ({head})"]
-    if head is None:
+    if head is None:  # a writer anchors a new ledger before its first event
         return (
             [
                 f"events up to {last} but no head checkpoint at {where}: it was deleted, or the "
@@ -136,7 +138,7 @@ def head_problems(
             f"the ledger {ending} but its head checkpoint names event {head.seq}: events were "
             "removed from its end"
         ]
-    if hash_at(head.seq) != head.hash:
+    if (GENESIS if head.seq == 0 else hash_at(head.seq)) != head.hash:
         return [
             f"event {head.seq} is not the event the head checkpoint names ({head.hash[:12]}): "
             "the events were rewritten"
@@ -162,14 +164,14 @@ def read_head_file(path: Path) -> Head | str | None:
         return str(exc)
 
 
-def write_head_file(path: Path, head: Head) -> None:
+def write_head_file(path: Path, head: Head, replace: bool = False) -> None:
     """Replace the checkpoint atomically (a reader sees the old one or the new one), unless
-    a racing writer already put a later one there."""
+    a racing writer already put a later one there (`replace`: re-anchoring, whatever is there)."""
     current = read_head_file(path)
-    if isinstance(current, Head) and current.seq >= head.seq:
+    if not replace and isinstance(current, Head) and current.seq >= head.seq:
         return
-    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(partial, "wb") as file:
+    descriptor, partial = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    with os.fdopen(descriptor, "wb") as file:
         file.write(head.to_json())
         file.flush()
         os.fsync(file.fileno())

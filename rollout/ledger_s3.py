@@ -19,7 +19,6 @@ from dataclasses import asdict
 from typing import Any
 
 from rollout.ledger_chain import (
-    GENESIS,
     LEDGER_EVENTS,
     Event,
     Lock,
@@ -32,7 +31,7 @@ from rollout.ledger_chain import (
     verify_chain,
     writer_key,
 )
-from rollout.ledger_head import Head, head_problems, parse_head, sign, unverified
+from rollout.ledger_head import GENESIS, Head, head_problems, parse_head, sign, unverified
 from shipyard.errors import UsageError
 
 MAX_RACES = 20
@@ -106,10 +105,13 @@ class S3Ledger:
         text, at = event_content(data, at)
         key = writer_key()
         for _ in range(MAX_RACES):
+            head = self._head()  # before the end: a racing writer's checkpoint never outruns it
             last_seq, prev = self._last()
-            problems = head_problems(self._head(), last_seq, self._hash_at, self.head_key, key)
+            problems = head_problems(head, last_seq, self._hash_at, self.head_key, key)
             if problems and not reanchor:
                 raise unverified(self.url, problems)
+            if head is None and last_seq == 0:  # a new ledger: anchored before its first event
+                self._put_head(sign(key, 0, GENESIS))
             seq = last_seq + 1
             digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
             record = {
@@ -134,7 +136,7 @@ class S3Ledger:
                 if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
                     continue  # another writer took this number: read the end again
                 raise
-            self._put_head(sign(key, seq, digest))
+            self._put_head(sign(key, seq, digest), replace=reanchor)
             return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
         raise RuntimeError(f"could not append to {self.url}: {MAX_RACES} writers raced")
 
@@ -172,11 +174,11 @@ class S3Ledger:
         except ValueError as exc:
             return str(exc)
 
-    def _put_head(self, head: Head) -> None:
+    def _put_head(self, head: Head, replace: bool = False) -> None:
         """Move the checkpoint on, unless a racing writer already put a later one there
         (losing that race leaves it behind the chain's end, which still verifies)."""
         current = self._head()
-        if not (isinstance(current, Head) and current.seq >= head.seq):
+        if replace or not (isinstance(current, Head) and current.seq >= head.seq):
             self.s3.put_object(Bucket=self.bucket, Key=self.head_key, Body=head.to_json())
 
     def _hash_at(self, seq: int) -> str | None:
