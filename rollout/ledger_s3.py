@@ -107,7 +107,11 @@ class S3Ledger:
         for _ in range(MAX_RACES):
             head = self._head()  # before the end: a racing writer's checkpoint never outruns it
             last_seq, prev = self._last()
-            problems = head_problems(head, last_seq, self._hash_at, self.head_key, key)
+
+            def hash_at(n: int, last: int = last_seq, known: str = prev) -> str | None:
+                return known if n == last else self._hash_at(n)
+
+            problems = head_problems(head, last_seq, hash_at, self.head_key, key)
             if problems and not reanchor:
                 raise unverified(self.url, problems)
             if head is None and last_seq == 0:  # a new ledger: anchored before its first event
@@ -136,7 +140,9 @@ class S3Ledger:
                 if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
                     continue  # another writer took this number: read the end again
                 raise
-            self._put_head(sign(key, seq, digest), replace=reanchor)
+            # Not read again: a racing writer's later checkpoint may be replaced by this one,
+            # which leaves it one event behind (still verifies; the next append moves it on).
+            self._put_head(sign(key, seq, digest))
             return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
         raise RuntimeError(f"could not append to {self.url}: {MAX_RACES} writers raced")
 
@@ -174,12 +180,8 @@ class S3Ledger:
         except ValueError as exc:
             return str(exc)
 
-    def _put_head(self, head: Head, replace: bool = False) -> None:
-        """Move the checkpoint on, unless a racing writer already put a later one there
-        (losing that race leaves it behind the chain's end, which still verifies)."""
-        current = self._head()
-        if replace or not (isinstance(current, Head) and current.seq >= head.seq):
-            self.s3.put_object(Bucket=self.bucket, Key=self.head_key, Body=head.to_json())
+    def _put_head(self, head: Head) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self.head_key, Body=head.to_json())
 
     def _hash_at(self, seq: int) -> str | None:
         try:
