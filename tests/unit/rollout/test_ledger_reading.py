@@ -131,3 +131,13 @@ def test_status_says_a_remote_lock_whose_lease_expired_is_stale(
         f"lock: ci deploying web@v3 (pid 4242 on runner-7) since {expired}: stale (its lease "
         f"expired at {expired}); the next deploy or rollback takes it over"
     )
+
+
+def test_copying_from_a_mistyped_ledger_creates_nothing(
+    tmp_path: Path, project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    before = snapshot(tmp_path)
+    copied = cli("ledger", "copy", str(tmp_path / "typo.db"), str(tmp_path / "new.db"))
+    assert copied.code == 2
+    assert one_line(copied).startswith(f"shipyard: no ledger at {tmp_path / 'typo.db'}")
+    assert snapshot(tmp_path) == before
