@@ -114,10 +114,11 @@ def unusable(path: Path, exc: Exception) -> UsageError:
     """One line for a ledger file SQLite cannot open or read (truncated, not a database,
     a folder that cannot be created)."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return UsageError(
-        f"cannot use the ledger at {path} ({reason}): check --ledger, or restore the file "
-        f"from a backup ({RUNBOOK})"
-    )
+    if isinstance(exc, OSError | sqlite3.OperationalError):  # cannot open or create it there
+        fix = "check the path (--ledger, $SHIPYARD_LEDGER or `ledger:`) and its permissions"
+    else:  # opened, but damaged
+        fix = f"restore the file from a backup ({RUNBOOK})"
+    return UsageError(f"cannot use the ledger at {path} ({reason}): {fix}")
 
 
 def _one(cursor: sqlite3.Cursor) -> Any:

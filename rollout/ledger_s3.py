@@ -111,7 +111,7 @@ class S3Ledger:
             def hash_at(n: int, last: int = last_seq, known: str = prev) -> str | None:
                 return known if n == last else self._hash_at(n)
 
-            problems = head_problems(head, last_seq, hash_at, self.head_key, key)
+            problems = head_problems(head, last_seq, hash_at, self.head_url, key)
             if problems and not reanchor:
                 raise unverified(self.url, problems)
             if head is None and last_seq == 0:  # a new ledger: anchored before its first event
@@ -158,10 +158,10 @@ class S3Ledger:
 
     def verify(self) -> list[str]:
         head = self._head()  # first: a later checkpoint never outruns the events listed
-        return verify_chain([_row(r) for r in self._records()], head, self.head_key)
+        return verify_chain([_row(r) for r in self._records()], head, self.head_url)
 
     def accept_head(self, actor: str) -> Event | None:
-        data = head_to_accept([_row(r) for r in self._records()], self._head(), self.head_key)
+        data = head_to_accept([_row(r) for r in self._records()], self._head(), self.head_url)
         if data is None:
             return None
         return self.append(LEDGER_EVENTS, "head-accepted", data, actor=actor, reanchor=True)
@@ -169,6 +169,10 @@ class S3Ledger:
     @property
     def head_key(self) -> str:
         return self._key("head.json")
+
+    @property
+    def head_url(self) -> str:
+        return f"s3://{self.bucket}/{self.head_key}"
 
     def _head(self) -> Head | str | None:
         try:
