@@ -12,19 +12,22 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from rollout.ledger_chain import (
     LEDGER_EVENTS,
     Event,
+    Ledger,
     Lock,
     LockHeld,
+    copy_ledger,
     event_content,
     event_hash,
     head_to_accept,
     lock_held_error,
     lock_is_live,
     new_lock,
+    require_verified,
     verify_chain,
     verify_records,
     writer_key,
@@ -38,7 +41,7 @@ from rollout.ledger_head import (
     unverified,
     write_head_file,
 )
-from shipyard.errors import CheckFailed, UsageError
+from shipyard.errors import UsageError
 
 __all__ = [  # what the rest of shipyard imports from here
     "GENESIS",
@@ -79,35 +82,6 @@ CREATE TABLE IF NOT EXISTS locks (
     lease_until TEXT NOT NULL
 );
 """
-
-
-class Ledger(Protocol):
-    """Where events go: SQLite (one file) or S3 (a team's shared history)."""
-
-    path: Any
-
-    def append(
-        self,
-        environment: str,
-        kind: str,
-        data: dict[str, Any],
-        *,
-        rollout: str | None = None,
-        actor: str = "shipyard",
-        at: str | None = None,
-    ) -> Event: ...
-
-    def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]: ...
-
-    def verify(self) -> list[str]: ...
-
-    def accept_head(self, actor: str) -> Event | None: ...
-
-    def lock(self, environment: str) -> Lock | None: ...
-
-    def acquire(self, environment: str, holder: str) -> Lock: ...
-
-    def release(self, lock: Lock) -> None: ...
 
 
 def unusable(path: Path, exc: Exception) -> UsageError:
@@ -305,32 +279,3 @@ def open_ledger(root: Path, location: str | None = None, *, reading: bool = Fals
             "in the stack config)"
         )
     return ledger
-
-
-def require_verified(ledger: Ledger) -> None:
-    """Refuse (exit 1, one line naming `shipyard ledger verify` and the runbook) a ledger that
-    fails verification: nothing may be decided or measured from it."""
-    problems = ledger.verify()
-    if problems:
-        raise unverified(ledger.path, problems)
-
-
-def copy_ledger(source: Ledger, destination: Ledger) -> int:
-    """Every event of source appended to an empty destination, times and actors kept, so the
-    chain (and every hash) comes out identical."""
-    if destination.events():
-        raise UsageError(f"{destination.path} is not empty: copy into a new ledger")
-    problems = source.verify()
-    if problems:
-        raise CheckFailed(f"{source.path} fails verification ({problems[0]}): not copied")
-    events = source.events()
-    for event in events:
-        destination.append(
-            event.environment,
-            event.kind,
-            event.data,
-            rollout=event.rollout,
-            actor=event.actor,
-            at=event.at,
-        )
-    return len(events)

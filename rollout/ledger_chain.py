@@ -1,5 +1,6 @@
 """The ledger's chain: events and their hashes, how a chain is verified against its head
-checkpoint, and the per-environment lock; shared by the SQLite and S3 ledgers.
+checkpoint, the per-environment lock, and the Ledger protocol with what works on any ledger
+(copy, refuse one that fails verification); shared by the SQLite and S3 ledgers.
 
 Each event's hash covers its content and the previous event's hash, so editing, reordering or
 deleting an event breaks the chain from that point, and `verify` names where; the head
@@ -15,7 +16,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rollout.ledger_head import (
     GENESIS,
@@ -24,8 +25,9 @@ from rollout.ledger_head import (
     LedgerUnverified,
     head_problems,
     ledger_key,
+    unverified,
 )
-from shipyard.errors import CheckFailed
+from shipyard.errors import CheckFailed, UsageError
 
 LEASE_SECONDS = 600
 LEDGER_EVENTS = "ledger"  # the environment of events about the ledger itself
@@ -171,3 +173,61 @@ def lock_is_live(lock: Lock) -> bool:
             return True
         return True
     return dt.datetime.fromisoformat(lock.lease_until) > dt.datetime.now(dt.UTC)
+
+
+class Ledger(Protocol):
+    """Where events go: SQLite (one file) or S3 (a team's shared history)."""
+
+    path: Any
+
+    def append(
+        self,
+        environment: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        rollout: str | None = None,
+        actor: str = "shipyard",
+        at: str | None = None,
+    ) -> Event: ...
+
+    def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]: ...
+
+    def verify(self) -> list[str]: ...
+
+    def accept_head(self, actor: str) -> Event | None: ...
+
+    def lock(self, environment: str) -> Lock | None: ...
+
+    def acquire(self, environment: str, holder: str) -> Lock: ...
+
+    def release(self, lock: Lock) -> None: ...
+
+
+def require_verified(ledger: Ledger) -> None:
+    """Refuse (exit 1, one line naming `shipyard ledger verify` and the runbook) a ledger that
+    fails verification: nothing may be decided or measured from it."""
+    problems = ledger.verify()
+    if problems:
+        raise unverified(ledger.path, problems)
+
+
+def copy_ledger(source: Ledger, destination: Ledger) -> int:
+    """Every event of source appended to an empty destination, times and actors kept, so the
+    chain (and every hash) comes out identical."""
+    if destination.events():
+        raise UsageError(f"{destination.path} is not empty: copy into a new ledger")
+    problems = source.verify()
+    if problems:
+        raise CheckFailed(f"{source.path} fails verification ({problems[0]}): not copied")
+    events = source.events()
+    for event in events:
+        destination.append(
+            event.environment,
+            event.kind,
+            event.data,
+            rollout=event.rollout,
+            actor=event.actor,
+            at=event.at,
+        )
+    return len(events)
