@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rollout.executor import Executor, Outcome, Platform, StepListener
 from rollout.gates import ReleaseId, evaluate_gate, image_tag, unvouched
-from rollout.ledger import Ledger
+from rollout.ledger import Ledger, require_verified
 from rollout.notify import Notifier
 from rollout.people import UNKNOWN
 from rollout.plan import Plan, Release, Step, build_plan
@@ -131,6 +131,7 @@ def check_gate(
     that was live before. The gate needs the release's author (given, or recorded in the
     ledger) and its deployer: without them it refuses (exit 2) rather than count the
     author's own approval."""
+    require_verified(ledger)
     policy = config.deploy.approvals
     if policy.required == 0:
         return
@@ -344,11 +345,14 @@ def resume(
     platform: Platform | None = None,
 ) -> Outcome:
     """Carry an interrupted rollout on from the step it was in (steps are idempotent)."""
+    nothing = UsageError(f"{environment} has no interrupted rollout to resume")
+    if unfinished_rollout(ledger, environment) is None:
+        raise nothing  # read before the lock: a refusal writes nothing, not even a ledger
     lock = ledger.acquire(environment, f"{actor} resuming a rollout")
     try:
         unfinished = unfinished_rollout(ledger, environment)
         if unfinished is None:
-            raise UsageError(f"{environment} has no interrupted rollout to resume")
+            raise nothing
         plan = unfinished.plan
         config = load_stack(sources, environment).config
         service = choose_service(config, plan.release.service, environment)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.ledger import Event, Ledger
+from rollout.ledger_head import unverified
 from rollout.people import UNKNOWN, known_person, normalise_person
 from shipyard.config.model import VERSION, Approvals
 from shipyard.errors import CheckFailed, UsageError
@@ -133,8 +134,7 @@ def evaluate_gate(
             environment,
             release,
             policy.required,
-            blocked=f"the ledger has been tampered with ({problems[0]}); "
-            "no approval in it can be trusted",
+            blocked=str(unverified(ledger.path, problems)),
         )
     problem = unvouched(ledger, environment, release, author, deployer)
     if problem is not None:

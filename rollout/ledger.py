@@ -1,30 +1,65 @@
 """The ledger: every release, step, weight change, check and outcome, append-only and
-hash-chained, in SQLite; plus a per-environment lock.
+hash-chained, in SQLite (or on S3: rollout/ledger_s3.py); plus a per-environment lock.
 
-Each event's hash covers its content and the previous event's hash, so editing, reordering or
-deleting an event breaks the chain from that point, and `verify` names where.
+The chain and its checks live in rollout/ledger_chain.py, the head checkpoint that makes the
+chain's end verifiable from outside in rollout/ledger_head.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
-import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from shipyard.errors import CheckFailed, UsageError
+from rollout.ledger_chain import (
+    LEDGER_EVENTS,
+    Event,
+    Ledger,
+    Lock,
+    LockHeld,
+    copy_ledger,
+    event_content,
+    event_hash,
+    head_to_accept,
+    lock_held_error,
+    lock_is_live,
+    new_lock,
+    require_verified,
+    verify_chain,
+    verify_records,
+    writer_key,
+)
+from rollout.ledger_head import (
+    GENESIS,
+    RUNBOOK,
+    head_problems,
+    read_head_file,
+    sign,
+    unverified,
+    write_head_file,
+)
+from shipyard.errors import UsageError
 
-GENESIS = "0" * 64
+__all__ = [  # what the rest of shipyard imports from here
+    "GENESIS",
+    "Event",
+    "Ledger",
+    "Lock",
+    "LockHeld",
+    "SqliteLedger",
+    "copy_ledger",
+    "event_content",
+    "event_hash",
+    "lock_is_live",
+    "open_ledger",
+    "require_verified",
+    "verify_records",
+]
+
 DEFAULT_PATH = Path(".shipyard") / "ledger.db"
-LEASE_SECONDS = 600
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -49,148 +84,75 @@ CREATE TABLE IF NOT EXISTS locks (
 """
 
 
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    at: str
-    environment: str
-    rollout: str | None
-    kind: str
-    actor: str
-    data: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "environment": self.environment,
-            "rollout": self.rollout,
-            "kind": self.kind,
-            "actor": self.actor,
-            "data": self.data,
-        }
+def unusable(path: Path, exc: Exception) -> UsageError:
+    """One line for a ledger file SQLite cannot open or read (truncated, not a database,
+    a folder that cannot be created)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, OSError | sqlite3.OperationalError):  # cannot open or create it there
+        fix = "check the path (--ledger, $SHIPYARD_LEDGER or `ledger:`) and its permissions"
+    else:  # opened, but damaged
+        fix = f"restore the file from a backup ({RUNBOOK})"
+    return UsageError(f"cannot use the ledger at {path} ({reason}): {fix}")
 
 
-@dataclass(frozen=True)
-class Lock:
-    environment: str
-    holder: str
-    host: str
-    pid: int
-    since: str
-    lease_until: str
-
-
-class Ledger(Protocol):
-    """Where events go: SQLite (one file) or S3 (a team's shared history)."""
-
-    path: Any
-
-    def append(
-        self,
-        environment: str,
-        kind: str,
-        data: dict[str, Any],
-        *,
-        rollout: str | None = None,
-        actor: str = "shipyard",
-        at: str | None = None,
-    ) -> Event: ...
-
-    def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]: ...
-
-    def verify(self) -> list[str]: ...
-
-    def lock(self, environment: str) -> Lock | None: ...
-
-    def acquire(self, environment: str, holder: str) -> Lock: ...
-
-    def release(self, lock: Lock) -> None: ...
-
-
-class LockHeld(CheckFailed):
-    """Another deploy holds the environment."""
-
-
-def event_hash(
-    prev_hash: str,
-    seq: int,
-    at: str,
-    environment: str,
-    rollout: str | None,
-    kind: str,
-    actor: str,
-    data: str,
-) -> str:
-    body = json.dumps([prev_hash, seq, at, environment, rollout, kind, actor, data])
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def event_content(data: dict[str, Any], at: str | None) -> tuple[str, str]:
-    """An event's data as the hashed text, and its time (now unless imported)."""
-    text = json.dumps(data, sort_keys=True, default=str)
-    return text, at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def verify_records(records: list[Any]) -> list[str]:
-    """Check a chain of (seq, at, environment, rollout, kind, actor, data text, prev_hash,
-    hash) records, in seq order."""
-    problems = []
-    previous, expected_seq = GENESIS, 1
-    for seq, at, env, rollout, kind, actor, data, prev_hash, digest in records:
-        if seq != expected_seq:
-            problems.append(f"event {expected_seq}: missing (next is {seq})")
-        if prev_hash != previous:
-            problems.append(f"event {seq}: does not follow the event before it")
-        if event_hash(prev_hash, seq, at, env, rollout, kind, actor, data) != digest:
-            problems.append(f"event {seq} ({kind}): content does not match its hash")
-        previous, expected_seq = digest, seq + 1
-    return problems
-
-
-def new_lock(environment: str, holder: str) -> Lock:
-    now = dt.datetime.now(dt.UTC)
-    return Lock(
-        environment,
-        holder,
-        socket.gethostname(),
-        os.getpid(),
-        now.isoformat(timespec="seconds"),
-        (now + dt.timedelta(seconds=LEASE_SECONDS)).isoformat(timespec="seconds"),
-    )
-
-
-def lock_held_error(held: Lock) -> LockHeld:
-    return LockHeld(
-        f"{held.environment} is locked by {held.holder} (pid {held.pid} on {held.host}) "
-        f"since {held.since}; wait for it, or if that process is gone run "
-        f"`shipyard status {held.environment}`"
-    )
+def _one(cursor: sqlite3.Cursor) -> Any:
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 class SqliteLedger:
-    """The SQLite ledger; one file, safe for several processes (WAL, immediate transactions)."""
+    """The SQLite ledger; one file, safe for several processes (immediate transactions).
+
+    Readers open it read-only (`mode=ro`, https://www.sqlite.org/uri.html) and create
+    nothing; that is why it keeps a rollback journal, not WAL: a WAL reader creates the -wal
+    and -shm files (https://www.sqlite.org/wal.html#readonly)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._ready = False  # the file is created on first use, never by a refused command
+        self.head_path = path.with_name(path.name + ".head")
+        self._ready = False  # the file is created on first write, never by a reader
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        if not self._ready:
-            db.executescript(SCHEMA)
-            self._ready = True
+    def _writing(self) -> Iterator[sqlite3.Connection]:
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise unusable(self.path, exc) from None
+        try:
+            if not self._ready:
+                db.execute("PRAGMA journal_mode=DELETE")
+                db.executescript(SCHEMA)
+                self._ready = True
             db.execute("PRAGMA synchronous=FULL")  # an event on disk before the next step acts
             yield db
+        except sqlite3.DatabaseError as exc:
+            raise unusable(self.path, exc) from None
         finally:
             db.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read-only connection; None when there is no ledger (yet, or left 0 bytes)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            yield None
+            return
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.Error as exc:
+            raise unusable(self.path, exc) from None
+        try:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone() is None:
+                raise UsageError(f"{self.path} is an SQLite file but not a shipyard ledger")
+            yield db
+        except sqlite3.DatabaseError as exc:
+            raise unusable(self.path, exc) from None
+        finally:
+            db.close()
+
+    def _rows(self, query: str = "SELECT * FROM events ORDER BY seq", *args: Any) -> list[Any]:
+        with self._reading() as db:
+            return [] if db is None else db.execute(query, args).fetchall()
 
     def append(
         self,
@@ -201,19 +163,38 @@ class SqliteLedger:
         rollout: str | None = None,
         actor: str = "shipyard",
         at: str | None = None,
+        reanchor: bool = False,
     ) -> Event:
-        """Add an event at the end of the chain (`at`: only for history being imported)."""
+        """Add an event at the end of the chain (`at`: only for history being imported), then
+        move the head checkpoint to it; refuse when the checkpoint does not match the end."""
         text, at = event_content(data, at)
-        with self._connect() as db:
+        key = writer_key()
+        with self._writing() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+            head = read_head_file(self.head_path)
+            problems = head_problems(
+                head,
+                seq - 1,
+                lambda n: _one(db.execute("SELECT hash FROM events WHERE seq = ?", (n,))),
+                str(self.head_path),
+                key,
+            )
+            if problems and not reanchor:
+                db.execute("ROLLBACK")
+                raise unverified(self.path, problems)
+            if head is None and seq == 1:  # a new ledger: anchored before its first event
+                write_head_file(self.head_path, sign(key, 0, GENESIS))
             digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
             db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, at, environment, rollout, kind, actor, text, prev, digest),
             )
             db.execute("COMMIT")
+        # After the commit: a writer that dies in between leaves the checkpoint one event
+        # behind, which verifies (and the next append moves it on), never one ahead.
+        write_head_file(self.head_path, sign(key, seq, digest), replace=reanchor)
         return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
 
     def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:
@@ -227,30 +208,39 @@ class SqliteLedger:
             args.append(rollout)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY seq", args).fetchall()
+        rows = self._rows(query + " ORDER BY seq", *args)
         return [
             Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in rows
         ]
 
     def verify(self) -> list[str]:
-        """Problems in the chain, each naming the event; empty when intact."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM events ORDER BY seq").fetchall()
-        return verify_records(rows)
+        """Problems in the chain and against its head checkpoint, each naming the event;
+        empty when intact."""
+        head = read_head_file(self.head_path)  # first: a later checkpoint never outruns rows
+        rows = self._rows()
+        emptied = self.path.exists() and self.path.stat().st_size == 0
+        problems = [f"{self.path} is 0 bytes: a ledger shipyard wrote never is"] if emptied else []
+        return problems + verify_chain(rows, head, str(self.head_path))
+
+    def accept_head(self, actor: str) -> Event | None:
+        """Re-anchor the checkpoint at the chain's end, recorded as an event; None when it
+        already matches."""
+        data = head_to_accept(self._rows(), read_head_file(self.head_path), str(self.head_path))
+        if data is None:
+            return None
+        return self.append(LEDGER_EVENTS, "head-accepted", data, actor=actor, reanchor=True)
 
     # -- locks -----------------------------------------------------------------------------
 
     def lock(self, environment: str) -> Lock | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM locks WHERE environment = ?", (environment,)).fetchone()
-        return Lock(*row) if row else None
+        rows = self._rows("SELECT * FROM locks WHERE environment = ?", environment)
+        return Lock(*rows[0]) if rows else None
 
     def acquire(self, environment: str, holder: str) -> Lock:
         """Take the environment's lock, or take over one left by a dead process or an expired
         lease; raise LockHeld naming the holder and since when otherwise."""
         mine = new_lock(environment, holder)
-        with self._connect() as db:
+        with self._writing() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT * FROM locks WHERE environment = ?", (environment,)).fetchone()
             if row is not None and lock_is_live(Lock(*row)):
@@ -264,29 +254,17 @@ class SqliteLedger:
         return mine
 
     def release(self, lock: Lock) -> None:
-        with self._connect() as db:
+        with self._writing() as db:
             db.execute(
                 "DELETE FROM locks WHERE environment = ? AND pid = ? AND host = ?",
                 (lock.environment, lock.pid, lock.host),
             )
 
 
-def lock_is_live(lock: Lock) -> bool:
-    """Held by a process that is still alive here, or elsewhere with an unexpired lease."""
-    if lock.host == socket.gethostname():
-        try:
-            os.kill(lock.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return dt.datetime.fromisoformat(lock.lease_until) > dt.datetime.now(dt.UTC)
-
-
-def open_ledger(root: Path, location: str | None = None) -> Ledger:
+def open_ledger(root: Path, location: str | None = None, *, reading: bool = False) -> Ledger:
     """`s3://bucket/prefix` for a team's ledger on S3, else a SQLite file (default
-    .shipyard/ledger.db)."""
+    .shipyard/ledger.db). `reading`: a location given that holds no ledger is a mistake,
+    not a new ledger (the default one is simply empty until the first write)."""
     if location and location.startswith("s3://"):
         from rollout.ledger_s3 import S3Ledger
 
@@ -294,25 +272,10 @@ def open_ledger(root: Path, location: str | None = None) -> Ledger:
     target = Path(location) if location else root / DEFAULT_PATH
     if target.exists() and target.is_dir():
         raise UsageError(f"{target}: is a folder; --ledger takes a file path or s3://bucket/prefix")
-    return SqliteLedger(target)
-
-
-def copy_ledger(source: Ledger, destination: Ledger) -> int:
-    """Every event of source appended to an empty destination, times and actors kept, so the
-    chain (and every hash) comes out identical."""
-    if destination.events():
-        raise UsageError(f"{destination.path} is not empty: copy into a new ledger")
-    problems = source.verify()
-    if problems:
-        raise CheckFailed(f"{source.path} fails verification ({problems[0]}): not copied")
-    events = source.events()
-    for event in events:
-        destination.append(
-            event.environment,
-            event.kind,
-            event.data,
-            rollout=event.rollout,
-            actor=event.actor,
-            at=event.at,
+    ledger = SqliteLedger(target)
+    if reading and location and not (target.exists() or ledger.head_path.exists()):
+        raise UsageError(
+            f"no ledger at {target}: check the path (--ledger, $SHIPYARD_LEDGER or `ledger:` "
+            "in the stack config)"
         )
-    return len(events)
+    return ledger

@@ -2,10 +2,13 @@
 
     s3://bucket/prefix/events/000000000042.json   event 42 (never overwritten)
     s3://bucket/prefix/locks/prod.json            prod's lock while a deploy runs
+    s3://bucket/prefix/head.json                  the head checkpoint (rollout/ledger_head.py)
 
 An event is written with `If-None-Match: *`: when two writers race for the same number, S3
 accepts one and the other re-reads the chain's end and tries the next number. The hash chain
-is the SQLite ledger's, so `verify` and `ledger copy` work across both.
+and the head checkpoint are the SQLite ledger's, so `verify` and `ledger copy` work across both.
+With bucket versioning on, every earlier head.json and every deleted event stays recoverable
+(docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -15,17 +18,20 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from rollout.ledger import (
-    GENESIS,
+from rollout.ledger_chain import (
+    LEDGER_EVENTS,
     Event,
     Lock,
     event_content,
     event_hash,
+    head_to_accept,
     lock_held_error,
     lock_is_live,
     new_lock,
-    verify_records,
+    verify_chain,
+    writer_key,
 )
+from rollout.ledger_head import GENESIS, Head, head_problems, parse_head, sign, unverified
 from shipyard.errors import UsageError
 
 MAX_RACES = 20
@@ -92,10 +98,24 @@ class S3Ledger:
         rollout: str | None = None,
         actor: str = "shipyard",
         at: str | None = None,
+        reanchor: bool = False,
     ) -> Event:
+        """The SQLite ledger's append: refused when the head checkpoint does not match the
+        chain's end, the checkpoint moved on after the event is written."""
         text, at = event_content(data, at)
+        key = writer_key()
         for _ in range(MAX_RACES):
+            head = self._head()  # before the end: a racing writer's checkpoint never outruns it
             last_seq, prev = self._last()
+
+            def hash_at(n: int, last: int = last_seq, known: str = prev) -> str | None:
+                return known if n == last else self._hash_at(n)
+
+            problems = head_problems(head, last_seq, hash_at, self.head_url, key)
+            if problems and not reanchor:
+                raise unverified(self.url, problems)
+            if head is None and last_seq == 0:  # a new ledger: anchored before its first event
+                self._put_head(sign(key, 0, GENESIS))
             seq = last_seq + 1
             digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
             record = {
@@ -120,6 +140,9 @@ class S3Ledger:
                 if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
                     continue  # another writer took this number: read the end again
                 raise
+            # Not read again: a racing writer's later checkpoint may be replaced by this one,
+            # which leaves it one event behind (still verifies; the next append moves it on).
+            self._put_head(sign(key, seq, digest))
             return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
         raise RuntimeError(f"could not append to {self.url}: {MAX_RACES} writers raced")
 
@@ -134,7 +157,44 @@ class S3Ledger:
         return events
 
     def verify(self) -> list[str]:
-        return verify_records([_row(r) for r in self._records()])
+        head = self._head()  # first: a later checkpoint never outruns the events listed
+        return verify_chain([_row(r) for r in self._records()], head, self.head_url)
+
+    def accept_head(self, actor: str) -> Event | None:
+        data = head_to_accept([_row(r) for r in self._records()], self._head(), self.head_url)
+        if data is None:
+            return None
+        return self.append(LEDGER_EVENTS, "head-accepted", data, actor=actor, reanchor=True)
+
+    @property
+    def head_key(self) -> str:
+        return self._key("head.json")
+
+    @property
+    def head_url(self) -> str:
+        return f"s3://{self.bucket}/{self.head_key}"
+
+    def _head(self) -> Head | str | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.head_key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        try:
+            return parse_head(body)
+        except ValueError as exc:
+            return str(exc)
+
+    def _put_head(self, head: Head) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self.head_key, Body=head.to_json())
+
+    def _hash_at(self, seq: int) -> str | None:
+        try:
+            body = self.s3.get_object(
+                Bucket=self.bucket, Key=self._key("events", f"{seq:012d}.json")
+            )
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return str(json.loads(body["Body"].read())["hash"])
 
     def lock(self, environment: str) -> Lock | None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,17 @@ from shipyard.stacks import plan_stack_files, write_stack_files
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_key_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The ledger's key file (rollout/ledger_head.py) lands in a throwaway config folder, never
+    in the home of whoever runs the tests; subprocesses inherit it."""
+    config = tmp_path_factory.mktemp("config")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(config))
+        patch.delenv("SHIPYARD_LEDGER_KEY", raising=False)
+        yield config
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome, Platform
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
+from rollout.ledger_head import RUNBOOK
 from rollout.people import UNKNOWN, commit_author, identity
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
@@ -134,12 +136,13 @@ def platform_from(
     return PLATFORMS[platform](sources, env, endpoint_url, stack_outputs)
 
 
-def _ledger(ctx: click.Context, path: str | None) -> tuple[Any, Ledger]:
-    """--ledger / $SHIPYARD_LEDGER, else `ledger:` in the stack config, else .shipyard/."""
+def _ledger(ctx: click.Context, path: str | None, reading: bool = False) -> tuple[Any, Ledger]:
+    """--ledger / $SHIPYARD_LEDGER, else `ledger:` in the stack config, else .shipyard/.
+    `reading`: a command that only reads, so a ledger named that is not there is a typo."""
     sources = sources_from(ctx)
     if path is None and sources.environments():
         path = load_stack(sources, sources.environments()[0]).config.ledger
-    return sources, open_ledger(sources.root, path)
+    return sources, open_ledger(sources.root, path, reading=reading)
 
 
 def _progress(index: int, step: Step, phase: str, result: dict[str, Any]) -> None:
@@ -447,7 +450,7 @@ def status_command(
     ctx: click.Context, env: str, ledger_path: str | None, output_format: str
 ) -> None:
     """Per service: live color, versions, weights, health; recent deploys; the lock."""
-    sources, ledger = _ledger(ctx, ledger_path)
+    sources, ledger = _ledger(ctx, ledger_path, reading=True)
     sources.require_environment(env)
     report = environment_status(sources, env, ledger)
     if output_format == "json":
@@ -466,10 +469,22 @@ def status_command(
             f"{rollout['state']} {rollout['message'] or ''}",
             markup=False,
         )
-    lock = report["lock"]
-    out.print(
-        f"lock: {lock['holder']} since {lock['since']}" if lock else "lock: free", markup=False
+    out.print(lock_line(report["lock"]), markup=False)
+
+
+def lock_line(lock: dict[str, Any] | None) -> str:
+    """The lock as `status` says it: free, held, or left by a holder that is gone."""
+    if lock is None:
+        return "lock: free"
+    held = f"lock: {lock['holder']} (pid {lock['pid']} on {lock['host']}) since {lock['since']}"
+    if lock["live"]:
+        return held
+    gone = (
+        "its process is gone"
+        if lock["host"] == socket.gethostname()
+        else f"its lease expired at {lock['lease_until']}"
     )
+    return f"{held}: stale ({gone}); the next deploy or rollback takes it over"
 
 
 def environment_status(sources: Any, env: str, ledger: Ledger) -> dict[str, Any]:
@@ -491,17 +506,54 @@ def ledger_group() -> None:
 
 
 @ledger_group.command("verify")
+@click.option(
+    "--accept-head",
+    is_flag=True,
+    help="After you have checked the ledger against a backup (docs/runbook.md): move the head "
+    "checkpoint to the chain's end as it is now, recorded as a `head-accepted` event. Never "
+    "repairs a broken chain.",
+)
+@click.option("--by", metavar="WHO", help="Who accepts (with --accept-head); default as deploy.")
 @ledger_option
 @click.pass_context
-def verify_command(ctx: click.Context, ledger_path: str | None) -> None:
-    """Check the hash chain: exit 1 naming each edited, reordered or deleted event."""
-    _, ledger = _ledger(ctx, ledger_path)
+def verify_command(
+    ctx: click.Context, accept_head: bool, by: str | None, ledger_path: str | None
+) -> None:
+    """Check the hash chain and its keyed head checkpoint: exit 1 naming each edited,
+    reordered, deleted or rewritten event, a cut tail or an emptied ledger.
+
+    What this proves and what it cannot: docs/delivery.md. The checkpoint's key is
+    $SHIPYARD_LEDGER_KEY, else ~/.config/shipyard/ledger.key.
+    """
+    if by is not None and not accept_head:
+        raise UsageError("--by names who accepts the head: add --accept-head, or drop --by")
+    _, ledger = _ledger(ctx, ledger_path, reading=not accept_head)
+    out = stdout()
+    if accept_head:
+        accepted = ledger.accept_head(identity(by))
+        if accepted is None:
+            out.print(f"{ledger.path}: the head checkpoint already matches", markup=False)
+        else:
+            out.print(
+                f"{ledger.path}: head checkpoint moved to event {accepted.seq} "
+                f"(head-accepted, by {accepted.actor})",
+                markup=False,
+            )
     problems = ledger.verify()
     for problem in problems:
-        stdout().print(problem, markup=False)
+        out.print(problem, markup=False)
     if problems:
-        raise CheckFailed(f"the ledger at {ledger.path} has been tampered with")
-    stdout().print(f"{ledger.path}: {len(ledger.events())} events, chain intact", markup=False)
+        raise CheckFailed(
+            f"the ledger at {ledger.path} fails verification ({len(problems)} problem(s)): "
+            f"follow {RUNBOOK}"
+        )
+    count = len(ledger.events())
+    out.print(
+        f"{ledger.path}: {count} events, chain intact, head checkpoint matches"
+        if count
+        else f"{ledger.path}: no events yet",
+        markup=False,
+    )
 
 
 @ledger_group.command("copy")
@@ -514,7 +566,9 @@ def copy_command(ctx: click.Context, source: str, destination: str) -> None:
     Times, actors and the hash chain are kept: DST verifies with the same hashes.
     """
     sources = sources_from(ctx)
-    count = copy_ledger(open_ledger(sources.root, source), open_ledger(sources.root, destination))
+    count = copy_ledger(
+        open_ledger(sources.root, source, reading=True), open_ledger(sources.root, destination)
+    )
     stdout().print(f"copied {count} events from {source} to {destination}", markup=False)
 
 
@@ -527,7 +581,7 @@ def history_command(
     ctx: click.Context, env: str | None, ledger_path: str | None, output_format: str
 ) -> None:
     """Every event, oldest first (optionally one environment's)."""
-    _, ledger = _ledger(ctx, ledger_path)
+    _, ledger = _ledger(ctx, ledger_path, reading=True)
     events = ledger.events(env)
     if output_format == "json":
         emit_json([e.to_dict() for e in events])

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import jinja2
 
+from rollout.ledger import require_verified
 from rollout.metrics import Metrics, compute
 from rollout.pulumi_history import events_from_history, load_history
 from shipyard.cli.common import format_option
@@ -150,15 +151,17 @@ def metrics_command(
 
     Deployment frequency, lead time (p50/p90), change failure rate, time to restore (p50),
     success rate and mean time to deploy, each with its level from the DORA 2024 report.
-    Definitions: docs/delivery.md.
+    Definitions: docs/delivery.md. A ledger that fails `shipyard ledger verify` is
+    refused (exit 1): its figures could be anyone's.
     """
     if history_file:
         stack = envs[0] if envs else Path(history_file).stem
         events = events_from_history(load_history(Path(history_file)), stack)
     else:
-        sources, ledger = _ledger(ctx, ledger_path)
+        sources, ledger = _ledger(ctx, ledger_path, reading=True)
         for env in envs:
             sources.require_environment(env)
+        require_verified(ledger)  # figures from an edited or cut history would mislead
         events = ledger.events()
     m = compute(
         events,

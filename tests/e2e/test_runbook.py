@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,7 @@ def test_the_runbook_covers_every_procedure_the_issue_names() -> None:
         "A failed parity check",
         "An automatic rollback happened",
         "Smoke tests fail: what to check first",
+        "The ledger fails verification",
     ):
         assert needed in titles
     lines = [line.text for _, section in runbook() for line in section]
@@ -130,6 +132,15 @@ def deploy_a_faulty_release(project: StackSources, cli: Callable[..., CliResult]
     assert failed.code == 1 and "rolled-back" in failed.out, failed
 
 
+def cut_a_rejection_off_the_ledger(project: StackSources, cli: Callable[..., CliResult]) -> None:
+    """The incident for "The ledger fails verification": the last event, a rejection, deleted
+    from the file (issue 12: the rejected release then deployed)."""
+    rejected = cli("reject", "prod", "--release", "web@v9", "--by", "frank", project=project)
+    assert rejected.code == 0, rejected
+    with sqlite3.connect(project.root / ".shipyard" / "ledger.db") as db:
+        db.execute("DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)")
+
+
 def test_every_procedure_runs_as_written(
     rehearsal: StackSources, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +153,8 @@ def test_every_procedure_runs_as_written(
             restore = change_a_health_check_in_staging(rehearsal)
         elif title == "An automatic rollback happened":
             deploy_a_faulty_release(rehearsal, cli)
+        elif title == "The ledger fails verification":
+            cut_a_rejection_off_the_ledger(rehearsal, cli)
         for line in lines:
             words = shlex.split(line.text)
             if words[0] == "export":

@@ -15,8 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
-from rollout.ledger import Ledger, LockHeld, SqliteLedger, copy_ledger
-from rollout.ledger_s3 import S3Ledger
+from rollout.ledger import GENESIS, Ledger, LockHeld, SqliteLedger, copy_ledger, event_hash
+from rollout.ledger_head import LedgerUnverified
+from rollout.ledger_s3 import FIELDS, S3Ledger
 from shipyard.config.load import StackSources
 from tests.conftest import CliResult
 
@@ -167,3 +168,67 @@ def test_copy_between_backends_keeps_every_hash(
     assert "is not empty" in again.err
     verified = cli("ledger", "verify", "--ledger", s3_env, project=repo_sources)
     assert verified.code == 0 and "4 events, chain intact" in verified.out
+
+
+def store(ledger: Ledger, row: list[Any]) -> None:
+    """Write one event record as it is stored, bypassing the ledger (an attacker's write)."""
+    if isinstance(ledger, SqliteLedger):
+        with sqlite3.connect(ledger.path) as db:
+            db.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        return
+    assert isinstance(ledger, S3Ledger)
+    key = ledger._key("events", f"{row[0]:012d}.json")
+    body = json.dumps(dict(zip(FIELDS, row, strict=True))).encode()
+    ledger.s3.put_object(Bucket=ledger.bucket, Key=key, Body=body)
+
+
+def test_a_cut_tail_is_caught_and_blocks_appends(
+    backend: tuple[Ledger, Callable[..., None]],
+) -> None:
+    ledger, tamper = backend
+    fill(ledger)
+    tamper(4, delete=True)
+    cut = (
+        "the ledger ends at event 3 but its head checkpoint names event 4: events were "
+        "removed from its end"
+    )
+    assert ledger.verify() == [cut]
+    with pytest.raises(LedgerUnverified, match="run `shipyard ledger verify`"):
+        ledger.append("dev", "check", {"rate": 0.5})
+    for seq in (1, 2, 3):
+        tamper(seq, delete=True)
+    assert ledger.verify() == [cut.replace("ends at event 3", "has no events")]
+
+
+def test_a_chain_rewritten_with_recomputed_hashes_is_caught(
+    backend: tuple[Ledger, Callable[..., None]],
+) -> None:
+    ledger, _ = backend
+    fill(ledger)
+    previous = GENESIS
+    for event in ledger.events():
+        text = json.dumps({"rate": 0.0}, sort_keys=True)
+        row = [event.seq, event.at, event.environment, event.rollout, event.kind, event.actor]
+        digest = event_hash(previous, *row, text)
+        store(ledger, [*row, text, previous, digest])
+        previous = digest
+    problems = ledger.verify()
+    assert len(problems) == 1  # the chain itself is flawless
+    assert problems[0].startswith("event 4 is not the event the head checkpoint names")
+
+
+def test_accepting_the_head_is_deliberate_and_recorded(
+    backend: tuple[Ledger, Callable[..., None]],
+) -> None:
+    ledger, tamper = backend
+    fill(ledger)
+    tail = ledger.events()[-1]
+    tamper(4, delete=True)
+    accepted = ledger.accept_head("oncall@example.com")
+    assert accepted is not None
+    assert (accepted.seq, accepted.kind, accepted.environment) == (4, "head-accepted", "ledger")
+    assert accepted.data["previous_head"] == {"seq": 4, "hash": tail.hash}
+    assert ledger.verify() == []
+    assert ledger.accept_head("oncall@example.com") is None
+    ledger.append("dev", "check", {"rate": 0.5})
+    assert ledger.verify() == []
