@@ -150,3 +150,13 @@ def test_event_text_reaches_scripts_through_env_never_inline(workflow: Path) -> 
     for job in doc["jobs"].values():
         for step in job["steps"]:
             assert "${{" not in step.get("run", ""), (workflow.name, step.get("name"))
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_a_workflow_on_the_team_ledger_has_its_key(workflow: Path) -> None:
+    """A fresh runner has no ~/.config/shipyard/ledger.key: without the shared key from a
+    secret, the first run would sign the team ledger's head with a throwaway key and every
+    later run would find it unverifiable."""
+    env = yaml.safe_load(workflow.read_text()).get("env", {})
+    if "SHIPYARD_LEDGER" in env:
+        assert env.get("SHIPYARD_LEDGER_KEY") == "${{ secrets.SHIPYARD_LEDGER_KEY }}"
