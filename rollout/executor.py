@@ -27,6 +27,7 @@ from smoke import SmokeReport
 
 MAX_EXTRA_WINDOWS = 3
 HOLD_AT_STEP = "SHIPYARD_HOLD_AT_STEP"
+HOLD_AFTER_STEP = "SHIPYARD_HOLD_AFTER_STEP"
 HOLD_SECONDS = "SHIPYARD_HOLD_SECONDS"
 # Told about every step: (index, step, "started" | "finished", the step's result figures).
 StepListener = Callable[[int, Step, str, dict[str, Any]], None]
@@ -137,6 +138,7 @@ class Executor:
                 self.on_step(index, step, "started", {})
                 self._rehearsal_hold(HOLD_AT_STEP, index)
                 result = self.apply_or_fail(step)
+                self._rehearsal_hold(HOLD_AFTER_STEP, index)
                 self.record("step-finished", {"index": index, "kind": step.kind, **result})
                 self.on_step(index, step, "finished", result)
         except StepFailed as failure:
@@ -154,7 +156,8 @@ class Executor:
 
     def _rehearsal_hold(self, variable: str, index: int) -> None:
         """Crash drills: with SHIPYARD_HOLD_AT_STEP=N, wait (SHIPYARD_HOLD_SECONDS, default
-        60) once step N is in the ledger, so a drill can kill the process inside that step."""
+        60) once step N is in the ledger, before it acts; with SHIPYARD_HOLD_AFTER_STEP=N,
+        once it has acted and before `step-finished`. A drill kills the process there."""
         hold = os.environ.get(variable)
         if hold is not None and hold.strip() == str(index):
             self.sleep(float(os.environ.get(HOLD_SECONDS, "60")))
