@@ -48,18 +48,3 @@ def test_verify_reads_the_backend_it_drives_not_another_one(running: LocalState)
     assert not production.verify({BLUE: 0, GREEN: 100})
     assert test.verify({BLUE: 0, GREEN: 100})
     assert not test.verify({BLUE: 100, GREEN: 0})
-
-
-def test_a_server_in_maintenance_reads_back_the_weight_that_was_set(running: LocalState) -> None:
-    web = running.service("web")
-    api = RuntimeApi(running.socket)
-    router = HaproxyRouter(api, web)
-    for slot in web.slots(BLUE):  # an operator takes blue out of service
-        api.set_state(web.backend, slot.name, "maint")
-    # HAProxy keeps blue's effective weight at its last value while it is in maintenance:
-    # the read-back is of the weights set, and blue's servers' state is the health's business.
-    router.set_weights({BLUE: 90, GREEN: 10})
-    assert router.weights() == {BLUE: 90, GREEN: 10}
-    assert router.verify({BLUE: 90, GREEN: 10})
-    router.set_weights({BLUE: 100, GREEN: 0})
-    assert router.verify({BLUE: 100, GREEN: 0})

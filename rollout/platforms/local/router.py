@@ -31,11 +31,8 @@ class HaproxyRouter:
         self.backend = backend or service.backend
 
     def weights(self) -> dict[Color, int]:
-        # `uweight` is the weight `set server ... weight` set; `weight` is the effective one,
-        # which HAProxy leaves stale for a server in maintenance (HAProxy 2.6 management
-        # guide, 9.1 "CSV format", fields 18 and 99). Older HAProxy has only `weight`.
         rows = {
-            row["svname"]: int(row.get("uweight") or row.get("weight") or 0)
+            row["svname"]: int(row.get("weight") or 0)
             for row in self.api.stats()
             if row["pxname"] == self.backend
         }
