@@ -10,9 +10,13 @@ load: the first analysis fails as inconclusive (`onInconclusive: fail`).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 
+from rollout.interfaces import ServerState
 from rollout.ledger import SqliteLedger
 from rollout.platforms.local.health import HaproxyHealth
 from rollout.platforms.local.processes import alive
@@ -27,6 +31,13 @@ from tests.e2e.test_rollout import dev
 __all__ = ["dev"]  # the fixture: dev up with the faulty v3
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
+
+
+def await_condition(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def shipyard(project: StackSources, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,8 +59,10 @@ def test_a_rollback_onto_a_stable_color_with_no_server_up_stops_and_says_what_to
     router = HaproxyRouter(runtime, api)
     health = HaproxyHealth(runtime, api)
     assert router.weights() == {BLUE: 100, GREEN: 0}
-    for slot in api.slots(BLUE):  # an operator takes blue out of production
-        runtime.set_state(api.backend, slot.name, "maint")
+    for slot in api.slots(BLUE):  # blue's processes hang: they fail their health checks
+        assert slot.pid is not None
+        os.kill(slot.pid, signal.SIGSTOP)
+    await_condition(lambda: health.snapshot()[BLUE].servers[0].state is ServerState.DOWN)
 
     failed = shipyard(project, "deploy", "dev", "--version", "v3", "--service", "api")
     assert failed.returncode == 1
@@ -70,11 +83,9 @@ def test_a_rollback_onto_a_stable_color_with_no_server_up_stops_and_says_what_to
     assert all(alive(slot.pid) for slot in during.service("api").slots(GREEN))
 
     for slot in api.slots(BLUE):  # blue is back
-        runtime.set_state(api.backend, slot.name, "ready")
-    deadline = time.monotonic() + 10
-    while not health.snapshot()[BLUE].ready:
-        assert time.monotonic() < deadline, "blue never came back up"
-        time.sleep(0.02)
+        assert slot.pid is not None
+        os.kill(slot.pid, signal.SIGCONT)
+    await_condition(lambda: health.snapshot()[BLUE].ready)
     undone = shipyard(project, "rollback", "dev")
     assert undone.returncode == 0, undone.stderr
     status = json.loads(shipyard(project, "status", "dev", "--format", "json").stdout)
