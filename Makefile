@@ -23,6 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@scripts/need.sh haproxy haproxy "the local platform's tests run real HAProxy"
 	@scripts/need.sh chromium chromium "the parity HTML report is checked in headless Chromium"
+	@scripts/vendor-mermaid.sh
 	@$(BIN)/shipyard stacks render --check
 	@$(BIN)/shipyard docs environments --check
 	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov=rollout --cov=smoke --cov-report=term:skip-covered

@@ -1,8 +1,10 @@
 """One executor: applies a plan's steps to a target, writing each to the ledger before the next.
 
 A failed step (unhealthy, smoke, analysis) runs the plan's rollback steps: all traffic to the
-stable color first, then the new color stops. The rollout's state is never stored: it is
-derived from the ledger's events (rollout.state).
+stable color first, then the new color stops. A rollback that cannot finish (the router refuses,
+the stable color has no healthy server) stops where it is, records `rollback-failed` and raises
+RollbackFailed: the rollout stays unfinished, for a person and `shipyard rollback ENV`. The
+rollout's state is never stored: it is derived from the ledger's events (rollout.state).
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rollout.analysis import Verdict, analyse
-from rollout.interfaces import ColorHealth, Fleet, HealthSource, TrafficRouter
+from rollout.interfaces import ColorHealth, Fleet, HealthSource, ServerState, TrafficRouter
 from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
 from shipyard.config.model import Color, Service
-from shipyard.errors import PlatformError
+from shipyard.errors import CheckFailed, PlatformError
 from smoke import SmokeReport
 
 MAX_EXTRA_WINDOWS = 3
 HOLD_AT_STEP = "SHIPYARD_HOLD_AT_STEP"
+HOLD_AFTER_STEP = "SHIPYARD_HOLD_AFTER_STEP"
 HOLD_SECONDS = "SHIPYARD_HOLD_SECONDS"
 # Told about every step: (index, step, "started" | "finished", the step's result figures).
 StepListener = Callable[[int, Step, str, dict[str, Any]], None]
@@ -88,6 +91,11 @@ class Pause(Exception):
     """Analysis stayed inconclusive and the policy says a human decides."""
 
 
+class RollbackFailed(CheckFailed):
+    """A rollback step failed: traffic may not be all on the stable color; a person fixes the
+    cause and runs `shipyard rollback ENV` again, which finishes the undo."""
+
+
 class Executor:
     def __init__(
         self,
@@ -120,6 +128,7 @@ class Executor:
         if start_at == 0:
             self.record("release", plan.to_dict())
         else:
+            self._refuse_resume_after_failure()
             self.record("resumed", {"at_step": start_at})
         try:
             for index, step in enumerate(plan.steps):
@@ -127,8 +136,9 @@ class Executor:
                     continue
                 self.record("step-started", {"index": index, "step": step.to_dict()})
                 self.on_step(index, step, "started", {})
-                self._rehearsal_hold(index)
+                self._rehearsal_hold(HOLD_AT_STEP, index)
                 result = self.apply_or_fail(step)
+                self._rehearsal_hold(HOLD_AFTER_STEP, index)
                 self.record("step-finished", {"index": index, "kind": step.kind, **result})
                 self.on_step(index, step, "finished", result)
         except StepFailed as failure:
@@ -144,10 +154,11 @@ class Executor:
             return self._outcome("paused", str(pause), began)
         return self._outcome("succeeded", f"{plan.release.key} is live on {plan.new}", began)
 
-    def _rehearsal_hold(self, index: int) -> None:
+    def _rehearsal_hold(self, variable: str, index: int) -> None:
         """Crash drills: with SHIPYARD_HOLD_AT_STEP=N, wait (SHIPYARD_HOLD_SECONDS, default
-        60) once step N is in the ledger, so a drill can kill the process inside that step."""
-        hold = os.environ.get(HOLD_AT_STEP)
+        60) once step N is in the ledger, before it acts; with SHIPYARD_HOLD_AFTER_STEP=N,
+        once it has acted and before `step-finished`. A drill kills the process there."""
+        hold = os.environ.get(variable)
         if hold is not None and hold.strip() == str(index):
             self.sleep(float(os.environ.get(HOLD_SECONDS, "60")))
 
@@ -158,12 +169,45 @@ class Executor:
         return dataclasses.replace(self._outcome("rolled-back", reason, began), undone=True)
 
     def roll_back(self) -> None:
-        self.record("rollback-started", {"to": self.plan.stable.value})
-        for step in self.plan.rollback:
-            self.on_step(-1, step, "started", {})
-            result = self.apply(step)
-            self.on_step(-1, step, "finished", result)
-        self.record("rollback-finished", {"to": self.plan.stable.value})
+        stable = self.plan.stable
+        self.record("rollback-started", {"to": stable.value})
+        step = Step("check-stable", color=stable)
+        try:
+            if self.plan.rollback:
+                self._stable_can_serve()
+            for step in self.plan.rollback:
+                self.on_step(-1, step, "started", {})
+                result = self.apply_or_fail(step)
+                self.on_step(-1, step, "finished", result)
+        except StepFailed as failure:
+            self.record(
+                "rollback-failed",
+                {"step": step.describe(), "check": failure.check, "message": str(failure)},
+            )
+            env = self.plan.environment
+            raise RollbackFailed(
+                f"rollback of {self.plan.release.key} failed at `{step.describe()}`: {failure}; "
+                f"traffic may not be all on {stable}: fix that, then run `shipyard rollback "
+                f"{env}` to finish the undo (`shipyard status {env}` shows the weights)"
+            ) from failure
+        self.record("rollback-finished", {"to": stable.value})
+
+    def _stable_can_serve(self) -> None:
+        """Never send everything to a stable color none of whose servers is up."""
+        stable = self.plan.stable
+        servers = self.target.health.snapshot()[stable].servers
+        if servers and not any(s.state is ServerState.UP for s in servers):
+            raise StepFailed("health", f"{stable} (the stable color) has no healthy server")
+
+    def _refuse_resume_after_failure(self) -> None:
+        """A rollout that failed a check is undone, never carried on."""
+        mine = self.ledger.events(self.plan.environment, rollout=self.rollout)
+        if any(e.kind == "rollback-started" for e in mine):
+            env = self.plan.environment
+            raise CheckFailed(
+                f"the rollout of {self.plan.release.key} failed and its rollback did not "
+                f"finish: undo it with `shipyard rollback {env}`, it cannot be resumed"
+            )
 
     def _outcome(
         self, status: str, message: str, began: float, figures: dict[str, Any] | None = None
@@ -275,9 +319,15 @@ class Executor:
         router.set_weights(weights)
         if not router.verify(weights):
             raise StepFailed(
-                "router", f"{which} weights read back {router.weights()} after setting {weights}"
+                "router",
+                f"{which} weights read back as {shares(router.weights())} after setting "
+                f"{shares(weights)}",
             )
         self.record("weights-set", {"router": which, **{c.value: w for c, w in weights.items()}})
 
 
-__all__ = ["Executor", "Outcome", "StepFailed", "Target", "Verdict"]
+def shares(weights: dict[Color, int]) -> str:
+    return " / ".join(f"{color} {weights.get(color, 0)}%" for color in Color)
+
+
+__all__ = ["Executor", "Outcome", "RollbackFailed", "StepFailed", "Target", "Verdict"]

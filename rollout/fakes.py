@@ -6,14 +6,21 @@ from dataclasses import dataclass, field
 
 from rollout.interfaces import ColorHealth, ServerHealth, ServerState
 from shipyard.config.model import Color
+from shipyard.errors import PlatformError
 
 
 @dataclass
 class FakeRouter:
-    """Keeps weights in memory; `history` records every change in order."""
+    """Keeps weights in memory; `history` records every change in order.
+
+    Faults: weights in `drops` are accepted but never applied (the read-back differs, as when
+    someone changes the router behind shipyard's back); weights in `refuses` are refused by
+    the platform (PlatformError)."""
 
     current: dict[Color, int] = field(default_factory=lambda: {Color.BLUE: 100, Color.GREEN: 0})
     history: list[dict[Color, int]] = field(default_factory=list)
+    drops: list[dict[Color, int]] = field(default_factory=list)
+    refuses: list[dict[Color, int]] = field(default_factory=list)
 
     def weights(self) -> dict[Color, int]:
         return dict(self.current)
@@ -21,7 +28,12 @@ class FakeRouter:
     def set_weights(self, weights: dict[Color, int]) -> None:
         if any(not 0 <= w <= 100 for w in weights.values()):
             raise ValueError(f"weights must be 0..100 (got {weights})")
-        self.current = {color: weights.get(color, 0) for color in Color}
+        wanted = {color: weights.get(color, 0) for color in Color}
+        if wanted in self.refuses:
+            raise PlatformError(f"the router refused {wanted}", "set_weights", "Refused")
+        if wanted in self.drops:
+            return
+        self.current = wanted
         self.history.append(dict(self.current))
 
     def verify(self, weights: dict[Color, int]) -> bool:

@@ -1,4 +1,9 @@
-"""Crash drills: a real `shipyard deploy` process held inside one step, to kill it there."""
+"""Crash drills: a real `shipyard deploy` process held inside one step, to kill it there.
+
+Two places to hold step N (rollout.executor): SHIPYARD_HOLD_AT_STEP, once `step-started` is in
+the ledger and before the step acts; SHIPYARD_HOLD_AFTER_STEP, once the step has acted and
+before `step-finished`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rollout.ledger import SqliteLedger
+from rollout.executor import HOLD_AFTER_STEP, HOLD_AT_STEP, HOLD_SECONDS
+from rollout.ledger import Event, SqliteLedger
 
 SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 
@@ -22,23 +28,64 @@ def deploy_held_at_step(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`shipyard deploy ENVIRONMENT ARGS...` in its own process, waiting inside step `index`
     (SHIPYARD_HOLD_AT_STEP) once that step is in the ledger; SIGKILLed on leaving."""
+    with _held_deploy(
+        project, ledger, (HOLD_AT_STEP, index), args, environment, lambda events: True
+    ) as process:
+        yield process
+
+
+@contextmanager
+def deploy_held_after_effect(
+    project: Path, ledger: SqliteLedger, index: int, *args: str, environment: str = "dev"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Like deploy_held_at_step, held once step `index` has acted (SHIPYARD_HOLD_AFTER_STEP)
+    and before `step-finished`: for a step whose effect ends in a weight change (`prepare`
+    sets the test router, `shift` the production one), seen as `weights-set` in the ledger."""
+
+    def acted(events: list[Event]) -> bool:
+        return any(e.kind == "weights-set" for e in events)
+
+    with _held_deploy(project, ledger, (HOLD_AFTER_STEP, index), args, environment, acted) as held:
+        yield held
+
+
+@contextmanager
+def _held_deploy(
+    project: Path,
+    ledger: SqliteLedger,
+    hold: tuple[str, int],
+    args: tuple[str, ...],
+    environment: str,
+    reached: Callable[[list[Event]], bool],
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start the deploy holding at `hold`; yield once step `hold[1]` has started and
+    `reached(the events since)` says the hold is near; SIGKILL it on leaving."""
+    variable, index = hold
     seen = len(ledger.events(environment)) if ledger.path.exists() else 0
     process = subprocess.Popen(
         [SHIPYARD, "--project-dir", str(project), "deploy", environment, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "SHIPYARD_HOLD_AT_STEP": str(index), "SHIPYARD_HOLD_SECONDS": "60"},
+        env={**os.environ, variable: str(index), HOLD_SECONDS: "60"},
     )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             events = ledger.events(environment)[seen:] if ledger.path.exists() else []
-            if any(e.kind == "step-started" and e.data["index"] == index for e in events):
+            began = next(
+                (
+                    position
+                    for position, e in enumerate(events)
+                    if e.kind == "step-started" and e.data["index"] == index
+                ),
+                None,
+            )
+            if began is not None and reached(events[began + 1 :]):
                 break
             assert process.poll() is None, f"the deploy ended before step {index}"
             time.sleep(0.005)
         else:
-            raise AssertionError(f"step {index} never started")
+            raise AssertionError(f"step {index} never reached its hold")
         yield process
     finally:
         process.send_signal(signal.SIGKILL)

@@ -1,13 +1,11 @@
-"""The Mermaid diagrams in docs/ parse with Mermaid itself (mermaid 11 from the npm registry,
-run in headless Chromium), so GitHub renders them instead of an error box."""
+"""The Mermaid diagrams in docs/ parse with Mermaid itself (the pinned mermaid 11 that
+scripts/vendor-mermaid.sh puts in .cache/mermaid, run in headless Chromium), so GitHub renders
+them instead of an error box. No network at test time; without the file the test fails."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -17,25 +15,17 @@ from tests.integration.test_parity_html import chromium, open_page
 
 __all__ = ["chromium"]  # the fixture, shared with the parity HTML test
 
+MERMAID = REPO / ".cache" / "mermaid" / "mermaid.min.js"
+
 
 @pytest.fixture(scope="module")
-def mermaid(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("needs npm to fetch mermaid (Debian: apt-get install npm)")
-    folder = tmp_path_factory.mktemp("mermaid")
-    packed = subprocess.run(
-        [npm, "pack", "mermaid@11", "--pack-destination", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    if packed.returncode != 0:
-        pytest.skip(f"npm could not fetch mermaid: {packed.stderr.strip()[-200:]}")
-    with tarfile.open(next(folder.glob("mermaid-*.tgz"))) as archive:
-        archive.extract("package/dist/mermaid.min.js", folder, filter="data")
-    return folder / "package" / "dist" / "mermaid.min.js"
+def mermaid() -> Path:
+    if not MERMAID.is_file():
+        pytest.fail(
+            f"{MERMAID.relative_to(REPO)} is missing: run `scripts/vendor-mermaid.sh` "
+            "(`make test` does)"
+        )
+    return MERMAID
 
 
 def test_every_diagram_in_the_docs_parses(chromium: str, mermaid: Path, tmp_path: Path) -> None:
