@@ -59,7 +59,7 @@ class Platform(Protocol):
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | rolled-back | paused
+    status: str  # succeeded | rolled-back | paused | failed (could not roll back) | unchanged
     rollout: str
     message: str
     seconds: float
@@ -104,6 +104,7 @@ class Executor:
         self.target = target
         self.ledger = ledger
         self.actor = actor
+        self.resuming = rollout is not None  # a rollout the ledger already has
         self.rollout = rollout or uuid.uuid4().hex[:12]
         self.on_step = on_step or (lambda index, step, phase, result: None)
         self.sleep = sleep
@@ -117,7 +118,7 @@ class Executor:
     def run(self, start_at: int = 0) -> Outcome:
         began = time.monotonic()
         plan = self.plan
-        if start_at == 0:
+        if not self.resuming:
             self.record("release", plan.to_dict())
         else:
             self.record("resumed", {"at_step": start_at})
@@ -136,10 +137,11 @@ class Executor:
                 "check-failed",
                 {"check": failure.check, "message": str(failure), **failure.figures},
             )
-            self.roll_back()
-            return self._outcome(
-                "rolled-back", f"{failure.check}: {failure}", began, failure.figures
-            )
+            reason = f"{failure.check}: {failure}"
+            stuck = self.roll_back()
+            if stuck is not None:
+                return self._outcome("failed", self._stuck(reason, stuck), began, failure.figures)
+            return self._outcome("rolled-back", reason, began, failure.figures)
         except Pause as pause:
             return self._outcome("paused", str(pause), began)
         return self._outcome("succeeded", f"{plan.release.key} is live on {plan.new}", began)
@@ -154,16 +156,35 @@ class Executor:
     def abort(self, reason: str) -> Outcome:
         """Undo an unfinished rollout: traffic to the stable color, the new one stopped."""
         began = time.monotonic()
-        self.roll_back()
+        stuck = self.roll_back()
+        if stuck is not None:
+            return self._outcome("failed", self._stuck("rollback", stuck), began)
         return dataclasses.replace(self._outcome("rolled-back", reason, began), undone=True)
 
-    def roll_back(self) -> None:
+    def roll_back(self) -> Exception | None:
+        """Traffic to the stable color, then the new color stopped. When the platform fails
+        under it (HAProxy gone, the API refusing), stop there and return why: stopping the
+        new color before traffic has left it would drop requests."""
         self.record("rollback-started", {"to": self.plan.stable.value})
         for step in self.plan.rollback:
             self.on_step(-1, step, "started", {})
-            result = self.apply(step)
+            try:
+                result = self.apply(step)
+            except (PlatformError, StepFailed) as error:
+                self.record("rollback-failed", {"step": step.kind, "message": str(error)})
+                return error
             self.on_step(-1, step, "finished", result)
         self.record("rollback-finished", {"to": self.plan.stable.value})
+        return None
+
+    def _stuck(self, reason: str, error: Exception) -> str:
+        why = "for the same reason" if str(error) in reason else f"({error})"
+        return (
+            f"{reason}; the rollback failed {why}: `shipyard rollback "
+            f"{self.plan.environment} --service {self.plan.release.service}` puts traffic back "
+            f"on {self.plan.stable} and stops {self.plan.new} (locally it first restarts "
+            "HAProxy as the ledger records the environment)"
+        )
 
     def _outcome(
         self, status: str, message: str, began: float, figures: dict[str, Any] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollout.executor import Target
+from rollout.ledger import Ledger
 from rollout.platforms.local.fleet import LocalFleet
 from rollout.platforms.local.health import HaproxyHealth
 from rollout.platforms.local.platform import local_up
@@ -39,17 +40,21 @@ def local_target(state: LocalState, service: Service, root: Path, spec: SmokeSpe
 
 
 class LocalPlatform:
-    """HAProxy and processes on 127.0.0.1; `start` brings the environment up when it is not."""
+    """HAProxy and processes on 127.0.0.1; `start` brings the environment up when it is not
+    (HAProxy died, say), as the ledger records it live when there is one."""
 
     name = "local"
 
-    def __init__(self, sources: StackSources, environment: str) -> None:
+    def __init__(
+        self, sources: StackSources, environment: str, ledger: Ledger | None = None
+    ) -> None:
         self.sources = sources
         self.environment = environment
+        self.ledger = ledger
 
     def state(self, start: bool) -> LocalState:
         if start:
-            return local_up(self.sources, self.environment).state
+            return local_up(self.sources, self.environment, self.ledger).state
         state = LocalState.load(self.sources.root, self.environment)
         if state is None:
             raise UsageError(
