@@ -18,16 +18,26 @@ SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 
 @contextmanager
 def deploy_held_at_step(
-    project: Path, ledger: SqliteLedger, index: int, *args: str, environment: str = "dev"
+    project: Path,
+    ledger: SqliteLedger,
+    index: int,
+    *args: str,
+    environment: str = "dev",
+    hold_seconds: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`shipyard deploy ENVIRONMENT ARGS...` in its own process, waiting inside step `index`
-    (SHIPYARD_HOLD_AT_STEP) once that step is in the ledger; SIGKILLed on leaving."""
+    (SHIPYARD_HOLD_AT_STEP) for `hold_seconds` once that step is in the ledger; SIGKILLed on
+    leaving unless it has ended."""
     seen = len(ledger.events(environment)) if ledger.path.exists() else 0
     process = subprocess.Popen(
         [SHIPYARD, "--project-dir", str(project), "deploy", environment, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "SHIPYARD_HOLD_AT_STEP": str(index), "SHIPYARD_HOLD_SECONDS": "60"},
+        env={
+            **os.environ,
+            "SHIPYARD_HOLD_AT_STEP": str(index),
+            "SHIPYARD_HOLD_SECONDS": f"{hold_seconds:g}",
+        },
     )
     try:
         deadline = time.monotonic() + 60
