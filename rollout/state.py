@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from rollout.ledger import Event
+from rollout.ledger import Event, Ledger
+from rollout.plan import Plan
 from shipyard.config.model import Color
 
 
@@ -157,3 +158,41 @@ def _by_rollout(events: list[Event]) -> dict[str, list[Event]]:
         if event.rollout:
             by_rollout.setdefault(event.rollout, []).append(event)
     return by_rollout
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    rollout: str
+    plan: Plan
+    resume_at: int
+    state: RolloutState  # interrupted, paused or failed
+
+    def describe(self) -> str:
+        """`an interrupted rollout of web@v2#abc (at step 4 of 10)`, for messages."""
+        article = "an" if self.state is RolloutState.INTERRUPTED else "a"
+        return (
+            f"{article} {self.state} rollout of {self.plan.release.key} "
+            f"(at step {self.resume_at + 1} of {len(self.plan.steps)})"
+        )
+
+
+def unfinished_rollout(ledger: Ledger, environment: str) -> Unfinished | None:
+    """The environment's latest rollout if it has not ended: its process died (interrupted),
+    its analysis stayed inconclusive (paused), or the platform failed under it (failed).
+    The caller holds the environment's lock, so a rollout without an outcome is dead."""
+    events = ledger.events(environment)
+    rollouts = [e.rollout for e in events if e.kind == "release" and e.rollout]
+    if not rollouts:
+        return None
+    latest = rollouts[-1]
+    mine = [e for e in events if e.rollout == latest]
+    state = derive_state(mine, lock_held=False)
+    if not state.unfinished:
+        return None
+    plan = Plan.from_dict(next(e for e in mine if e.kind == "release").data)
+    started = [e.data["index"] for e in mine if e.kind == "step-started"]
+    index = max(started) if started else 0
+    # Re-running a bake or analysis needs the window its shift opened: start at that shift.
+    while index > 0 and plan.steps[index].kind in ("bake", "analyse"):
+        index -= 1
+    return Unfinished(latest, plan, index, state)

@@ -169,7 +169,7 @@ def test_haproxy_killed_mid_rollout_fails_cleanly_and_rollback_restores_the_ledg
     assert status(dev)["rollouts"][-1]["state"] == "rolled-back"
 
 
-def test_local_up_after_haproxy_died_brings_back_what_the_ledger_says_is_live(
+def test_after_haproxy_died_local_up_and_rollback_start_from_what_the_ledger_says(
     dev: StackSources,
 ) -> None:
     local_up(dev, "dev")
@@ -182,6 +182,12 @@ def test_local_up_after_haproxy_died_brings_back_what_the_ledger_says_is_live(
     assert web["active_color"] == "blue" and web["versions"] == {"blue": "v4", "green": "v2"}
     assert serving(dev) == "v4"
     assert serving(dev, "api") == "v1"  # never deployed: as its stack file declares it
+
+    # Dead again, and someone rolls back: back up as recorded, then flipped to v2.
+    os.kill(state_of(dev).haproxy_pid or 0, signal.SIGKILL)
+    flipped = shipyard(dev, "rollback", "dev", "--service", "web")
+    assert flipped.returncode == 0, flipped
+    assert serving(dev) == "v2"
 
 
 def running_pids(project: StackSources) -> set[int]:

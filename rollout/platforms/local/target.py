@@ -9,6 +9,7 @@ from rollout.ledger import Ledger
 from rollout.platforms.local.fleet import LocalFleet
 from rollout.platforms.local.health import HaproxyHealth
 from rollout.platforms.local.platform import local_up
+from rollout.platforms.local.processes import alive
 from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState
@@ -53,9 +54,11 @@ class LocalPlatform:
         self.ledger = ledger
 
     def state(self, start: bool) -> LocalState:
-        if start:
-            return local_up(self.sources, self.environment, self.ledger).state
+        """The running environment; without `start`, one nobody started is refused, but one
+        whose HAProxy died is restarted (as the ledger records it): it was meant to run."""
         state = LocalState.load(self.sources.root, self.environment)
+        if start or (state is not None and not alive(state.haproxy_pid)):
+            return local_up(self.sources, self.environment, self.ledger).state
         if state is None:
             raise UsageError(
                 f"{self.environment} is not running locally: start it with "

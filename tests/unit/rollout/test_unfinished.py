@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from rollout.deploy import DeployOptions, deploy, resume, rollback, unfinished_rollout
+from rollout.deploy import DeployOptions, deploy, resume, rollback
 from rollout.executor import Executor, Outcome
 from rollout.fakes import FakeHealth, FakePlatform, FakeRouter
 from rollout.ledger import SqliteLedger
 from rollout.plan import Release, build_plan
-from rollout.state import RolloutState, live_services, rollouts_of
+from rollout.state import RolloutState, live_services, rollouts_of, unfinished_rollout
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color
 from shipyard.errors import CheckFailed
@@ -179,3 +179,24 @@ def test_the_ledger_says_what_is_live_per_service(
     web = live_services(ledger.events("dev"))["web"]
     assert (web.color, web.versions) == (live, versions)
     assert live_services(ledger.events("dev"), platform="aws") == {}
+
+
+def test_resume_prepares_again_when_the_new_color_lost_the_release(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    """After a restart of the platform (HAProxy died), the new color runs what the ledger
+    says it ran before the rollout: resuming from the traffic step would send users to it."""
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    paused(dev, platform, ledger)
+    platform.fleet.running[GREEN] = None  # restarted without the unchecked release
+    platform.router.current = {BLUE: 100, GREEN: 0}
+    assert isinstance(platform.health, FlowingHealth)
+    platform.health.per_snapshot = 1000
+
+    outcome = resume(dev, "dev", ledger, platform=platform)
+
+    assert outcome.status == "succeeded", outcome
+    assert platform.fleet.events.count("start green v3") == 2  # prepared again
+    resumed = [e for e in ledger.events("dev") if e.kind in ("release", "resumed")]
+    assert [e.kind for e in resumed] == ["release", "resumed"]
+    assert resumed[1].data == {"at_step": 0}
