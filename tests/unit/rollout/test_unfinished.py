@@ -15,6 +15,7 @@ from rollout.deploy import DeployOptions, deploy, resume, rollback
 from rollout.executor import Executor, Outcome
 from rollout.fakes import FakeHealth, FakePlatform, FakeRouter
 from rollout.ledger import SqliteLedger
+from rollout.metrics import deploys_from
 from rollout.plan import Release, build_plan
 from rollout.state import RolloutState, live_services, rollouts_of, unfinished_rollout
 from shipyard.config.load import StackSources, load_stack
@@ -104,6 +105,8 @@ def test_resume_carries_a_paused_rollout_on_from_its_traffic_step(
     outcome = resume(dev, "dev", ledger, platform=platform)
 
     assert outcome.status == "succeeded", outcome
+    [counted] = deploys_from(ledger.events("dev"))  # metrics count its last outcome
+    assert counted.status == "succeeded"
     assert platform.router.history[-2:] == [{BLUE: 50, GREEN: 50}, {BLUE: 0, GREEN: 100}]
     assert platform.fleet.events.count("start green v3") == 1  # not prepared again
     [summary] = rollouts_of(ledger.events("dev"), lock_held=False)
