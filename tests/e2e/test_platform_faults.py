@@ -243,6 +243,9 @@ def test_a_read_only_shipyard_is_one_line_and_down_still_stops_everything(
     argv = [*as_user, SHIPYARD, "--project-dir", str(dev.root), "local"]
     subprocess.run(["chmod", "-R", "a-w", str(shipyard_dir)], check=True)
     try:
+        traffic = subprocess.run([*argv, "traffic", "dev"], capture_output=True, text=True)
+        assert "cannot write" in one_line_error(traffic, 2)
+
         down = subprocess.run([*argv, "down", "dev"], capture_output=True, text=True, timeout=60)
         line = one_line_error(down, 1)
         assert "dev: stopped every process, but cannot write" in line, line

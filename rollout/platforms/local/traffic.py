@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout.load import require_loopback
+from rollout.platforms.local.lock import require_writable
 from rollout.platforms.local.processes import alive, spawn, started_at, stop
 from rollout.platforms.local.state import LocalState
 
@@ -42,6 +43,7 @@ def running_traffic(state: LocalState) -> dict[str, Any] | None:
 
 def start_traffic(state: LocalState, seconds: float, rate: float) -> dict[str, Any]:
     """Replace any running traffic with a new process; return its record."""
+    require_writable(state.directory, state.directory / "logs")  # its record and its log
     stop_traffic(state)
     argv = [sys.executable, "-m", "rollout.platforms.local.traffic"]
     argv += ["--seconds", f"{seconds:g}", "--rate", f"{rate:g}"]
