@@ -174,6 +174,7 @@ def test_after_haproxy_died_local_up_and_rollback_start_from_what_the_ledger_say
 ) -> None:
     local_up(dev, "dev")
     assert shipyard(dev, "deploy", "dev", "--service", "web", "--version", "v4").returncode == 0
+    url = state_of(dev).service("web").url
     os.kill(state_of(dev).haproxy_pid or 0, signal.SIGKILL)
 
     restarted = shipyard(dev, "local", "up", "dev", "--format", "json")
@@ -182,6 +183,7 @@ def test_after_haproxy_died_local_up_and_rollback_start_from_what_the_ledger_say
     assert web["active_color"] == "blue" and web["versions"] == {"blue": "v4", "green": "v2"}
     assert serving(dev) == "v4"
     assert serving(dev, "api") == "v1"  # never deployed: as its stack file declares it
+    assert state_of(dev).service("web").url == url  # same ports: users find it where it was
 
     # Dead again, and someone rolls back: back up as recorded, then flipped to v2.
     os.kill(state_of(dev).haproxy_pid or 0, signal.SIGKILL)

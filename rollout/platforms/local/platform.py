@@ -61,10 +61,12 @@ def local_up(sources: StackSources, env: str, ledger: Ledger | None = None) -> U
         state = LocalState.fresh(sources.root, env)
         require_writable(state.directory, state.directory / "logs")
         if existing is not None:
-            _stop_everything(existing)  # half-alive leftovers (HAProxy died): start clean
+            # Half-alive leftovers (HAProxy died): start clean on the same ports, so URLs
+            # and background traffic (`local traffic`) carry on.
+            _stop_everything(existing, keep_traffic=True)
             _forget(existing)
         live = live_services(ledger.events(env)) if ledger is not None else {}
-        _start(sources, state, recorded(config, live), haproxy)
+        _start(sources, state, recorded(config, live), haproxy, existing)
     return UpResult(state, started=True)
 
 
@@ -81,9 +83,15 @@ def recorded(config: StackConfig, live: dict[str, LiveService]) -> StackConfig:
     return config.model_copy(update={"services": services})
 
 
-def _start(sources: StackSources, state: LocalState, config: StackConfig, haproxy: str) -> None:
+def _start(
+    sources: StackSources,
+    state: LocalState,
+    config: StackConfig,
+    haproxy: str,
+    before: LocalState | None,
+) -> None:
     for service in config.services:
-        state.services.append(_plan_service(service))
+        state.services.append(_plan_service(service, before))
     state.save()
     try:
         for service_config in config.services:
@@ -115,16 +123,15 @@ def local_down(sources: StackSources, env: str) -> LocalState | None:
         _stop_everything(state)
         left = _forget(state)
     if left is not None:
-        raise StateLeftBehind(
-            f"{env}: stopped every process, but {left}; the next `local down` cleans up"
-        )
+        raise StateLeftBehind(f"{env}: stopped every process, but {left}")
     return state
 
 
-def _stop_everything(state: LocalState) -> None:
+def _stop_everything(state: LocalState, keep_traffic: bool = False) -> None:
     from rollout.platforms.local.traffic import stop_traffic
 
-    stop_traffic(state)
+    if not keep_traffic:
+        stop_traffic(state)
     stop(state.haproxy_pid, state.haproxy_started)
     for service in state.services:
         for slot in service.servers:
@@ -185,17 +192,23 @@ def local_status(sources: StackSources, env: str) -> dict[str, Any]:
     return {"environment": env, "running": running, "services": services}
 
 
-def _plan_service(service: Service) -> ServiceState:
-    count = service.desired_count
+def _plan_service(service: Service, before: LocalState | None) -> ServiceState:
+    """Ports for the service: those it had before a restart, else free ones."""
+    was = next((s for s in before.services if s.name == service.name), None) if before else None
+    ports = {slot.name: slot.port for slot in was.servers} if was else {}
     slots = [
-        ServerSlot(name=f"{color.value}{index}", color=color, port=free_port())
+        ServerSlot(
+            name=f"{color.value}{index}",
+            color=color,
+            port=ports.get(f"{color.value}{index}") or free_port(),
+        )
         for color in Color
-        for index in range(1, count + 1)
+        for index in range(1, service.desired_count + 1)
     ]
     return ServiceState(
         name=service.name,
-        port=free_port(),
-        test_port=free_port(),
+        port=was.port if was else free_port(),
+        test_port=was.test_port if was else free_port(),
         active_color=service.active_color,
         servers=slots,
     )
