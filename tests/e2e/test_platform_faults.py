@@ -275,3 +275,19 @@ def test_a_taken_port_for_the_idle_color_is_named_at_once(dev: StackSources) -> 
     assert f"port {idle.port} on 127.0.0.1 is taken by another process" in line, line
     assert "never passed its health check" not in line
     assert serving(dev) == "v2"
+
+
+def test_haproxy_restarting_on_a_taken_port_says_which_in_one_line(dev: StackSources) -> None:
+    state = local_up(dev, "dev").state
+    web = state.service("web")
+    os.kill(state.haproxy_pid or 0, signal.SIGKILL)
+    while alive(state.haproxy_pid):
+        time.sleep(0.01)
+    with socket.socket() as squatter:  # taken while HAProxy was down
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", web.port))
+        squatter.listen()
+        failed = shipyard(dev, "local", "up", "dev")
+    line = one_line_error(failed, 1)
+    assert f"cannot bind socket (Address already in use) for [127.0.0.1:{web.port}]" in line
+    assert "`shipyard local down dev` then `local up`" in line

@@ -95,8 +95,7 @@ def start_haproxy(binary: str, state: LocalState) -> int:
             except RuntimeApiError:
                 pass
         if not alive(pid):
-            log = (state.directory / "logs" / "haproxy.log").read_text()[-500:]
-            raise LocalPlatformError(f"HAProxy exited at start: {log.strip()}")
+            raise LocalPlatformError(_why_haproxy_exited(state))
         time.sleep(0.02)
     raise LocalPlatformError("HAProxy did not open its runtime API socket within 5 s")
 
@@ -121,3 +120,18 @@ def await_haproxy_up(state: LocalState) -> None:
         f"{b}/{s}: {status.get((b, s))}" for b, s in servers if status.get((b, s)) != "UP"
     )
     raise LocalPlatformError(f"HAProxy did not mark every server UP: {', '.join(waiting)}")
+
+
+def _why_haproxy_exited(state: LocalState) -> str:
+    """One line: HAProxy's first ALERT (it logs `cannot bind socket (Address already in
+    use) for [127.0.0.1:PORT]` when another program took a port), with the fix."""
+    log = state.directory / "logs" / "haproxy.log"
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    alert = next((line for line in lines if "ALERT" in line), lines[-1] if lines else "")
+    reason = alert.split(":", 1)[-1].strip() if "ALERT" in alert else alert.strip()
+    if "Address already in use" in reason:
+        return (
+            f"HAProxy exited at start: {reason}: another program took that port; stop it, "
+            f"or run `shipyard local down {state.env}` then `local up` to choose free ports"
+        )
+    return f"HAProxy exited at start: {reason or 'no reason given'}; see {log}"
