@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -261,15 +262,29 @@ def test_a_read_only_shipyard_is_one_line_and_down_still_stops_everything(
         subprocess.run(["chmod", "-R", "u+w", str(shipyard_dir)], check=True)
 
 
+@contextmanager
+def squatting(port: int) -> Iterator[None]:
+    """Another program listening on 127.0.0.1:port, once the process that had it let go."""
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                squatter.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"port {port} never came free"
+                time.sleep(0.02)
+        squatter.listen()
+        yield
+
+
 def test_a_taken_port_for_the_idle_color_is_named_at_once(dev: StackSources) -> None:
     state = local_up(dev, "dev").state
     web = load_stack(dev, "dev").config.service("web")
     [idle] = state.service("web").slots(Color.BLUE)  # web is live on green
     LocalFleet(state, web, dev.root).drain_and_stop(Color.BLUE, timeout=5)
-    with socket.socket() as squatter:  # another program takes the idle color's port
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", idle.port))
-        squatter.listen()
+    with squatting(idle.port):  # another program takes the idle color's port
         failed = shipyard(dev, "deploy", "dev", "--service", "web", "--version", "v3")
     line = one_line_error(failed, 1)
     assert f"port {idle.port} on 127.0.0.1 is taken by another process" in line, line
@@ -281,12 +296,7 @@ def test_haproxy_restarting_on_a_taken_port_says_which_in_one_line(dev: StackSou
     state = local_up(dev, "dev").state
     web = state.service("web")
     os.kill(state.haproxy_pid or 0, signal.SIGKILL)
-    while alive(state.haproxy_pid):
-        time.sleep(0.01)
-    with socket.socket() as squatter:  # taken while HAProxy was down
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", web.port))
-        squatter.listen()
+    with squatting(web.port):  # taken while HAProxy was down
         failed = shipyard(dev, "local", "up", "dev")
     line = one_line_error(failed, 1)
     assert f"cannot bind socket (Address already in use) for [127.0.0.1:{web.port}]" in line
