@@ -12,7 +12,7 @@ from rollout.notify import Notifier
 from rollout.people import UNKNOWN
 from rollout.plan import Plan, Release, Step, build_plan
 from rollout.platforms.local.target import LocalPlatform
-from rollout.state import RolloutState, rollouts_of
+from rollout.state import RolloutState, Unfinished, rollouts_of, unfinished_rollout
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
@@ -44,13 +44,20 @@ def choose_service(config: StackConfig, name: str | None, env: str) -> Service:
 
 
 def on_platform(
-    platform: Platform | None, sources: StackSources, environment: str, plan: Plan | None = None
+    platform: Platform | None,
+    sources: StackSources,
+    environment: str,
+    ledger: Ledger,
+    plan: Plan | None = None,
 ) -> Platform:
-    """The platform given (default: local); an interrupted plan must be finished where it ran."""
-    chosen = platform or LocalPlatform(sources, environment)
+    """The platform given (default: local); an unfinished plan must be finished where it ran.
+    The local platform restarts what is missing as this ledger records it live."""
+    chosen = platform or LocalPlatform(sources, environment, ledger)
+    if isinstance(chosen, LocalPlatform) and chosen.ledger is None:
+        chosen.ledger = ledger
     if plan is not None and plan.platform != chosen.name:
         raise UsageError(
-            f"the interrupted rollout of {plan.release.key} ran on the {plan.platform} "
+            f"the unfinished rollout of {plan.release.key} ran on the {plan.platform} "
             f"platform: repeat the command with --platform {plan.platform}"
         )
     return chosen
@@ -75,7 +82,7 @@ def deploy(
             "approval-needed", str(refused), service=service.name, version=options.version
         )
         raise
-    where = on_platform(platform, sources, options.environment)
+    where = on_platform(platform, sources, options.environment, ledger)
     stable = where.live(service)
     target = where.target(service)
     previous = target.fleet.versions()[stable]
@@ -88,10 +95,8 @@ def deploy(
     try:
         unfinished = unfinished_rollout(ledger, options.environment)
         if unfinished is not None:
-            stuck = unfinished.plan
             raise CheckFailed(
-                f"{options.environment} has an interrupted rollout of {stuck.release.key} "
-                f"(at step {unfinished.resume_at + 1} of {len(stuck.steps)}): finish it with "
+                f"{options.environment} has {unfinished.describe()}: finish it with "
                 f"`shipyard deploy {options.environment} --resume` or undo it with "
                 f"`shipyard rollback {options.environment}`"
             )
@@ -179,12 +184,19 @@ def instant_rollback(
     actor: str = "shipyard",
     platform: Platform | None = None,
 ) -> Outcome:
-    """While the previous color is warm, send all traffic back to it. An interrupted rollout
-    is undone instead: traffic to its stable color, its new color stopped."""
+    """While the previous color is warm, send all traffic back to it. An unfinished rollout
+    (interrupted, paused or failed) is undone instead: traffic to its stable color, its new
+    color stopped."""
     lock = ledger.acquire(environment, f"{actor} rolling back")
     try:
         unfinished = unfinished_rollout(ledger, environment)
         if unfinished is not None:
+            stuck = unfinished.plan.release.service
+            if service_name is not None and service_name != stuck:
+                raise CheckFailed(
+                    f"{environment} has {unfinished.describe()}: undo it first with "
+                    f"`shipyard rollback {environment} --service {stuck}`"
+                )
             return roll_back_unfinished(
                 sources, environment, ledger, unfinished, actor, platform=platform
             )
@@ -192,7 +204,7 @@ def instant_rollback(
         ledger.release(lock)
     config = load_stack(sources, environment).config
     service = choose_service(config, service_name, environment)
-    where = on_platform(platform, sources, environment)
+    where = on_platform(platform, sources, environment, ledger)
     live = where.live(service, start=False)
     previous = live.other
     target = where.target(service, start=False)
@@ -277,7 +289,7 @@ def _not_live(
         return None
     config = load_stack(sources, environment).config
     service = choose_service(config, service_name, environment)
-    where = on_platform(platform, sources, environment)
+    where = on_platform(platform, sources, environment, ledger)
     live = where.live(service, start=False)
     running = where.target(service, start=False).fleet.versions()[live]
     if running == version and unfinished is None:
@@ -310,32 +322,6 @@ def previous_good_version(
     return None
 
 
-@dataclass(frozen=True)
-class Unfinished:
-    rollout: str
-    plan: Plan
-    resume_at: int
-
-
-def unfinished_rollout(ledger: Ledger, environment: str) -> Unfinished | None:
-    """The environment's latest rollout if it never reached an outcome (its process died)."""
-    events = ledger.events(environment)
-    rollouts = [e.rollout for e in events if e.kind == "release" and e.rollout]
-    if not rollouts:
-        return None
-    latest = rollouts[-1]
-    mine = [e for e in events if e.rollout == latest]
-    if any(e.kind == "outcome" for e in mine):
-        return None
-    plan = Plan.from_dict(next(e for e in mine if e.kind == "release").data)
-    started = [e.data["index"] for e in mine if e.kind == "step-started"]
-    index = max(started) if started else 0
-    # Re-running a bake or analysis needs the window its shift opened: start at that shift.
-    while index > 0 and plan.steps[index].kind in ("bake", "analyse"):
-        index -= 1
-    return Unfinished(latest, plan, index)
-
-
 def resume(
     sources: StackSources,
     environment: str,
@@ -344,8 +330,9 @@ def resume(
     on_step: StepListener | None = None,
     platform: Platform | None = None,
 ) -> Outcome:
-    """Carry an interrupted rollout on from the step it was in (steps are idempotent)."""
-    nothing = UsageError(f"{environment} has no interrupted rollout to resume")
+    """Carry an unfinished rollout on from the step it was in (steps are idempotent); a
+    paused one from the traffic step whose analysis was inconclusive."""
+    nothing = UsageError(f"{environment} has no unfinished rollout to resume")
     if unfinished_rollout(ledger, environment) is None:
         raise nothing  # read before the lock: a refusal writes nothing, not even a ledger
     lock = ledger.acquire(environment, f"{actor} resuming a rollout")
@@ -356,11 +343,14 @@ def resume(
         plan = unfinished.plan
         config = load_stack(sources, environment).config
         service = choose_service(config, plan.release.service, environment)
-        target = on_platform(platform, sources, environment, plan).target(service)
+        target = on_platform(platform, sources, environment, ledger, plan).target(service)
         executor = Executor(
             plan, target, ledger, actor=actor, rollout=unfinished.rollout, on_step=on_step
         )
-        return executor.run(start_at=unfinished.resume_at)
+        start_at = unfinished.resume_at
+        if target.fleet.versions().get(plan.new) != plan.release.version:
+            start_at = 0  # its new color was restarted without it (HAProxy died): prepare again
+        return executor.run(start_at=start_at)
     finally:
         ledger.release(lock)
 
@@ -375,6 +365,9 @@ def roll_back_unfinished(
 ) -> Outcome:
     config = load_stack(sources, environment).config
     service = choose_service(config, unfinished.plan.release.service, environment)
-    target = on_platform(platform, sources, environment, unfinished.plan).target(service)
+    target = on_platform(platform, sources, environment, ledger, unfinished.plan).target(service)
     executor = Executor(unfinished.plan, target, ledger, actor=actor, rollout=unfinished.rollout)
-    return executor.abort("rolled back by hand after the rollout was interrupted")
+    happened = "was interrupted" if unfinished.state is RolloutState.INTERRUPTED else None
+    return executor.abort(
+        f"rolled back by hand after the rollout {happened or unfinished.state.value}"
+    )

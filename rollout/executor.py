@@ -2,8 +2,8 @@
 
 A failed step (unhealthy, smoke, analysis) runs the plan's rollback steps: all traffic to the
 stable color first, then the new color stops. A rollback that cannot finish (the router refuses,
-the stable color has no healthy server) stops where it is, records `rollback-failed` and raises
-RollbackFailed: the rollout stays unfinished, for a person and `shipyard rollback ENV`. The
+the stable color has no healthy server) stops where it is, records `rollback-failed` and ends
+the rollout `failed`: unfinished, for a person and `shipyard rollback ENV`, never resumed. The
 rollout's state is never stored: it is derived from the ledger's events (rollout.state).
 """
 
@@ -62,7 +62,7 @@ class Platform(Protocol):
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | rolled-back | paused
+    status: str  # succeeded | rolled-back | paused | failed (could not roll back) | unchanged
     rollout: str
     message: str
     seconds: float
@@ -91,11 +91,6 @@ class Pause(Exception):
     """Analysis stayed inconclusive and the policy says a human decides."""
 
 
-class RollbackFailed(CheckFailed):
-    """A rollback step failed: traffic may not be all on the stable color; a person fixes the
-    cause and runs `shipyard rollback ENV` again, which finishes the undo."""
-
-
 class Executor:
     def __init__(
         self,
@@ -112,6 +107,7 @@ class Executor:
         self.target = target
         self.ledger = ledger
         self.actor = actor
+        self.resuming = rollout is not None  # a rollout the ledger already has
         self.rollout = rollout or uuid.uuid4().hex[:12]
         self.on_step = on_step or (lambda index, step, phase, result: None)
         self.sleep = sleep
@@ -125,7 +121,7 @@ class Executor:
     def run(self, start_at: int = 0) -> Outcome:
         began = time.monotonic()
         plan = self.plan
-        if start_at == 0:
+        if not self.resuming:
             self.record("release", plan.to_dict())
         else:
             self._refuse_resume_after_failure()
@@ -146,10 +142,11 @@ class Executor:
                 "check-failed",
                 {"check": failure.check, "message": str(failure), **failure.figures},
             )
-            self.roll_back()
-            return self._outcome(
-                "rolled-back", f"{failure.check}: {failure}", began, failure.figures
-            )
+            reason = f"{failure.check}: {failure}"
+            stuck = self.roll_back()
+            if stuck is not None:
+                return self._outcome("failed", self._stuck(reason, stuck), began, failure.figures)
+            return self._outcome("rolled-back", reason, began, failure.figures)
         except Pause as pause:
             return self._outcome("paused", str(pause), began)
         return self._outcome("succeeded", f"{plan.release.key} is live on {plan.new}", began)
@@ -165,32 +162,34 @@ class Executor:
     def abort(self, reason: str) -> Outcome:
         """Undo an unfinished rollout: traffic to the stable color, the new one stopped."""
         began = time.monotonic()
-        self.roll_back()
+        stuck = self.roll_back()
+        if stuck is not None:
+            return self._outcome("failed", self._stuck("rollback", stuck), began)
         return dataclasses.replace(self._outcome("rolled-back", reason, began), undone=True)
 
-    def roll_back(self) -> None:
-        stable = self.plan.stable
-        self.record("rollback-started", {"to": stable.value})
-        step = Step("check-stable", color=stable)
+    def roll_back(self) -> Exception | None:
+        """Traffic to the stable color, then the new color stopped. When that cannot be done
+        (HAProxy gone, the API refusing, a stable color with no healthy server), stop there,
+        record `rollback-failed` and return why: stopping the new color before traffic has
+        left it would drop requests, and all traffic on a dead color drops them all."""
+        self.record("rollback-started", {"to": self.plan.stable.value})
+        step = Step("check-stable", color=self.plan.stable)
         try:
             if self.plan.rollback:
                 self._stable_can_serve()
             for step in self.plan.rollback:
                 self.on_step(-1, step, "started", {})
-                result = self.apply_or_fail(step)
+                result = self.apply(step)
                 self.on_step(-1, step, "finished", result)
-        except StepFailed as failure:
+        except (PlatformError, StepFailed) as error:
+            check = error.check if isinstance(error, StepFailed) else "platform"
             self.record(
                 "rollback-failed",
-                {"step": step.describe(), "check": failure.check, "message": str(failure)},
+                {"step": step.describe(), "check": check, "message": str(error)},
             )
-            env = self.plan.environment
-            raise RollbackFailed(
-                f"rollback of {self.plan.release.key} failed at `{step.describe()}`: {failure}; "
-                f"traffic may not be all on {stable}: fix that, then run `shipyard rollback "
-                f"{env}` to finish the undo (`shipyard status {env}` shows the weights)"
-            ) from failure
-        self.record("rollback-finished", {"to": stable.value})
+            return error
+        self.record("rollback-finished", {"to": self.plan.stable.value})
+        return None
 
     def _stable_can_serve(self) -> None:
         """Never send everything to a stable color none of whose servers is up."""
@@ -208,6 +207,15 @@ class Executor:
                 f"the rollout of {self.plan.release.key} failed and its rollback did not "
                 f"finish: undo it with `shipyard rollback {env}`, it cannot be resumed"
             )
+
+    def _stuck(self, reason: str, error: Exception) -> str:
+        why = "for the same reason" if str(error) in reason else f"({error})"
+        return (
+            f"{reason}; the rollback failed {why}: fix that, then `shipyard rollback "
+            f"{self.plan.environment} --service {self.plan.release.service}` puts traffic back "
+            f"on {self.plan.stable} and stops {self.plan.new} (locally it first restarts "
+            "HAProxy as the ledger records the environment)"
+        )
 
     def _outcome(
         self, status: str, message: str, began: float, figures: dict[str, Any] | None = None
@@ -330,4 +338,4 @@ def shares(weights: dict[Color, int]) -> str:
     return " / ".join(f"{color} {weights.get(color, 0)}%" for color in Color)
 
 
-__all__ = ["Executor", "Outcome", "RollbackFailed", "StepFailed", "Target", "Verdict"]
+__all__ = ["Executor", "Outcome", "StepFailed", "Target", "Verdict"]

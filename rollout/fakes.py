@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rollout.executor import Target
 from rollout.interfaces import ColorHealth, ServerHealth, ServerState
-from shipyard.config.model import Color
+from shipyard.config.model import Color, Service
 from shipyard.errors import PlatformError
+from smoke.runner import CheckResult, SmokeReport
 
 
 @dataclass
@@ -21,11 +23,18 @@ class FakeRouter:
     history: list[dict[Color, int]] = field(default_factory=list)
     drops: list[dict[Color, int]] = field(default_factory=list)
     refuses: list[dict[Color, int]] = field(default_factory=list)
+    down: bool = False  # the load balancer is gone: every call fails as a platform failure
 
     def weights(self) -> dict[Color, int]:
+        self._reachable()
         return dict(self.current)
 
+    def _reachable(self) -> None:
+        if self.down:
+            raise PlatformError("the load balancer is not answering", "weights", "unreachable")
+
     def set_weights(self, weights: dict[Color, int]) -> None:
+        self._reachable()
         if any(not 0 <= w <= 100 for w in weights.values()):
             raise ValueError(f"weights must be 0..100 (got {weights})")
         wanted = {color: weights.get(color, 0) for color in Color}
@@ -37,6 +46,7 @@ class FakeRouter:
         self.history.append(dict(self.current))
 
     def verify(self, weights: dict[Color, int]) -> bool:
+        self._reachable()
         return self.current == {color: weights.get(color, 0) for color in Color}
 
 
@@ -108,3 +118,45 @@ class FakeHealth:
             )
             for color, now in after.items()
         }
+
+
+@dataclass
+class FakePlatform:
+    """A Platform made of the fakes above, shared by every service; `live_color` follows
+    each finalised rollout, and the smoke test passes while `smoke_passes`."""
+
+    router: FakeRouter = field(default_factory=FakeRouter)
+    test_router: FakeRouter = field(
+        default_factory=lambda: FakeRouter(current={Color.BLUE: 0, Color.GREEN: 100})
+    )
+    fleet: FakeFleet = field(default_factory=FakeFleet)
+    health: FakeHealth = field(default_factory=FakeHealth)
+    live_color: Color = Color.BLUE
+    smoke_passes: bool = True
+    name: str = "local"
+
+    def target(self, service: Service, *, start: bool = True) -> Target:
+        return Target(
+            router=self.router,
+            test_router=self.test_router,
+            fleet=self.fleet,
+            health=self.health,
+            smoke=self._smoke,
+            mark_active=self._mark_active,
+        )
+
+    def live(self, service: Service, *, start: bool = True) -> Color:
+        return self.live_color
+
+    def urls(self, service: Service) -> dict[str, str]:
+        return {"production": "http://127.0.0.1:9", "test": "http://127.0.0.1:10"}
+
+    def _mark_active(self, color: Color, versions: dict[Color, str | None]) -> None:
+        self.live_color = color
+
+    def _smoke(self, version: str) -> SmokeReport:
+        problems = [] if self.smoke_passes else ["expected status 200, got 503"]
+        check = CheckResult(
+            "ready", "http://127.0.0.1:10/healthz", not problems, 1, 200, 1.0, problems
+        )
+        return SmokeReport("http://127.0.0.1:10", version, [check])

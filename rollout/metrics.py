@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rollout.ledger import Event
+from rollout.state import last_outcome
 
 REPORT_YEAR = 2024
 HOUR = 3600.0
@@ -102,7 +103,7 @@ def deploys_from(events: list[Event]) -> list[Deploy]:
     rollbacks: list[tuple[str, str, dt.datetime]] = []  # env, service, when
     for rollout, group in by_rollout.items():
         release = next((e for e in group if e.kind == "release"), None)
-        outcome = next((e for e in group if e.kind == "outcome"), None)
+        outcome = last_outcome(group)  # a paused rollout resumed has had two
         if release is None or outcome is None:
             continue
         data = release.data

@@ -24,12 +24,24 @@ SHIPYARD = str(Path(sys.executable).parent / "shipyard")
 
 @contextmanager
 def deploy_held_at_step(
-    project: Path, ledger: SqliteLedger, index: int, *args: str, environment: str = "dev"
+    project: Path,
+    ledger: SqliteLedger,
+    index: int,
+    *args: str,
+    environment: str = "dev",
+    hold_seconds: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`shipyard deploy ENVIRONMENT ARGS...` in its own process, waiting inside step `index`
-    (SHIPYARD_HOLD_AT_STEP) once that step is in the ledger; SIGKILLed on leaving."""
+    (SHIPYARD_HOLD_AT_STEP) for `hold_seconds` once that step is in the ledger; SIGKILLed on
+    leaving unless it has ended."""
     with _held_deploy(
-        project, ledger, (HOLD_AT_STEP, index), args, environment, lambda events: True
+        project,
+        ledger,
+        (HOLD_AT_STEP, index),
+        args,
+        environment,
+        lambda events: True,
+        hold_seconds,
     ) as process:
         yield process
 
@@ -57,6 +69,7 @@ def _held_deploy(
     args: tuple[str, ...],
     environment: str,
     reached: Callable[[list[Event]], bool],
+    hold_seconds: float = 60,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the deploy holding at `hold`; yield once step `hold[1]` has started and
     `reached(the events since)` says the hold is near; SIGKILL it on leaving."""
@@ -66,7 +79,7 @@ def _held_deploy(
         [SHIPYARD, "--project-dir", str(project), "deploy", environment, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, variable: str(index), HOLD_SECONDS: "60"},
+        env={**os.environ, variable: str(index), HOLD_SECONDS: f"{hold_seconds:g}"},
     )
     try:
         deadline = time.monotonic() + 60

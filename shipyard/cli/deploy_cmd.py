@@ -214,7 +214,10 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
 @click.argument("env")
 @click.option("--version", "version", help="The version (image tag) to deploy.")
 @click.option(
-    "--resume", is_flag=True, help="Carry on an interrupted rollout from the step it was in."
+    "--resume",
+    is_flag=True,
+    help="Carry on an interrupted or paused rollout from the step it was in (a failed "
+    "one, whose rollback could not finish, is only undone: `shipyard rollback ENV`).",
 )
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
 @platform_options
@@ -343,8 +346,9 @@ def rollback_command(
     - previous color still running: all traffic back to it (well under a second);
     - previous color stopped: the release that was live before, redeployed blue-green;
     - --to VERSION: that version, redeployed blue-green;
-    - the last rollout was interrupted (its process died): undo it, traffic to its stable
-      color, its new color stopped.
+    - the last rollout is unfinished (its process died, its analysis paused it, or the
+      platform failed under it): undo it, traffic to its stable color, its new color
+      stopped; locally a dead HAProxy is restarted first, as the ledger records what is live.
     Exit 0 when traffic is back on a good release; 1 when that failed.
     """
     sources, ledger = _ledger(ctx, ledger_path)

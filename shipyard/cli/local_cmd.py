@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
+from rollout.ledger import DEFAULT_PATH, Ledger, open_ledger
 from rollout.platforms.local.platform import local_down, local_status, local_up
 from shipyard.cli.common import format_option, sources_from
+from shipyard.cli.deploy_cmd import ledger_option
 from shipyard.cli.output import emit_json, progress, stdout, working
+from shipyard.config.load import StackSources, load_stack
 from shipyard.errors import UsageError
 
 
@@ -26,24 +30,47 @@ def local() -> None:
 
 @local.command("up")
 @click.argument("env")
+@ledger_option
 @format_option("text", "json")
 @click.pass_context
-def up(ctx: click.Context, env: str, output_format: str) -> None:
-    """Start ENV locally (again: nothing is doubled), then show its status."""
+def up(ctx: click.Context, env: str, ledger_path: str | None, output_format: str) -> None:
+    """Start ENV locally (again: nothing is doubled), then show its status.
+
+    Each service starts as the ledger records it live (the color and versions its last
+    rollouts left), else as its stack file declares it. Two `up` or `down` of one
+    environment never run at once: the second waits for the first.
+    """
     sources = sources_from(ctx)
+    sources.require_environment(env)
+    ledger = recorded_ledger(sources, env, ledger_path)
     began = time.perf_counter()
     with working(f"starting {env} locally..."):
-        result = local_up(sources, env)
+        result = local_up(sources, env, ledger)
     verb = "started" if result.started else "already running"
     progress(f"{env}: {verb} in {time.perf_counter() - began:.2f} s")
     show_status(local_status(sources, env), output_format)
+
+
+def recorded_ledger(sources: StackSources, env: str, location: str | None) -> Ledger | None:
+    """The ledger `local up` restores from: --ledger, else the stack config's, else
+    .shipyard/ledger.db; None when there is none yet (reading never creates one)."""
+    location = location or load_stack(sources, env).config.ledger
+    if not (location or "").startswith("s3://"):
+        path = Path(location) if location else sources.root / DEFAULT_PATH
+        if not path.is_file():
+            return None
+    return open_ledger(sources.root, location)
 
 
 @local.command("down")
 @click.argument("env")
 @click.pass_context
 def down(ctx: click.Context, env: str) -> None:
-    """Stop exactly the processes `local up` started for ENV (safe to repeat)."""
+    """Stop exactly the processes `local up` started for ENV (safe to repeat).
+
+    Exit 1 when everything stopped but its state could not be removed (a read-only
+    .shipyard): the message says how to fix it.
+    """
     sources = sources_from(ctx)
     sources.require_environment(env)
     state = local_down(sources, env)

@@ -140,7 +140,7 @@ def test_a_second_deploy_while_one_runs_is_refused(
     ledger.release(held)
     nothing = cli("deploy", "dev", "--resume", project=fast)
     assert nothing.code == 2
-    assert "no interrupted rollout to resume" in nothing.err
+    assert "no unfinished rollout to resume" in nothing.err
 
 
 def test_scale_down_stops_the_warm_color_on_the_local_platform(

@@ -68,15 +68,15 @@ def test_a_rollback_onto_a_stable_color_with_no_server_up_stops_and_says_what_to
     assert failed.returncode == 1
     assert "Traceback" not in failed.stderr, failed.stderr
     last = failed.stderr.splitlines()[-1]  # after the steps' progress lines
-    assert last.startswith("shipyard: rollback of api@v3"), last
+    assert last.startswith("shipyard: deploy failed: analysis: "), last
     assert "blue (the stable color) has no healthy server" in last
-    assert "run `shipyard rollback dev` to finish the undo" in last
+    assert "then `shipyard rollback dev --service api` puts traffic back on blue" in last
     status = json.loads(shipyard(project, "status", "dev", "--format", "json").stdout)
-    assert status["rollouts"][-1]["state"] == "interrupted"
+    assert status["rollouts"][-1]["state"] == "failed"
     failed_checks = [e.data["check"] for e in ledger.events("dev") if e.kind == "check-failed"]
     assert failed_checks == ["analysis"]  # too few requests (onInconclusive: fail), not the router
     kinds = [e.kind for e in ledger.events("dev")]
-    assert "rollback-failed" in kinds and "outcome" not in kinds
+    assert "rollback-failed" in kinds and "rollback-finished" not in kinds
     assert router.weights() == {BLUE: 90, GREEN: 10}  # left as it was for a person to decide
     during = LocalState.load(project.root, "dev")
     assert during is not None

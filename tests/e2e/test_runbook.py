@@ -10,9 +10,11 @@ commands are untouched.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import signal
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import yaml
 
 from rollout.ledger import SqliteLedger
 from rollout.platforms.local.platform import local_down
+from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import REPO, CliResult
@@ -66,6 +69,7 @@ def test_the_runbook_covers_every_procedure_the_issue_names() -> None:
         "A failed parity check",
         "An automatic rollback happened",
         "Smoke tests fail: what to check first",
+        "HAProxy died",
         "The ledger fails verification",
     ):
         assert needed in titles
@@ -141,6 +145,18 @@ def cut_a_rejection_off_the_ledger(project: StackSources, cli: Callable[..., Cli
         db.execute("DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)")
 
 
+def kill_haproxy_mid_rollout(project: StackSources) -> None:
+    """The incident for "HAProxy died": HAProxy is killed while a deploy of web v10 waits
+    inside its first traffic step; the deploy then fails, exit 1."""
+    ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
+    state = LocalState.load(project.root, "dev")
+    assert state is not None and state.haproxy_pid is not None
+    args = ("--service", "web", "--version", "v10")
+    with deploy_held_at_step(project.root, ledger, 3, *args, hold_seconds=2) as deploying:
+        os.kill(state.haproxy_pid, signal.SIGKILL)
+        assert deploying.wait(timeout=60) == 1
+
+
 def test_every_procedure_runs_as_written(
     rehearsal: StackSources, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,6 +169,8 @@ def test_every_procedure_runs_as_written(
             restore = change_a_health_check_in_staging(rehearsal)
         elif title == "An automatic rollback happened":
             deploy_a_faulty_release(rehearsal, cli)
+        elif title == "HAProxy died":
+            kill_haproxy_mid_rollout(rehearsal)
         elif title == "The ledger fails verification":
             cut_a_rejection_off_the_ledger(rehearsal, cli)
         for line in lines:

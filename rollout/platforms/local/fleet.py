@@ -9,11 +9,12 @@ from pathlib import Path
 import httpx
 
 from rollout.interfaces import ServerState
+from rollout.platforms.local.haproxy import LocalPlatformError
 from rollout.platforms.local.health import server_state
-from rollout.platforms.local.platform import start_app
-from rollout.platforms.local.processes import alive, started_at, stop
+from rollout.platforms.local.platform import app_log, start_app
+from rollout.platforms.local.processes import alive, exited_at_start, started_at, stop
 from rollout.platforms.local.runtime_api import RuntimeApi
-from rollout.platforms.local.state import LocalState, ServiceState
+from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
 from shipyard.config.model import Color, Service
 
 
@@ -55,7 +56,7 @@ class LocalFleet:
             slot.started = started_at(slot.pid)
         self.state.save()
         for slot in self.service.slots(color):
-            self._await_port(slot.port)
+            self._await_port(slot)
             for backend in (self.service.backend, self.service.test_backend):
                 # A new process earns traffic: it starts DOWN and must pass `rise` checks.
                 # One request line, so HAProxy applies both before serving anything else.
@@ -64,15 +65,23 @@ class LocalFleet:
                     f"set server {server} state ready; set server {server} health down"
                 )
 
-    def _await_port(self, port: int, timeout: float = 10.0) -> None:
-        """Until the new process listens (or timeout): readiness itself is await_ready's job."""
+    def _await_port(self, slot: ServerSlot, timeout: float = 10.0) -> None:
+        """Until the new process listens, exits, or timeout: readiness is await_ready's job."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and alive(slot.pid):
             with socket.socket() as probe:
                 probe.settimeout(0.2)
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                if probe.connect_ex(("127.0.0.1", slot.port)) == 0:
                     return
             time.sleep(0.02)
+
+    def _require_running(self, color: Color) -> None:
+        """A process of the color that exited will never turn healthy: say why at once."""
+        for slot in self.service.slots(color):
+            if not alive(slot.pid):
+                what = f"{self.service.name} {slot.name}"
+                log = app_log(self.state, self.service.name, slot.name)
+                raise LocalPlatformError(exited_at_start(what, slot.pid, slot.port, log))
 
     def await_ready(self, color: Color, timeout: float) -> bool:
         """Every server answers its health check itself, and HAProxy has marked it UP in both
@@ -86,6 +95,7 @@ class LocalFleet:
         }
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
+                self._require_running(color)
                 direct = all(
                     _answers(client, f"http://127.0.0.1:{slot.port}{path}")
                     for slot in self.service.slots(color)

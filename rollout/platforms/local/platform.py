@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -12,21 +10,36 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jinja2
 
-from rollout.platforms.local.processes import alive, free_port, spawn, started_at, stop
-from rollout.platforms.local.router import HaproxyRouter, server_weights
+from rollout.ledger import Ledger
+from rollout.platforms.local.haproxy import (
+    READY_TIMEOUT,
+    LocalPlatformError,
+    await_haproxy_up,
+    haproxy_binary,
+    start_haproxy,
+    write_config,
+)
+from rollout.platforms.local.lock import (
+    StateLeftBehind,
+    platform_lock,
+    require_writable,
+    unwritable,
+)
+from rollout.platforms.local.processes import (
+    alive,
+    exited_at_start,
+    free_port,
+    spawn,
+    started_at,
+    stop,
+)
+from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi, RuntimeApiError
 from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
+from rollout.state import LiveService, live_services
 from shipyard.config.load import StackSources, load_stack
-from shipyard.config.model import Color, LocalRun, Service, StackConfig
-from shipyard.errors import ShipyardError, UsageError
-
-READY_TIMEOUT = 20.0
-
-
-class LocalPlatformError(ShipyardError):
-    """The local platform could not be brought up (a process died, HAProxy refused)."""
+from shipyard.config.model import Color, LocalRun, Service, StackConfig, Versions
 
 
 @dataclass(frozen=True)
@@ -35,31 +48,50 @@ class UpResult:
     started: bool  # False when everything was already running
 
 
-def haproxy_binary() -> str:
-    found = shutil.which("haproxy") or next(
-        (p for p in ("/usr/sbin/haproxy", "/sbin/haproxy") if os.access(p, os.X_OK)), None
-    )
-    if found is None:
-        raise UsageError(
-            "haproxy not found: install it (Debian/Ubuntu: sudo apt-get install haproxy), or run "
-            "`make demo`, which installs it when it can"
-        )
-    return found
-
-
-def local_up(sources: StackSources, env: str) -> UpResult:
-    """Start HAProxy and every service's blue and green processes; safe to run twice."""
+def local_up(sources: StackSources, env: str, ledger: Ledger | None = None) -> UpResult:
+    """Start HAProxy and every service's blue and green processes; safe to run twice, and
+    one at a time (platform_lock). With a ledger, each service comes back as the ledger
+    records it live (color and versions), not as the stack file first declared it."""
     config = load_stack(sources, env).config  # validates first: a bad config starts nothing
     haproxy = haproxy_binary()
-    existing = LocalState.load(sources.root, env)
-    if existing is not None and _all_running(existing):
-        return UpResult(existing, started=False)
-    if existing is not None:
-        local_down(sources, env)  # half-alive leftovers: start clean
-    state = LocalState.fresh(sources.root, env)
-    state.directory.mkdir(parents=True, exist_ok=True)
+    with platform_lock(sources.root, env):
+        existing = LocalState.load(sources.root, env)
+        if existing is not None and _all_running(existing):
+            return UpResult(existing, started=False)
+        state = LocalState.fresh(sources.root, env)
+        require_writable(state.directory, state.directory / "logs")
+        if existing is not None:
+            # Half-alive leftovers (HAProxy died): start clean on the same ports, so URLs
+            # and background traffic (`local traffic`) carry on.
+            _stop_everything(existing, keep_traffic=True)
+            _forget(existing)
+        live = live_services(ledger.events(env)) if ledger is not None else {}
+        _start(sources, state, recorded(config, live), haproxy, existing)
+    return UpResult(state, started=True)
+
+
+def recorded(config: StackConfig, live: dict[str, LiveService]) -> StackConfig:
+    """The stack config with each service's live color and versions as the ledger has them."""
+    services = []
     for service in config.services:
-        state.services.append(_plan_service(service))
+        now = live.get(service.name)
+        if now is not None and now.versions[now.color] is not None:
+            versions = Versions(blue=now.versions[Color.BLUE], green=now.versions[Color.GREEN])
+            update = {"active_color": now.color, "versions": versions, "weights": None}
+            service = service.model_copy(update=update)
+        services.append(service)
+    return config.model_copy(update={"services": services})
+
+
+def _start(
+    sources: StackSources,
+    state: LocalState,
+    config: StackConfig,
+    haproxy: str,
+    before: LocalState | None,
+) -> None:
+    for service in config.services:
+        state.services.append(_plan_service(service, before))
     state.save()
     try:
         for service_config in config.services:
@@ -70,32 +102,50 @@ def local_up(sources: StackSources, env: str) -> UpResult:
                 slot.started = started_at(slot.pid)
             state.save()
         _await_all_ready(state, config)  # before HAProxy, so its first checks pass
-        _write_config(state, config)
-        state.haproxy_pid = _start_haproxy(haproxy, state)
+        write_config(state, config)
+        state.haproxy_pid = start_haproxy(haproxy, state)
         state.haproxy_started = started_at(state.haproxy_pid)
         state.save()
-        _await_haproxy_up(state)
+        await_haproxy_up(state)
     except BaseException:
-        local_down(sources, env)
+        _stop_everything(state)
+        _forget(state)
         raise
-    return UpResult(state, started=True)
 
 
 def local_down(sources: StackSources, env: str) -> LocalState | None:
-    """Stop exactly what `up` started (by pid); nothing to do is fine."""
-    state = LocalState.load(sources.root, env)
-    if state is None:
-        return None
+    """Stop exactly what `up` started (by pid); nothing to do is fine. What runs is stopped
+    even when the state cannot be written (a read-only .shipyard): that is reported after."""
+    with platform_lock(sources.root, env, required=False):
+        state = LocalState.load(sources.root, env)
+        if state is None:
+            return None
+        _stop_everything(state)
+        left = _forget(state)
+    if left is not None:
+        raise StateLeftBehind(f"{env}: stopped every process, but {left}")
+    return state
+
+
+def _stop_everything(state: LocalState, keep_traffic: bool = False) -> None:
     from rollout.platforms.local.traffic import stop_traffic
 
-    stop_traffic(state)
+    if not keep_traffic:
+        stop_traffic(state)
     stop(state.haproxy_pid, state.haproxy_started)
     for service in state.services:
         for slot in service.servers:
             stop(slot.pid, slot.started)
+
+
+def _forget(state: LocalState) -> str | None:
+    """Remove what a stopped environment leaves on disk; why not, when it cannot."""
     for leftover in (state.socket, state.pid_file, state.state_file):
-        leftover.unlink(missing_ok=True)
-    return state
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError as error:
+            return unwritable(leftover.parent, error)
+    return None
 
 
 def local_status(sources: StackSources, env: str) -> dict[str, Any]:
@@ -142,17 +192,23 @@ def local_status(sources: StackSources, env: str) -> dict[str, Any]:
     return {"environment": env, "running": running, "services": services}
 
 
-def _plan_service(service: Service) -> ServiceState:
-    count = service.desired_count
+def _plan_service(service: Service, before: LocalState | None) -> ServiceState:
+    """Ports for the service: those it had before a restart, else free ones."""
+    was = next((s for s in before.services if s.name == service.name), None) if before else None
+    ports = {slot.name: slot.port for slot in was.servers} if was else {}
     slots = [
-        ServerSlot(name=f"{color.value}{index}", color=color, port=free_port())
+        ServerSlot(
+            name=f"{color.value}{index}",
+            color=color,
+            port=ports.get(f"{color.value}{index}") or free_port(),
+        )
         for color in Color
-        for index in range(1, count + 1)
+        for index in range(1, service.desired_count + 1)
     ]
     return ServiceState(
         name=service.name,
-        port=free_port(),
-        test_port=free_port(),
+        port=was.port if was else free_port(),
+        test_port=was.test_port if was else free_port(),
         active_color=service.active_color,
         servers=slots,
     )
@@ -192,73 +248,11 @@ def start_app(
     """Spawn one app process for a slot; its output goes to the environment's logs."""
     argv, env = app_command(root, service, slot)
     env.update(extra_env or {})
-    log = state.directory / "logs" / f"{service.name}-{slot.name}.log"
-    return spawn(argv, env, log)
+    return spawn(argv, env, app_log(state, service.name, slot.name))
 
 
-def _write_config(state: LocalState, config: StackConfig) -> None:
-    template = jinja2.Environment(
-        loader=jinja2.PackageLoader("rollout.platforms.local", "."),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    ).get_template("haproxy.cfg.j2")
-    services = []
-    for service in state.services:
-        cfg = config.service(service.name)
-        check = cfg.health_check
-        run = cfg.local or LocalRun()
-        production = {c: cfg.weight_of(c) for c in Color}
-        test = {c: (100 if c is cfg.idle_color else 0) for c in Color}
-        services.append(
-            {
-                "name": service.name,
-                "port": service.port,
-                "test_port": service.test_port,
-                "servers": service.servers,
-                "weights": server_weights(production, service),
-                "test_weights": server_weights(test, service),
-                "check_path": check.path,
-                "check_status": check.matcher,
-                "check_interval_ms": run.check_interval_ms,
-                "rise": check.healthy_threshold,
-                "fall": check.unhealthy_threshold,
-            }
-        )
-    text = template.render(
-        env=state.env, socket=state.socket, pidfile=state.pid_file, services=services
-    )
-    state.config_file.write_text(text)
-
-
-def _start_haproxy(binary: str, state: LocalState) -> int:
-    check = subprocess.run(
-        [binary, "-c", "-f", str(state.config_file)], capture_output=True, text=True
-    )
-    if check.returncode != 0:
-        alerts = [line for line in check.stderr.splitlines() if "ALERT" in line]
-        raise LocalPlatformError(
-            f"HAProxy rejected {state.config_file}: {(alerts or ['(no reason given)'])[0]}"
-        )
-    pid = spawn(
-        [binary, "-db", "-f", str(state.config_file)],
-        dict(os.environ),
-        state.directory / "logs" / "haproxy.log",
-    )
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if state.socket.exists():
-            try:
-                RuntimeApi(state.socket).command("show info")
-                return pid
-            except RuntimeApiError:
-                pass
-        if not alive(pid):
-            log = (state.directory / "logs" / "haproxy.log").read_text()[-500:]
-            raise LocalPlatformError(f"HAProxy exited at start: {log.strip()}")
-        time.sleep(0.02)
-    raise LocalPlatformError("HAProxy did not open its runtime API socket within 5 s")
+def app_log(state: LocalState, service: str, slot: str) -> Path:
+    return state.directory / "logs" / f"{service}-{slot}.log"
 
 
 def _await_all_ready(state: LocalState, config: StackConfig) -> None:
@@ -271,8 +265,12 @@ def _await_all_ready(state: LocalState, config: StackConfig) -> None:
                 while True:
                     if not alive(slot.pid):
                         raise LocalPlatformError(
-                            f"{service.name} {slot.name} (pid {slot.pid}) exited at start; see "
-                            f"{state.directory / 'logs' / f'{service.name}-{slot.name}.log'}"
+                            exited_at_start(
+                                f"{service.name} {slot.name}",
+                                slot.pid,
+                                slot.port,
+                                app_log(state, service.name, slot.name),
+                            )
                         )
                     try:
                         if client.get(f"http://127.0.0.1:{slot.port}{path}").status_code < 500:
@@ -284,28 +282,6 @@ def _await_all_ready(state: LocalState, config: StackConfig) -> None:
                             f"{service.name} {slot.name} not ready after {READY_TIMEOUT:g} s"
                         )
                     time.sleep(0.02)
-
-
-def _await_haproxy_up(state: LocalState) -> None:
-    """HAProxy counts passed checks before it trusts a server (`UP 1/3` while counting):
-    `up` returns once every server of every backend is plainly UP."""
-    api = RuntimeApi(state.socket)
-    servers = {
-        (backend, slot.name)
-        for service in state.services
-        for backend in (service.backend, service.test_backend)
-        for slot in service.servers
-    }
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        status = {(r["pxname"], r["svname"]): r["status"] for r in api.stats()}
-        if all(status.get(key) == "UP" for key in servers):
-            return
-        time.sleep(0.02)
-    waiting = sorted(
-        f"{b}/{s}: {status.get((b, s))}" for b, s in servers if status.get((b, s)) != "UP"
-    )
-    raise LocalPlatformError(f"HAProxy did not mark every server UP: {', '.join(waiting)}")
 
 
 def _all_running(state: LocalState) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -98,3 +99,26 @@ def _zombie(pid: int) -> bool:
             pass
         return True
     return False
+
+
+def port_taken(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port (binding it fails with EADDRINUSE)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the apps bind
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
+
+
+def exited_at_start(what: str, pid: int | None, port: int, log: Path) -> str:
+    """Why a process that should be serving has exited, with the fix: most often its port
+    was taken by another process after `local up` chose it."""
+    if port_taken(port):
+        return (
+            f"{what} (pid {pid}) exited at start: port {port} on 127.0.0.1 is taken by another "
+            f"process (address already in use): stop that process (`ss -ltnp 'sport = :{port}'` "
+            "names it), or run `shipyard local down` then `local up` to choose free ports"
+        )
+    return f"{what} (pid {pid}) exited at start; see {log}"

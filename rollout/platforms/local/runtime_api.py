@@ -8,11 +8,14 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.errors import PlatformError
+
 HAPROXY_MAX_WEIGHT = 256
 
 
-class RuntimeApiError(RuntimeError):
-    """HAProxy refused a command or could not be reached."""
+class RuntimeApiError(PlatformError):
+    """HAProxy refused a command or could not be reached: the local load balancer failed,
+    which a rollout treats like any platform failure (rollout.executor)."""
 
 
 @dataclass(frozen=True)
@@ -21,12 +24,27 @@ class RuntimeApi:
     timeout: float = 5.0
 
     def command(self, line: str) -> str:
+        try:
+            reply = self._exchange(line)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise RuntimeApiError(
+                f"HAProxy is not answering on {self.socket_path} ({reason}): it has stopped "
+                "or hangs",
+                action=line.split(";")[0],
+                code="unreachable",
+            ) from None
+        if reply.strip() and not reply.startswith("#") and "\n" not in reply.strip():
+            # Set commands answer nothing on success, one line of complaint otherwise.
+            raise RuntimeApiError(
+                f"HAProxy refused {line!r}: {reply.strip()}", action=line, code="refused"
+            )
+        return reply
+
+    def _exchange(self, line: str) -> str:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(self.timeout)
-            try:
-                conn.connect(str(self.socket_path))
-            except OSError as exc:
-                raise RuntimeApiError(f"HAProxy at {self.socket_path}: {exc.strerror}") from None
+            conn.connect(str(self.socket_path))
             conn.sendall(line.encode() + b"\n")
             chunks = []
             while True:
@@ -34,11 +52,7 @@ class RuntimeApi:
                 if not chunk:
                     break
                 chunks.append(chunk)
-        reply = b"".join(chunks).decode()
-        if reply.strip() and not reply.startswith("#") and "\n" not in reply.strip():
-            # Set commands answer nothing on success, one line of complaint otherwise.
-            raise RuntimeApiError(f"HAProxy refused {line!r}: {reply.strip()}")
-        return reply
+        return b"".join(chunks).decode()
 
     def set_weight(self, backend: str, server: str, weight: int) -> None:
         self.command(f"set server {backend}/{server} weight {weight}")

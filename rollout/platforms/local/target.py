@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollout.executor import Target
+from rollout.ledger import Ledger
 from rollout.platforms.local.fleet import LocalFleet
 from rollout.platforms.local.health import HaproxyHealth
 from rollout.platforms.local.platform import local_up
+from rollout.platforms.local.processes import alive
 from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState
@@ -39,18 +41,24 @@ def local_target(state: LocalState, service: Service, root: Path, spec: SmokeSpe
 
 
 class LocalPlatform:
-    """HAProxy and processes on 127.0.0.1; `start` brings the environment up when it is not."""
+    """HAProxy and processes on 127.0.0.1; `start` brings the environment up when it is not
+    (HAProxy died, say), as the ledger records it live when there is one."""
 
     name = "local"
 
-    def __init__(self, sources: StackSources, environment: str) -> None:
+    def __init__(
+        self, sources: StackSources, environment: str, ledger: Ledger | None = None
+    ) -> None:
         self.sources = sources
         self.environment = environment
+        self.ledger = ledger
 
     def state(self, start: bool) -> LocalState:
-        if start:
-            return local_up(self.sources, self.environment).state
+        """The running environment; without `start`, one nobody started is refused, but one
+        whose HAProxy died is restarted (as the ledger records it): it was meant to run."""
         state = LocalState.load(self.sources.root, self.environment)
+        if start or (state is not None and not alive(state.haproxy_pid)):
+            return local_up(self.sources, self.environment, self.ledger).state
         if state is None:
             raise UsageError(
                 f"{self.environment} is not running locally: start it with "

@@ -10,6 +10,7 @@ earlier. It is a stand-in for users, bounded in rate and time, never a load test
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout.load import require_loopback
+from rollout.platforms.local.lock import require_writable
 from rollout.platforms.local.processes import alive, spawn, started_at, stop
 from rollout.platforms.local.state import LocalState
 
@@ -33,13 +35,15 @@ def running_traffic(state: LocalState) -> dict[str, Any] | None:
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
     if not alive(record["pid"]) or started_at(record["pid"]) != record["started"]:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only .shipyard: the next writer cleans up
+            path.unlink(missing_ok=True)
         return None
     return dict(record)
 
 
 def start_traffic(state: LocalState, seconds: float, rate: float) -> dict[str, Any]:
     """Replace any running traffic with a new process; return its record."""
+    require_writable(state.directory, state.directory / "logs")  # its record and its log
     stop_traffic(state)
     argv = [sys.executable, "-m", "rollout.platforms.local.traffic"]
     argv += ["--seconds", f"{seconds:g}", "--rate", f"{rate:g}"]
@@ -53,12 +57,13 @@ def start_traffic(state: LocalState, seconds: float, rate: float) -> dict[str, A
 
 
 def stop_traffic(state: LocalState) -> bool:
+    """Stop the traffic process, then forget it (when .shipyard can be written)."""
     record = running_traffic(state)
-    _record(state).unlink(missing_ok=True)
-    if record is None:
-        return False
-    stop(record["pid"], record["started"])
-    return True
+    if record is not None:
+        stop(record["pid"], record["started"])
+    with contextlib.suppress(OSError):
+        _record(state).unlink(missing_ok=True)
+    return record is not None
 
 
 def send(urls: list[str], seconds: float, rate: float) -> int:

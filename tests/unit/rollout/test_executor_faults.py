@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout.executor import Executor, RollbackFailed, Target
+from rollout.executor import Executor, Target
 from rollout.plan import Release, build_plan
 from rollout.state import RolloutState, derive_state
 from shipyard.config.model import Color
@@ -67,18 +67,18 @@ def test_a_rollback_the_router_will_not_take_is_reported_not_claimed(
     world = World(tmp_path)
     world.traffic = (1000, 300)  # 30% 5xx: the analysis fails at the first step
     getattr(world.router, fault).append(ALL_ON_BLUE)
-    with pytest.raises(RollbackFailed) as raised:
-        world.run()
-    message = str(raised.value)
-    assert isinstance(raised.value, CheckFailed)  # exit 1, one line, no traceback
+    outcome = world.run()
+    assert (outcome.status, outcome.ok) == ("failed", False)  # exit 1, never "rolled back"
+    message = outcome.message
     assert "\n" not in message
-    assert message.startswith("rollback of web@v2#unknown failed at `shift blue 100% / green 0%`")
+    assert message.startswith("analysis: ") and "; the rollback failed (" in message
     assert check in message
-    assert "run `shipyard rollback dev` to finish the undo" in message
+    assert "then `shipyard rollback dev --service web` puts traffic back on blue" in message
     kinds = world.kinds()
-    assert "rollback-failed" in kinds
-    assert "rollback-finished" not in kinds and "outcome" not in kinds
-    assert derive_state(world.ledger.events(), lock_held=False) is RolloutState.INTERRUPTED
+    failed = [e.data for e in world.ledger.events() if e.kind == "rollback-failed"]
+    assert [f["step"] for f in failed] == ["shift blue 100% / green 0%"]
+    assert "rollback-finished" not in kinds
+    assert derive_state(world.ledger.events(), lock_held=False) is RolloutState.FAILED
     # Traffic still reaches green, so green keeps running.
     assert world.router.current == FIRST_SHIFT
     assert "stop green" not in world.fleet.events
@@ -100,13 +100,13 @@ def test_a_rollback_never_sends_everything_to_an_unhealthy_stable_color(tmp_path
     world = World(tmp_path)
     world.traffic = (1000, 300)
     world.fleet.unhealthy.add(BLUE)  # blue's servers fail their health checks
-    with pytest.raises(RollbackFailed) as raised:
-        world.run()
-    assert "blue (the stable color) has no healthy server" in str(raised.value)
-    assert "shipyard rollback dev" in str(raised.value)
+    outcome = world.run()
+    assert outcome.status == "failed"
+    assert "blue (the stable color) has no healthy server" in outcome.message
+    assert "shipyard rollback dev --service web" in outcome.message
     assert world.router.current == FIRST_SHIFT  # left alone: a person decides
     assert "stop green" not in world.fleet.events
-    assert "outcome" not in world.kinds()
+    assert "rollback-finished" not in world.kinds()
     failed = [e.data for e in world.ledger.events() if e.kind == "rollback-failed"]
     assert failed == [
         {
