@@ -36,14 +36,19 @@ LAUGHS = (
 MEMORY_LIMIT = 1 << 30
 CPU_SECONDS = 60
 HANG = 120
+# The child's own peak: VmHWM belongs to its address space, which exec made new. Not
+# getrusage's ru_maxrss: Linux carries that across fork and exec, so it would report the
+# test runner's own size (hundreds of MB under coverage), not the child's.
 CHILD = """
-import resource, sys
+import sys
 from shipyard.cli.main import main
 try:
     main(sys.argv[2:])
 finally:
+    with open("/proc/self/status") as status:
+        hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     with open(sys.argv[1], "w") as peak:
-        peak.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        peak.write(hwm)
 """
 
 
