@@ -18,8 +18,23 @@ from pathlib import Path
 
 from rollout.executor import HOLD_AFTER_STEP, HOLD_AT_STEP, HOLD_SECONDS
 from rollout.ledger import Event, SqliteLedger
+from shipyard.config.load import StackSources
 
 SHIPYARD = str(Path(sys.executable).parent / "shipyard")
+
+
+def shipyard(
+    project: StackSources, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`shipyard --project-dir PROJECT ARGS...` as its own process, as a person would run it."""
+    return subprocess.run(
+        [SHIPYARD, "--project-dir", str(project.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @contextmanager

@@ -7,7 +7,6 @@ both recoveries end consistent: traffic on a healthy color, as the ledger says, 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.config.model import Color
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.drills import SHIPYARD, deploy_held_after_effect, deploy_held_at_step
+from tests.drills import deploy_held_after_effect, deploy_held_at_step, shipyard
 
 STEPS = 10  # prepare, await, smoke, (shift, bake, analyse) x 2, finalise
 PREPARE, FIRST_SHIFT = 0, 3
@@ -51,16 +50,6 @@ def dev(project: StackSources) -> Iterator[tuple[StackSources, LocalState]]:
         yield project, state
     finally:
         local_down(project, "dev")
-
-
-def shipyard(project: StackSources, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SHIPYARD, "--project-dir", str(project.root), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def kill_at_step(project: StackSources, ledger: SqliteLedger, version: str, index: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -25,7 +24,7 @@ from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.config.model import Color
-from tests.drills import SHIPYARD
+from tests.drills import shipyard
 from tests.e2e.test_rollout import dev
 
 __all__ = ["dev"]  # the fixture: dev up with the faulty v3
@@ -38,16 +37,6 @@ def await_condition(condition: Callable[[], bool], timeout: float = 10.0) -> Non
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
-
-
-def shipyard(project: StackSources, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SHIPYARD, "--project-dir", str(project.root), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_a_rollback_onto_a_stable_color_with_no_server_up_stops_and_says_what_to_do(

@@ -30,7 +30,7 @@ from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.drills import SHIPYARD
+from tests.drills import SHIPYARD, shipyard
 
 
 def configure(project: StackSources, analysis: dict[str, Any]) -> None:
@@ -55,19 +55,6 @@ def dev(project: StackSources) -> Iterator[StackSources]:
         yield project
     finally:
         local_down(project, "dev")
-
-
-def shipyard(
-    project: StackSources, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SHIPYARD, "--project-dir", str(project.root), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def state_of(project: StackSources) -> LocalState:
