@@ -22,7 +22,7 @@ from rollout.ledger_head import RUNBOOK
 from rollout.people import UNKNOWN, commit_author, identity
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
-from rollout.platforms.local.platform import local_status
+from rollout.platforms.local.status import local_status
 from rollout.platforms.local.target import LocalPlatform
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout

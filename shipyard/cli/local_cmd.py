@@ -10,7 +10,8 @@ import click
 from rich.table import Table
 
 from rollout.ledger import DEFAULT_PATH, Ledger, open_ledger
-from rollout.platforms.local.platform import local_down, local_status, local_up
+from rollout.platforms.local.platform import local_down, local_up
+from rollout.platforms.local.status import local_status
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.deploy_cmd import ledger_option
 from shipyard.cli.output import emit_json, progress, stdout, working

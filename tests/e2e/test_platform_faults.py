@@ -279,12 +279,78 @@ def test_a_taken_port_for_the_idle_color_is_named_at_once(dev: StackSources) -> 
     assert serving(dev) == "v2"
 
 
-def test_haproxy_restarting_on_a_taken_port_says_which_in_one_line(dev: StackSources) -> None:
+def test_haproxy_restarting_on_a_taken_port_says_which_and_keeps_its_ports(
+    dev: StackSources,
+) -> None:
     state = local_up(dev, "dev").state
     web = state.service("web")
+    live = [slot.pid for slot in web.slots(web.active_color)]
     os.kill(state.haproxy_pid or 0, signal.SIGKILL)
     with squatting(web.port):  # taken while HAProxy was down
         failed = shipyard(dev, "local", "up", "dev")
-    line = one_line_error(failed, 1)
-    assert f"cannot bind socket (Address already in use) for [127.0.0.1:{web.port}]" in line
-    assert "`shipyard local down dev` then `local up`" in line
+        line = one_line_error(failed, 1)
+        assert f"port {web.port} on 127.0.0.1 (web production frontend) is taken by pid " in line
+        assert f"pid {os.getpid()} (" in line, line
+        assert "`shipyard local down dev` then `local up dev`" in line
+        assert all(alive(pid) for pid in live)  # the live color was left alone
+    # The ports are still recorded: once the port is free again, the same URLs come back.
+    again = shipyard(dev, "local", "up", "dev")
+    assert again.returncode == 0, again
+    assert state_of(dev).service("web").url == web.url
+    assert serving(dev) == "v2"
+
+
+def haproxy_pids(project: StackSources) -> list[int]:
+    """HAProxys running this project's dev config (`haproxy -db -f <root>/.../haproxy.cfg`)."""
+    config = str(project.root / ".shipyard" / "local" / "dev" / "haproxy.cfg").encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                words = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if (
+            words[0].endswith(b"haproxy")
+            and b"-db" in words
+            and config in words
+            and alive(int(entry))
+        ):
+            found.append(int(entry))
+    return found
+
+
+def up_killed_as_haproxy_starts(project: StackSources, how: signal.Signals) -> None:
+    """`local up` in its own process, sent `how` the moment HAProxy's process appears."""
+    up = subprocess.Popen(
+        [SHIPYARD, "--project-dir", str(project.root), "local", "up", "dev"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not haproxy_pids(project):
+        assert up.poll() is None and time.monotonic() < deadline, "HAProxy never started"
+        time.sleep(0.005)
+    up.send_signal(how)
+    up.wait(timeout=60)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_local_up_killed_as_haproxy_starts_leaves_nothing_unseen(
+    dev: StackSources, how: signal.Signals
+) -> None:
+    up_killed_as_haproxy_starts(dev, how)
+    # The next `up` finds what the killed one left: one HAProxy on the production port.
+    again = shipyard(dev, "local", "up", "dev")
+    assert again.returncode == 0, again
+    assert len(haproxy_pids(dev)) == 1
+    assert {serving(dev) for _ in range(8)} == {"v2"}
+    assert shipyard(dev, "local", "down", "dev").returncode == 0
+
+    up_killed_as_haproxy_starts(dev, how)
+    down = shipyard(dev, "local", "down", "dev")
+    assert down.returncode == 0, down
+    deadline = time.monotonic() + 30
+    while running_pids(dev) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running_pids(dev) == set()

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from rollout.platforms.local.platform import local_down, local_status
+from rollout.platforms.local.platform import local_down
+from rollout.platforms.local.status import local_status
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import REPO, CliResult

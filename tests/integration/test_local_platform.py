@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -13,9 +14,16 @@ import httpx
 import pytest
 
 from rollout.platforms.local.fleet import LocalFleet
+from rollout.platforms.local.haproxy import (
+    LocalPlatformError,
+    await_haproxy_api,
+    haproxy_binary,
+    log_offset,
+    spawn_haproxy,
+)
 from rollout.platforms.local.health import HaproxyHealth
 from rollout.platforms.local.platform import local_down, local_up
-from rollout.platforms.local.processes import alive
+from rollout.platforms.local.processes import alive, stop
 from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState
@@ -183,12 +191,33 @@ def test_a_service_command_that_dies_at_start_is_reported_and_cleaned_up(
     result = cli("local", "up", "dev", project=project)
     assert result.code == 1
     assert "api blue1" in result.err and "exited at start" in result.err
-    assert LocalState.load(project.root, "dev") is None
+    kept = LocalState.load(project.root, "dev")  # its ports, for the retry; no process
+    assert kept is not None and all_pids(kept) == []
     found = subprocess.run(
         ["pgrep", "-f", "examples/app/server.py"], capture_output=True, text=True, check=False
     )
     for pid in found.stdout.split():
         assert str(project.root) not in Path(f"/proc/{pid}/cmdline").read_text()
+
+
+def test_haproxy_failing_to_bind_names_the_port_not_an_older_runs_alert(
+    running: LocalState,
+) -> None:
+    web = running.service("web")
+    stop(running.haproxy_pid, running.haproxy_started)
+    log = running.directory / "logs" / "haproxy.log"
+    with log.open("a") as older:  # what an earlier run of HAProxy logged as it went
+        older.write("[ALERT]    (1) : backend 'web_test' has no server available!\n")
+    with socket.socket() as squatter:  # another program took the production port
+        squatter.bind(("127.0.0.1", web.port))
+        squatter.listen()
+        offset = log_offset(running)
+        pid = spawn_haproxy(haproxy_binary(), running)
+        with pytest.raises(LocalPlatformError) as failed:
+            await_haproxy_api(running, pid, offset)
+    line = str(failed.value)
+    assert f"port {web.port} on 127.0.0.1 is taken by another program" in line, line
+    assert "Address already in use" in line and "no server available" not in line
 
 
 def test_demo_tells_the_whole_story_and_stops_everything(

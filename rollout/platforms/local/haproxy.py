@@ -4,12 +4,15 @@ starting it until its runtime API answers and every server is UP."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import jinja2
 
+from rollout.platforms.local.owned import marker
 from rollout.platforms.local.processes import alive, spawn
 from rollout.platforms.local.router import server_weights
 from rollout.platforms.local.runtime_api import RuntimeApi, RuntimeApiError
@@ -72,7 +75,9 @@ def write_config(state: LocalState, config: StackConfig) -> None:
     state.config_file.write_text(text)
 
 
-def start_haproxy(binary: str, state: LocalState) -> int:
+def spawn_haproxy(binary: str, state: LocalState) -> int:
+    """Check the configuration, then start HAProxy; the caller records the pid at once and
+    awaits its runtime API with await_haproxy_api."""
     check = subprocess.run(
         [binary, "-c", "-f", str(state.config_file)], capture_output=True, text=True
     )
@@ -81,21 +86,38 @@ def start_haproxy(binary: str, state: LocalState) -> int:
         raise LocalPlatformError(
             f"HAProxy rejected {state.config_file}: {(alerts or ['(no reason given)'])[0]}"
         )
-    pid = spawn(
+    return spawn(
         [binary, "-db", "-f", str(state.config_file)],
-        dict(os.environ),
-        state.directory / "logs" / "haproxy.log",
+        {**os.environ, **marker(state.directory)},
+        haproxy_log(state),
     )
+
+
+def haproxy_log(state: LocalState) -> Path:
+    return state.directory / "logs" / "haproxy.log"
+
+
+def log_offset(state: LocalState) -> int:
+    """Where this start's part of the (appended) HAProxy log begins."""
+    try:
+        return haproxy_log(state).stat().st_size
+    except OSError:
+        return 0
+
+
+def await_haproxy_api(state: LocalState, pid: int, offset: int) -> None:
+    """Until HAProxy's runtime API answers; when HAProxy exits first, why (from its log,
+    from `offset` on: older starts' lines are not this start's cause)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         if state.socket.exists():
             try:
                 RuntimeApi(state.socket).command("show info")
-                return pid
+                return
             except RuntimeApiError:
                 pass
         if not alive(pid):
-            raise LocalPlatformError(_why_haproxy_exited(state))
+            raise LocalPlatformError(_why_haproxy_exited(state, offset))
         time.sleep(0.02)
     raise LocalPlatformError("HAProxy did not open its runtime API socket within 5 s")
 
@@ -122,16 +144,24 @@ def await_haproxy_up(state: LocalState) -> None:
     raise LocalPlatformError(f"HAProxy did not mark every server UP: {', '.join(waiting)}")
 
 
-def _why_haproxy_exited(state: LocalState) -> str:
-    """One line: HAProxy's first ALERT (it logs `cannot bind socket (Address already in
-    use) for [127.0.0.1:PORT]` when another program took a port), with the fix."""
-    log = state.directory / "logs" / "haproxy.log"
-    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    alert = next((line for line in lines if "ALERT" in line), lines[-1] if lines else "")
+def _why_haproxy_exited(state: LocalState, offset: int) -> str:
+    """One line from this start's log: a bind error first (HAProxy logs `cannot bind socket
+    (Address already in use) for [127.0.0.1:PORT]` when another program took a port, and
+    may log other ALERTs after it), else its first ALERT, with the fix."""
+    log = haproxy_log(state)
+    with open(log, "rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    alerts = [line for line in lines if "ALERT" in line]
+    bind = [line for line in alerts if "cannot bind" in line or "already in use" in line]
+    alert = (bind or alerts or lines[-1:] or [""])[0]
     reason = alert.split(":", 1)[-1].strip() if "ALERT" in alert else alert.strip()
-    if "Address already in use" in reason:
+    port = re.search(r"\[[\d.]+:(\d+)\]", reason)
+    if bind and port:
         return (
-            f"HAProxy exited at start: {reason}: another program took that port; stop it, "
-            f"or run `shipyard local down {state.env}` then `local up` to choose free ports"
+            f"HAProxy exited at start: port {port.group(1)} on 127.0.0.1 is taken by another "
+            f"program ({reason[max(reason.find('cannot bind'), 0) :]}): stop it "
+            f"(`ss -ltnp 'sport = :{port.group(1)}'` names it), or run "
+            f"`shipyard local down {state.env}` then `local up` to choose free ports"
         )
     return f"HAProxy exited at start: {reason or 'no reason given'}; see {log}"

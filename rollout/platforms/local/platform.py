@@ -7,7 +7,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -15,9 +14,11 @@ from rollout.ledger import Ledger
 from rollout.platforms.local.haproxy import (
     READY_TIMEOUT,
     LocalPlatformError,
+    await_haproxy_api,
     await_haproxy_up,
     haproxy_binary,
-    start_haproxy,
+    log_offset,
+    spawn_haproxy,
     write_config,
 )
 from rollout.platforms.local.lock import (
@@ -26,16 +27,16 @@ from rollout.platforms.local.lock import (
     require_writable,
     unwritable,
 )
+from rollout.platforms.local.owned import command_of, listener, marker, stop_strays, strays
 from rollout.platforms.local.processes import (
     alive,
     exited_at_start,
     free_port,
+    port_taken,
     spawn,
     started_at,
     stop,
 )
-from rollout.platforms.local.router import HaproxyRouter
-from rollout.platforms.local.runtime_api import RuntimeApi, RuntimeApiError
 from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
 from rollout.state import LiveService, live_services
 from shipyard.config.load import StackSources, load_stack
@@ -62,9 +63,11 @@ def local_up(sources: StackSources, env: str, ledger: Ledger | None = None) -> U
         require_writable(state.directory, state.directory / "logs")
         if existing is not None:
             # Half-alive leftovers (HAProxy died): start clean on the same ports, so URLs
-            # and background traffic (`local traffic`) carry on.
+            # and background traffic (`local traffic`) carry on; a port another program
+            # took is refused before anything of ours stops.
+            _require_ports_free(existing)
             _stop_everything(existing, keep_traffic=True)
-            _forget(existing)
+        stop_strays(state.directory)  # a killed `up` may have left some unrecorded
         live = live_services(ledger.events(env)) if ledger is not None else {}
         _start(sources, state, recorded(config, live), haproxy, existing)
     return UpResult(state, started=True)
@@ -90,6 +93,8 @@ def _start(
     haproxy: str,
     before: LocalState | None,
 ) -> None:
+    """Each pid is in the state file as soon as it is spawned, before it is awaited: an `up`
+    killed at any point leaves nothing `down` cannot find."""
     for service in config.services:
         state.services.append(_plan_service(service, before))
     state.save()
@@ -100,27 +105,68 @@ def _start(
                 slot.version = service_config.version_of(slot.color)
                 slot.pid = start_app(sources.root, state, service_config, slot)
                 slot.started = started_at(slot.pid)
-            state.save()
+                state.save()
         _await_all_ready(state, config)  # before HAProxy, so its first checks pass
         write_config(state, config)
-        state.haproxy_pid = start_haproxy(haproxy, state)
+        offset = log_offset(state)
+        state.haproxy_pid = spawn_haproxy(haproxy, state)
         state.haproxy_started = started_at(state.haproxy_pid)
         state.save()
+        await_haproxy_api(state, state.haproxy_pid, offset)
         await_haproxy_up(state)
     except BaseException:
         _stop_everything(state)
-        _forget(state)
+        _keep_ports(state)
         raise
 
 
+def _keep_ports(state: LocalState) -> None:
+    """After a failed start: nothing runs, but the ports stay recorded, so the next `up`
+    uses them again (the URLs and `local traffic` stay right); `down` forgets them."""
+    state.haproxy_pid = state.haproxy_started = None
+    for service in state.services:
+        for slot in service.servers:
+            slot.pid = slot.started = None
+    try:
+        state.save()
+    except OSError:
+        _forget(state)
+
+
+def _require_ports_free(state: LocalState) -> None:
+    """Refuse (one line, the port and who holds it) a recorded port that a process this
+    environment does not own listens on: restarting would fail there, or worse, share it."""
+    ours = (
+        set(strays(state.directory))
+        | {state.haproxy_pid}
+        | {slot.pid for service in state.services for slot in service.servers}
+    )
+    for service in state.services:
+        ports = [(service.port, "production frontend"), (service.test_port, "test frontend")]
+        ports += [(slot.port, slot.name) for slot in service.servers]
+        for port, what in ports:
+            holder = listener(port)
+            if port_taken(port) and holder not in ours:
+                who = f"pid {holder} ({command_of(holder)})" if holder else "another user's process"
+                raise LocalPlatformError(
+                    f"{state.env}: port {port} on 127.0.0.1 ({service.name} {what}) is taken "
+                    f"by {who}, which `local up` did not start: stop it, or run `shipyard "
+                    f"local down {state.env}` then `local up {state.env}` to choose free ports"
+                )
+
+
 def local_down(sources: StackSources, env: str) -> LocalState | None:
-    """Stop exactly what `up` started (by pid); nothing to do is fine. What runs is stopped
-    even when the state cannot be written (a read-only .shipyard): that is reported after."""
+    """Stop what `up` started: by pid from its state, and whatever else carries this
+    environment's mark (an `up` killed before it wrote a pid down); nothing to do is fine.
+    What runs is stopped even when the state cannot be written (a read-only .shipyard):
+    that is reported after."""
     with platform_lock(sources.root, env, required=False):
         state = LocalState.load(sources.root, env)
+        if state is not None:
+            _stop_everything(state)
+        found = stop_strays(LocalState.fresh(sources.root, env).directory)
         if state is None:
-            return None
-        _stop_everything(state)
+            return LocalState.fresh(sources.root, env) if found else None
         left = _forget(state)
     if left is not None:
         raise StateLeftBehind(f"{env}: stopped every process, but {left}")
@@ -146,50 +192,6 @@ def _forget(state: LocalState) -> str | None:
         except OSError as error:
             return unwritable(leftover.parent, error)
     return None
-
-
-def local_status(sources: StackSources, env: str) -> dict[str, Any]:
-    """Per service: URLs, the live color, weights, versions and each server's health."""
-    state = LocalState.load(sources.root, env)
-    if state is None:
-        return {"environment": env, "running": False, "services": []}
-    api = RuntimeApi(state.socket)
-    running = alive(state.haproxy_pid)
-    stats: dict[tuple[str, str], dict[str, str]] = {}
-    if running:
-        try:
-            stats = {(row["pxname"], row["svname"]): row for row in api.stats()}
-        except RuntimeApiError:
-            running = False
-    services = []
-    for service in state.services:
-        weights = HaproxyRouter(api, service).weights() if running else {}
-        services.append(
-            {
-                "name": service.name,
-                "url": service.url,
-                "test_url": service.test_url,
-                "active_color": service.active_color.value,
-                "weights": {c.value: weights.get(c, 0) for c in Color},
-                "versions": {
-                    c.value: next((s.version for s in service.slots(c)), None) for c in Color
-                },
-                "health": [
-                    {
-                        "server": slot.name,
-                        "color": slot.color.value,
-                        "port": slot.port,
-                        "pid": slot.pid,
-                        "process": "running" if alive(slot.pid) else "stopped",
-                        "haproxy": stats.get((service.backend, slot.name), {}).get(
-                            "status", "unknown"
-                        ),
-                    }
-                    for slot in service.servers
-                ],
-            }
-        )
-    return {"environment": env, "running": running, "services": services}
 
 
 def _plan_service(service: Service, before: LocalState | None) -> ServiceState:
@@ -248,6 +250,7 @@ def start_app(
     """Spawn one app process for a slot; its output goes to the environment's logs."""
     argv, env = app_command(root, service, slot)
     env.update(extra_env or {})
+    env.update(marker(state.directory))  # so `down` finds it even unrecorded
     return spawn(argv, env, app_log(state, service.name, slot.name))
 
 
