@@ -33,11 +33,12 @@ import logging  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from parity.render import render_stack  # noqa: E402
-from rollout.deploy import DeployOptions, deploy, instant_rollback, rollback  # noqa: E402
+from rollout.deploy import DeployOptions, deploy  # noqa: E402
 from rollout.ledger import SqliteLedger  # noqa: E402
 from rollout.platforms.aws.outputs import StackOutputs  # noqa: E402
 from rollout.platforms.aws.target import AwsPlatform  # noqa: E402
 from rollout.platforms.local.processes import stop  # noqa: E402
+from rollout.rollback import instant_rollback, rollback  # noqa: E402
 from shipyard import aws as shipyard_aws  # noqa: E402
 from shipyard.config.load import StackSources  # noqa: E402
 from shipyard.stacks import plan_stack_files, write_stack_files  # noqa: E402

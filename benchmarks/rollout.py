@@ -26,11 +26,12 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
-from rollout.deploy import DeployOptions, deploy, instant_rollback  # noqa: E402
+from rollout.deploy import DeployOptions, deploy  # noqa: E402
 from rollout.ledger import SqliteLedger  # noqa: E402
 from rollout.load import Load  # noqa: E402
 from rollout.platforms.local.platform import local_down, local_up  # noqa: E402
 from rollout.platforms.local.processes import free_port, spawn, started_at, stop  # noqa: E402
+from rollout.rollback import instant_rollback  # noqa: E402
 from shipyard.config.load import StackSources  # noqa: E402
 from shipyard.stacks import plan_stack_files, write_stack_files  # noqa: E402
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import yaml
 
-from rollout.deploy import DeployOptions, deploy, instant_rollback
+from rollout.deploy import DeployOptions, deploy
 from rollout.executor import Outcome
 from rollout.ledger import SqliteLedger
 from rollout.load import Load
 from rollout.platforms.local.platform import local_down, local_up
+from rollout.rollback import instant_rollback
 from shipyard.config.load import StackSources
 from shipyard.errors import UsageError
 from shipyard.stacks import plan_stack_files, write_stack_files

@@ -106,36 +106,92 @@ def rollouts_of(events: list[Event], lock_held: bool) -> list[RolloutSummary]:
         outcome = last_outcome(group)
         started = [e.data["index"] for e in group if e.kind == "step-started"]
         latest = index == len(by_rollout) - 1
+        state = derive_state(group, lock_held and latest)
+        message = outcome.data.get("message") if outcome else None
+        if state is RolloutState.INTERRUPTED and _rollback_began(group):
+            message = (
+                "its rollback started and did not finish: undo it with `shipyard rollback "
+                f"{release.data['environment']}` (it cannot be resumed)"
+            )
         summaries.append(
             RolloutSummary(
                 rollout=rollout,
                 service=release.data["service"],
                 version=release.data["version"],
                 started=release.at,
-                state=derive_state(group, lock_held and latest),
-                message=outcome.data.get("message") if outcome else None,
+                state=state,
+                message=message,
                 last_step=max(started) if started else None,
             )
         )
     return summaries
 
 
+def _rollback_began(group: list[Event]) -> bool:
+    """Whether the rollout's last run (since it was last resumed) started rolling back."""
+    since = [e.kind for e in group]
+    last = len(since) - since[::-1].index("resumed") if "resumed" in since else 0
+    return "rollback-started" in since[last:]
+
+
+@dataclass(frozen=True)
+class LastRollout:
+    """A service's latest rollout: what it rolled out, and where it ended."""
+
+    version: str
+    state: RolloutState
+    undid: str | None  # a rollback's: the version it took off traffic
+
+    @property
+    def rolled_back(self) -> str | None:
+        """The version already rolled back, when this rollout was undone or was an undo."""
+        if self.undid is not None:
+            return self.undid
+        return self.version if self.state is RolloutState.ROLLED_BACK else None
+
+
+def last_rollout(events: list[Event], service: str) -> LastRollout | None:
+    """The service's latest rollout in one environment's events, if it has one."""
+    groups = [g for g in _by_rollout(events).values() if _release(g, service) is not None]
+    if not groups:
+        return None
+    data = _release(groups[-1], service) or {}
+    undid = (data.get("previous_version") or "?") if data.get("purpose") == "rollback" else None
+    return LastRollout(data["version"], derive_state(groups[-1], lock_held=False), undid)
+
+
+def _release(group: list[Event], service: str) -> dict[str, Any] | None:
+    release = next((e for e in group if e.kind == "release"), None)
+    return release.data if release is not None and release.data["service"] == service else None
+
+
 @dataclass(frozen=True)
 class LiveService:
-    """What the ledger says one service runs: the live color, and each color's version."""
+    """What the ledger says one service runs: the live color, each color's version, and the
+    idle color when `scale-down` retired it (it runs nothing until the next rollout)."""
 
     color: Color
     versions: dict[Color, str | None]
+    retired: Color | None = None
 
 
 def live_services(events: list[Event], platform: str = "local") -> dict[str, LiveService]:
     """Per service, what its rollouts on `platform` left live (one environment's events, in
     order). A rollout that did not succeed (rolled back, or still unfinished) leaves its
     stable color live at the version it had, and its new color as it was before: a version
-    that never passed its checks is never what a restart brings back."""
+    that never passed its checks is never what a restart brings back. A `scaled-down` color
+    stays retired until a rollout puts it live again."""
     live: dict[str, LiveService] = {}
-    for group in _by_rollout(events).values():
-        release = next((e for e in group if e.kind == "release"), None)
+    groups = _by_rollout(events)
+    for event in events:
+        if event.kind == "scaled-down" and event.data.get("service") in live:
+            now = live[event.data["service"]]
+            color = Color(event.data["color"])
+            if color is not now.color:
+                live[event.data["service"]] = LiveService(now.color, now.versions, color)
+            continue
+        group = groups.get(event.rollout or "", [])
+        release = event if event.kind == "release" else None
         if release is None or release.data.get("platform", "local") != platform:
             continue
         data = release.data
@@ -148,7 +204,8 @@ def live_services(events: list[Event], platform: str = "local") -> dict[str, Liv
         color = stable
         if derive_state(group, lock_held=False) is RolloutState.SUCCEEDED:
             versions[new], color = data["version"], new
-        live[data["service"]] = LiveService(color, versions)
+        retired = before.retired if before is not None and before.retired is not color else None
+        live[data["service"]] = LiveService(color, versions, retired)
     return live
 
 

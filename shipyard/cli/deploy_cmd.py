@@ -14,8 +14,6 @@ import click
 from click.core import ParameterSource
 
 from rollout.deploy import DeployOptions, choose_service, deploy
-from rollout.deploy import resume as resume_rollout
-from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome, Platform
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.ledger_head import RUNBOOK
@@ -24,6 +22,8 @@ from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.status import local_status
 from rollout.platforms.local.target import LocalPlatform
+from rollout.rollback import resume as resume_rollout
+from rollout.rollback import rollback as rollback_release
 from shipyard.cli.common import format_option, sources_from
 from shipyard.cli.output import emit_json, progress, stdout
 from shipyard.config.load import load_stack
@@ -217,7 +217,8 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
     "--resume",
     is_flag=True,
     help="Carry on an interrupted or paused rollout from the step it was in (a failed "
-    "one, whose rollback could not finish, is only undone: `shipyard rollback ENV`).",
+    "one, whose rollback could not finish, is only undone: `shipyard rollback ENV`). With "
+    "--service, only when the unfinished rollout is that service's.",
 )
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
 @platform_options
@@ -284,7 +285,13 @@ def deploy_command(
     where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     if resume:
         outcome = resume_rollout(
-            sources, env, ledger, actor=actor, on_step=_progress, platform=where
+            sources,
+            env,
+            ledger,
+            actor=actor,
+            on_step=_progress,
+            platform=where,
+            service_name=service,
         )
     else:
         assert version is not None
@@ -342,9 +349,13 @@ def rollback_command(
 ) -> None:
     """Roll back: instantly while the previous color is warm, else by redeploying.
 
+    Without --to, this undoes the service's last rollout, when it succeeded.
+
     \b
     - previous color still running: all traffic back to it (well under a second);
     - previous color stopped: the release that was live before, redeployed blue-green;
+    - last rollout already rolled back (by its checks, by hand, or a rollback itself), or
+      none in the ledger: nothing changes, exit 1 (go further back with --to);
     - --to VERSION: that version, redeployed blue-green;
     - the last rollout is unfinished (its process died, its analysis paused it, or the
       platform failed under it): undo it, traffic to its stable color, its new color

@@ -99,6 +99,9 @@ def test_rollback_undoes_a_paused_rollout_and_a_new_deploy_waits_for_it(
 
         refused = shipyard(project, "deploy", "dev", "--service", "web", "--version", "v4")
         assert "dev has a paused rollout of web@v3" in one_line_error(refused, 1)
+        other = shipyard(project, "deploy", "dev", "--resume", "--service", "api")
+        assert "`shipyard deploy dev --resume --service web`" in one_line_error(other, 1)
+        assert status(project)["rollouts"][-1]["state"] == "paused"  # not carried on
 
         undone = shipyard(project, "rollback", "dev", "--service", "web")
         assert undone.returncode == 0, undone
@@ -354,3 +357,40 @@ def test_local_up_killed_as_haproxy_starts_leaves_nothing_unseen(
     while running_pids(dev) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running_pids(dev) == set()
+
+
+def test_rollback_undoes_the_last_rollout_once_and_only_a_rollout(
+    dev: StackSources,
+) -> None:
+    local_up(dev, "dev")
+    nothing = shipyard(dev, "rollback", "dev", "--service", "web")  # an empty ledger
+    assert "nothing to roll back: web has no rollout in the dev ledger" in one_line_error(
+        nothing, 1
+    )
+    assert serving(dev) == "v2"
+    assert shipyard(dev, "deploy", "dev", "--service", "web", "--version", "v4").returncode == 0
+    assert shipyard(dev, "rollback", "dev", "--service", "web").returncode == 0
+    assert serving(dev) == "v2"
+    again = shipyard(dev, "rollback", "dev", "--service", "web")
+    line = one_line_error(again, 1)
+    assert "nothing to roll back: web's last rollout (v4) was already rolled back; to go " in line
+    assert "`shipyard rollback dev --service web --to V`" in line
+    assert serving(dev) == "v2"  # no toggle back to v4
+
+
+def test_a_color_scale_down_retired_stays_stopped_when_haproxy_restarts(
+    dev: StackSources,
+) -> None:
+    local_up(dev, "dev")
+    assert shipyard(dev, "deploy", "dev", "--service", "web", "--version", "v5").returncode == 0
+    retired = shipyard(dev, "scale-down", "dev", "--service", "web", "--now")
+    assert retired.returncode == 0, retired
+    os.kill(state_of(dev).haproxy_pid or 0, signal.SIGKILL)
+    assert shipyard(dev, "local", "up", "dev").returncode == 0
+    web = next(s for s in status(dev)["local"]["services"] if s["name"] == "web")
+    idle = [h for h in web["health"] if h["color"] != web["active_color"]]
+    assert [(h["process"], h["haproxy"]) for h in idle] == [("stopped", "MAINT")]
+    assert serving(dev) == "v5"
+    # The next rollout starts the retired color again.
+    assert shipyard(dev, "deploy", "dev", "--service", "web", "--version", "v6").returncode == 0
+    assert serving(dev) == "v6"

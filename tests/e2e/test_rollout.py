@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from rollout.deploy import DeployOptions, deploy, instant_rollback
+from rollout.deploy import DeployOptions, deploy
 from rollout.ledger import SqliteLedger
 from rollout.load import Load
 from rollout.platforms.local.platform import local_down, local_up
 from rollout.platforms.local.state import LocalState
+from rollout.rollback import instant_rollback
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 
 from rollout.interfaces import ServerState
+from rollout.platforms.local.apps import app_log, start_app
 from rollout.platforms.local.haproxy import LocalPlatformError
 from rollout.platforms.local.health import server_state
-from rollout.platforms.local.platform import app_log, start_app
 from rollout.platforms.local.processes import alive, exited_at_start, started_at, stop
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState

@@ -124,13 +124,14 @@ def await_haproxy_api(state: LocalState, pid: int, offset: int) -> None:
 
 def await_haproxy_up(state: LocalState) -> None:
     """HAProxy counts passed checks before it trusts a server (`UP 1/3` while counting):
-    `up` returns once every server of every backend is plainly UP."""
+    `up` returns once every running server of every backend is plainly UP."""
     api = RuntimeApi(state.socket)
     servers = {
         (backend, slot.name)
         for service in state.services
         for backend in (service.backend, service.test_backend)
         for slot in service.servers
+        if slot.pid is not None  # a retired color's servers stay in maintenance
     }
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:

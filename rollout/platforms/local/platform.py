@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
 
 from rollout.ledger import Ledger
+from rollout.platforms.local.apps import await_all_ready, start_app
 from rollout.platforms.local.haproxy import (
-    READY_TIMEOUT,
     LocalPlatformError,
     await_haproxy_api,
     await_haproxy_up,
@@ -27,20 +21,18 @@ from rollout.platforms.local.lock import (
     require_writable,
     unwritable,
 )
-from rollout.platforms.local.owned import command_of, listener, marker, stop_strays, strays
+from rollout.platforms.local.owned import command_of, listener, stop_strays, strays
 from rollout.platforms.local.processes import (
     alive,
-    exited_at_start,
     free_port,
     port_taken,
-    spawn,
     started_at,
     stop,
 )
 from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
 from rollout.state import LiveService, live_services
 from shipyard.config.load import StackSources, load_stack
-from shipyard.config.model import Color, LocalRun, Service, StackConfig, Versions
+from shipyard.config.model import Color, Service, StackConfig, Versions
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,8 @@ def local_up(sources: StackSources, env: str, ledger: Ledger | None = None) -> U
             _stop_everything(existing, keep_traffic=True)
         stop_strays(state.directory)  # a killed `up` may have left some unrecorded
         live = live_services(ledger.events(env)) if ledger is not None else {}
-        _start(sources, state, recorded(config, live), haproxy, existing)
+        retired = {name: now.retired for name, now in live.items() if now.retired}
+        _start(sources, state, recorded(config, live), haproxy, existing, retired)
     return UpResult(state, started=True)
 
 
@@ -92,9 +85,11 @@ def _start(
     config: StackConfig,
     haproxy: str,
     before: LocalState | None,
+    retired: dict[str, Color],
 ) -> None:
     """Each pid is in the state file as soon as it is spawned, before it is awaited: an `up`
-    killed at any point leaves nothing `down` cannot find."""
+    killed at any point leaves nothing `down` cannot find. A color `scale-down` retired
+    stays stopped (its HAProxy servers in maintenance) until a rollout starts it."""
     for service in config.services:
         state.services.append(_plan_service(service, before))
     state.save()
@@ -102,11 +97,13 @@ def _start(
         for service_config in config.services:
             service_state = state.service(service_config.name)
             for slot in service_state.servers:
+                if retired.get(service_config.name) is slot.color:
+                    continue
                 slot.version = service_config.version_of(slot.color)
                 slot.pid = start_app(sources.root, state, service_config, slot)
                 slot.started = started_at(slot.pid)
                 state.save()
-        _await_all_ready(state, config)  # before HAProxy, so its first checks pass
+        await_all_ready(state, config)  # before HAProxy, so its first checks pass
         write_config(state, config)
         offset = log_offset(state)
         state.haproxy_pid = spawn_haproxy(haproxy, state)
@@ -214,77 +211,6 @@ def _plan_service(service: Service, before: LocalState | None) -> ServiceState:
         active_color=service.active_color,
         servers=slots,
     )
-
-
-def app_command(root: Path, service: Service, slot: ServerSlot) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for one app process."""
-    run = service.local or LocalRun()
-    values = {
-        "python": sys.executable,
-        "project": str(root),
-        "port": str(slot.port),
-        "version": slot.version or "",
-        "color": slot.color.value,
-    }
-    argv = [part.format(**values) for part in run.command]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-    env.update(service.environment)
-    env.update(
-        PORT=str(slot.port),
-        HOST="127.0.0.1",
-        APP_VERSION=slot.version or "",
-        APP_COLOR=slot.color.value,
-        SHIPYARD_COLOR=slot.color.value,
-        SHIPYARD_VERSION=slot.version or "",
-    )
-    return argv, env
-
-
-def start_app(
-    root: Path,
-    state: LocalState,
-    service: Service,
-    slot: ServerSlot,
-    extra_env: dict[str, str] | None = None,
-) -> int:
-    """Spawn one app process for a slot; its output goes to the environment's logs."""
-    argv, env = app_command(root, service, slot)
-    env.update(extra_env or {})
-    env.update(marker(state.directory))  # so `down` finds it even unrecorded
-    return spawn(argv, env, app_log(state, service.name, slot.name))
-
-
-def app_log(state: LocalState, service: str, slot: str) -> Path:
-    return state.directory / "logs" / f"{service}-{slot}.log"
-
-
-def _await_all_ready(state: LocalState, config: StackConfig) -> None:
-    """Every app answers its health check directly, then HAProxy sees every server UP."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    with httpx.Client(timeout=1.0) as client:
-        for service in state.services:
-            path = config.service(service.name).health_check.path
-            for slot in service.servers:
-                while True:
-                    if not alive(slot.pid):
-                        raise LocalPlatformError(
-                            exited_at_start(
-                                f"{service.name} {slot.name}",
-                                slot.pid,
-                                slot.port,
-                                app_log(state, service.name, slot.name),
-                            )
-                        )
-                    try:
-                        if client.get(f"http://127.0.0.1:{slot.port}{path}").status_code < 500:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise LocalPlatformError(
-                            f"{service.name} {slot.name} not ready after {READY_TIMEOUT:g} s"
-                        )
-                    time.sleep(0.02)
 
 
 def _all_running(state: LocalState) -> bool:

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from rollout.deploy import DeployOptions, deploy, resume, rollback
+from rollout.deploy import DeployOptions, deploy
 from rollout.executor import Executor, Outcome
 from rollout.fakes import FakeHealth, FakePlatform, FakeRouter
 from rollout.ledger import SqliteLedger
 from rollout.metrics import deploys_from
 from rollout.plan import Release, build_plan
+from rollout.rollback import resume, rollback
 from rollout.state import RolloutState, live_services, rollouts_of, unfinished_rollout
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color
@@ -203,3 +204,102 @@ def test_resume_prepares_again_when_the_new_color_lost_the_release(
     resumed = [e for e in ledger.events("dev") if e.kind in ("release", "resumed")]
     assert [e.kind for e in resumed] == ["release", "resumed"]
     assert resumed[1].data == {"at_step": 0}
+
+
+def test_resume_of_another_services_rollout_is_refused(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    paused(dev, platform, ledger)
+    seen = len(ledger.events("dev"))
+    with pytest.raises(CheckFailed, match=r"`shipyard deploy dev --resume --service web`"):
+        resume(dev, "dev", ledger, platform=platform, service_name="api")
+    assert platform.router.current == {BLUE: 50, GREEN: 50}  # web was not carried on
+    assert len(ledger.events("dev")) == seen
+
+
+def succeeded(sources: StackSources, platform: FakePlatform, ledger: SqliteLedger) -> None:
+    assert isinstance(platform.health, FlowingHealth)
+    platform.health.per_snapshot = 1000
+    assert run_rollout(sources, platform, ledger).status == "succeeded"
+    assert platform.router.current == {BLUE: 0, GREEN: 100}
+
+
+FURTHER = r"; to go further back: `shipyard rollback dev --service web --to V`"
+
+
+def test_rollback_twice_does_not_toggle_back_to_the_undone_version(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    succeeded(dev, platform, ledger)
+    assert rollback(dev, "dev", "web", ledger, platform=platform).status == "succeeded"
+    assert platform.router.current == {BLUE: 100, GREEN: 0}  # v1 live again
+    seen = len(ledger.events("dev"))
+
+    again = r"nothing to roll back: web's last rollout \(v3\) was already rolled back"
+    with pytest.raises(CheckFailed, match=again + FURTHER):
+        rollback(dev, "dev", "web", ledger, platform=platform)
+    assert platform.router.current == {BLUE: 100, GREEN: 0}
+    assert len(ledger.events("dev")) == seen
+
+
+def test_rollback_after_an_automatic_rollback_changes_nothing(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    platform.smoke_passes = False
+    assert run_rollout(dev, platform, ledger).status == "rolled-back"
+    started = list(platform.fleet.events)
+
+    already = r"nothing to roll back: web's last rollout \(v3\) was already rolled back"
+    with pytest.raises(CheckFailed, match=already + FURTHER):
+        rollback(dev, "dev", "web", ledger, platform=platform)
+    assert platform.fleet.events == started  # no redeploy of anything older
+    assert platform.router.current == {BLUE: 100, GREEN: 0}
+
+
+def test_rollback_with_an_empty_ledger_changes_nothing_but_to_still_redeploys(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    with pytest.raises(CheckFailed, match=r"web has no rollout in the dev ledger" + FURTHER):
+        rollback(dev, "dev", "web", ledger, platform=platform)
+    assert platform.router.current == {BLUE: 100, GREEN: 0}
+    assert ledger.events("dev") == []
+    assert isinstance(platform.health, FlowingHealth)
+    platform.health.per_snapshot = 1000
+    redeployed = rollback(dev, "dev", "web", ledger, to="v0", platform=platform)
+    assert redeployed.status == "succeeded", redeployed
+
+
+def test_a_rollout_killed_in_its_rollback_says_so_in_status(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    paused(dev, platform, ledger)
+    stuck = unfinished_rollout(ledger, "dev")
+    assert stuck is not None
+    # What a rollback killed after its first event leaves in the ledger.
+    ledger.append("dev", "rollback-started", {"to": "blue"}, rollout=stuck.rollout)
+    [summary] = rollouts_of(ledger.events("dev"), lock_held=False)
+    assert summary.state is RolloutState.INTERRUPTED
+    assert summary.message == (
+        "its rollback started and did not finish: undo it with `shipyard rollback dev` "
+        "(it cannot be resumed)"
+    )
+
+
+def test_a_scaled_down_color_stays_retired_in_what_the_ledger_says_is_live(
+    dev: StackSources, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    succeeded(dev, platform, ledger)
+    assert live_services(ledger.events("dev"))["web"].retired is None
+    ledger.append("dev", "scaled-down", {"service": "web", "color": "blue", "version": "v1"})
+    assert live_services(ledger.events("dev"))["web"].retired is BLUE
+    config = load_stack(dev, "dev").config
+    back = build_plan("dev", Release("web", "v4"), config.deploy, GREEN, "v3")
+    target = platform.target(config.service("web"))
+    assert Executor(back, target, ledger, sleep=lambda seconds: None).run().ok
+    assert live_services(ledger.events("dev"))["web"].retired is None  # live again on blue
