@@ -338,7 +338,7 @@ def up_killed_as_haproxy_starts(project: StackSources, how: signal.Signals) -> N
     up.wait(timeout=60)
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_local_up_killed_as_haproxy_starts_leaves_nothing_unseen(
     dev: StackSources, how: signal.Signals
 ) -> None:

@@ -133,17 +133,16 @@ def _keep_ports(state: LocalState) -> None:
 def _require_ports_free(state: LocalState) -> None:
     """Refuse (one line, the port and who holds it) a recorded port that a process this
     environment does not own listens on: restarting would fail there, or worse, share it."""
-    ours = (
-        set(strays(state.directory))
-        | {state.haproxy_pid}
-        | {slot.pid for service in state.services for slot in service.servers}
-    )
+    recorded = [state.haproxy_pid] + [s.pid for svc in state.services for s in svc.servers]
+    ours = set(strays(state.directory)) | {pid for pid in recorded if pid is not None}
     for service in state.services:
         ports = [(service.port, "production frontend"), (service.test_port, "test frontend")]
         ports += [(slot.port, slot.name) for slot in service.servers]
         for port, what in ports:
+            if not port_taken(port):
+                continue
             holder = listener(port)
-            if port_taken(port) and holder not in ours:
+            if holder is None or holder not in ours:
                 who = f"pid {holder} ({command_of(holder)})" if holder else "another user's process"
                 raise LocalPlatformError(
                     f"{state.env}: port {port} on 127.0.0.1 ({service.name} {what}) is taken "
