@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MASK = "[secret]"
 PRIVATE_KEY = "Private Key"  # detect-secrets' PrivateKeyDetector.secret_type
+BASIC_AUTH = "Basic Auth Credentials"  # BasicAuthDetector captures the password alone
 # detect-secrets' default Base64 entropy limit, over runs of at least MIN_TOKEN characters
 # (shorter runs are names and versions, not keys).
 ENTROPY_LIMIT = 4.5
@@ -36,6 +37,25 @@ MIN_SCRUB = 4
 _TOKEN = re.compile(rf"[A-Za-z0-9+/_=-]{{{MIN_TOKEN},}}")
 # `[name=DB_PASSWORD].value` and `.DB_PASSWORD` name a key in a parity path.
 _PATH_KEY = re.compile(r"\[name=([^\]]+)\]|([^.\[\]]+)")
+# Shapes detect-secrets has no plugin for; the group is the secret.
+_SHAPES = (
+    # scheme://:password@host (no user: BasicAuthDetector wants one) and scheme://user:pw@host
+    ("URL Password", re.compile(r"://[^/\s:@]*:([^/\s@]+)@")),
+    # An HTTP Authorization value (RFC 9110 section 11.6.2): scheme, then the credentials.
+    ("Authorization Header", re.compile(r"(?i)\b(?:bearer|basic|token|digest)\s+([^\s,]{8,})")),
+    # ADO.NET / ODBC / JDBC connection strings: Password=...; Pwd=...
+    ("Connection String Password", re.compile(r"(?i)\b(?:password|passwd|pwd)\s*=\s*([^;\s'\"]+)")),
+)
+# Key names detect-secrets' keyword list lacks, as a key's last word (GITHUB_TOKEN, MY_CREDENTIALS,
+# PROXY_AUTH, DB_PASS), so AUTH_MODE or TOKEN_TTL are not secret-named.
+_LAST_WORDS = frozenset(
+    {"auth", "credential", "credentials", "creds", "pass", "passphrase", "token"}
+)
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# Values that are settings, not secrets, under a secret-named key.
+_SETTINGS = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
+)
 
 
 @functools.cache
@@ -96,15 +116,42 @@ def plain_secret(key: str, value: str) -> str | None:
     found = _shaped(value)
     if found:
         return found[0][0]
-    if _keyword_secret(key, value):
+    if _named_secret(key, value):
         return _keyword().secret_type
     return None
+
+
+def secret_named(key: str) -> bool:
+    """Whether a key names a secret (DB_PASSWORD, API_KEY, MY_CREDENTIALS, db:password)."""
+    from detect_secrets.plugins.keyword import DENYLIST
+
+    words = [w.lower() for w in _WORDS.findall(key)]
+    joined = "_".join(words)
+    return bool(words) and (words[-1] in _LAST_WORDS or any(re.search(d, joined) for d in DENYLIST))
+
+
+def plain_secrets_in(
+    doc: Any, loc: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """(config path, kind) of every secret-shaped string in JSON-shaped data. Pulumi's
+    encrypted `{secure: ...}` values are ciphertext, not plain secrets."""
+    if isinstance(doc, dict):
+        if set(doc) == {"secure"}:
+            return []
+        return [found for k, v in doc.items() for found in plain_secrets_in(v, (*loc, str(k)))]
+    if isinstance(doc, list):
+        return [found for i, v in enumerate(doc) for found in plain_secrets_in(v, (*loc, i))]
+    if isinstance(doc, str):
+        key = next((k for k in reversed(loc) if isinstance(k, str)), "")
+        kind = plain_secret(key, doc)
+        return [(loc, kind)] if kind else []
+    return []
 
 
 def secrets_in(value: str, key: str | None = None) -> set[str]:
     """The secret substrings of value (the whole value when its key names a secret)."""
     found = {text for _, text in _shaped(value)}
-    if key is not None and _keyword_secret(key, value):
+    if key is not None and _named_secret(key, value):
         found.add(value)
     return found
 
@@ -177,12 +224,43 @@ def _shaped(value: str) -> list[tuple[str, str]]:
         for text in plugin.analyze_string(value):
             if plugin.secret_type == PRIVATE_KEY:
                 text = value  # the header is what matches; the key is the whole value
+            elif plugin.secret_type != BASIC_AUTH:
+                # Some plugins' regexes capture only a prefix (GitHub's "ghp"): the secret is
+                # the whole match.
+                text = _whole_match(plugin, text, value)
             found.append((plugin.secret_type, text))
+    for kind, shape in _SHAPES:
+        found.extend(
+            (kind, m.group(1)) for m in shape.finditer(value) if not _is_benign(m.group(1))
+        )
     entropy = _entropy()
     for token in _TOKEN.findall(value):
         if entropy.calculate_shannon_entropy(token) > ENTROPY_LIMIT and not _is_benign(token):
             found.append(("High Entropy String", token))
     return found
+
+
+def _whole_match(plugin: BasePlugin, text: str, value: str) -> str:
+    for regex in getattr(plugin, "denylist", ()):
+        for match in regex.finditer(value):
+            if text in match.group(0):
+                return match.group(0)
+    return text
+
+
+def _named_secret(key: str, value: str) -> bool:
+    """A secret-named key holding a value that could be the secret itself."""
+    if _keyword_secret(key, value):
+        return True
+    words = [w.lower() for w in _WORDS.findall(key)]
+    return (
+        bool(words)
+        and words[-1] in _LAST_WORDS
+        and len(value) >= MIN_SCRUB
+        and value.lower() not in _SETTINGS
+        and not value.isdigit()
+        and not _is_benign(value)
+    )
 
 
 def _keyword_secret(key: str, value: str) -> bool:
