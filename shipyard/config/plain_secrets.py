@@ -37,6 +37,8 @@ MIN_SCRUB = 4
 _TOKEN = re.compile(rf"[A-Za-z0-9+/_=-]{{{MIN_TOKEN},}}")
 # `[name=DB_PASSWORD].value` and `.DB_PASSWORD` name a key in a parity path.
 _PATH_KEY = re.compile(r"\[name=([^\]]+)\]|([^.\[\]]+)")
+# An authority's userinfo: everything before the last "@" ahead of the path, query or fragment.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|)[^/?#]*@")
 # Shapes detect-secrets has no plugin for; the group is the secret.
 _SHAPES = (
     # scheme://:password@host (no user: BasicAuthDetector wants one) and scheme://user:pw@host
@@ -154,6 +156,11 @@ def secrets_in(value: str, key: str | None = None) -> set[str]:
     if key is not None and _named_secret(key, value):
         found.add(value)
     return found
+
+
+def hide_userinfo(url: str) -> str:
+    """url with its user:password@ (RFC 3986 section 3.2.1 userinfo) shown as [secret]@."""
+    return _USERINFO.sub(rf"\1{MASK}@", url, count=1)
 
 
 def mask_text(value: str, key: str | None = None) -> str:
