@@ -17,7 +17,7 @@ import httpx
 
 from rollout.ledger import Ledger
 from shipyard.config.model import WEBHOOK_VARIABLE
-from shipyard.config.plain_secrets import MASK
+from shipyard.config.secret_shapes import MASK
 
 TIMEOUT_SECONDS = 3.0
 ICONS = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from shipyard.config.plain_secrets import hide_userinfo
+from shipyard.config.secret_shapes import hide_userinfo
 from smoke.spec import Check, SmokeSpec
 
 VERSION = "{version}"

@@ -10,7 +10,7 @@ import click
 from shipyard.cli.common import format_option
 from shipyard.cli.deploy_cmd import platform_options
 from shipyard.cli.output import emit_json, stdout
-from shipyard.config.plain_secrets import hide_userinfo
+from shipyard.config.secret_shapes import hide_userinfo
 from shipyard.errors import CheckFailed, UsageError
 from smoke import SmokeReport, load_spec, run_smoke
 

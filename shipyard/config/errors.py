@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shipyard.config.model import AT_KEY, AT_PATH, StackConfig
-from shipyard.config.plain_secrets import Masker, mask_text, secret_named
+from shipyard.config.plain_secrets import Masker, mask_text
+from shipyard.config.secret_shapes import secret_named
 from shipyard.errors import ConfigError
 
 Document = tuple[str, dict[str, Any]]

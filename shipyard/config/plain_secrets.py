@@ -20,12 +20,18 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config.secret_shapes import (
+    MASK,
+    SHAPES,
+    is_setting,
+    last_word_names_secret,
+)
+
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import BasePlugin
     from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
     from detect_secrets.plugins.keyword import KeywordDetector
 
-MASK = "[secret]"
 PRIVATE_KEY = "Private Key"  # detect-secrets' PrivateKeyDetector.secret_type
 BASIC_AUTH = "Basic Auth Credentials"  # BasicAuthDetector captures the password alone
 # detect-secrets' default Base64 entropy limit, over runs of at least MIN_TOKEN characters
@@ -37,27 +43,6 @@ MIN_SCRUB = 4
 _TOKEN = re.compile(rf"[A-Za-z0-9+/_=-]{{{MIN_TOKEN},}}")
 # `[name=DB_PASSWORD].value` and `.DB_PASSWORD` name a key in a parity path.
 _PATH_KEY = re.compile(r"\[name=([^\]]+)\]|([^.\[\]]+)")
-# An authority's userinfo: everything before the last "@" ahead of the path, query or fragment.
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|)[^/?#]*@")
-# Shapes detect-secrets has no plugin for; the group is the secret.
-_SHAPES = (
-    # scheme://:password@host (no user: BasicAuthDetector wants one) and scheme://user:pw@host
-    ("URL Password", re.compile(r"://[^/\s:@]*:([^/\s@]+)@")),
-    # An HTTP Authorization value (RFC 9110 section 11.6.2): scheme, then the credentials.
-    ("Authorization Header", re.compile(r"(?i)\b(?:bearer|basic|token|digest)\s+([^\s,]{8,})")),
-    # ADO.NET / ODBC / JDBC connection strings: Password=...; Pwd=...
-    ("Connection String Password", re.compile(r"(?i)\b(?:password|passwd|pwd)\s*=\s*([^;\s'\"]+)")),
-)
-# Key names detect-secrets' keyword list lacks, as a key's last word (GITHUB_TOKEN, MY_CREDENTIALS,
-# PROXY_AUTH, DB_PASS), so AUTH_MODE or TOKEN_TTL are not secret-named.
-_LAST_WORDS = frozenset(
-    {"auth", "credential", "credentials", "creds", "pass", "passphrase", "token"}
-)
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-# Values that are settings, not secrets, under a secret-named key.
-_SETTINGS = frozenset(
-    {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
-)
 
 
 @functools.cache
@@ -123,15 +108,6 @@ def plain_secret(key: str, value: str) -> str | None:
     return None
 
 
-def secret_named(key: str) -> bool:
-    """Whether a key names a secret (DB_PASSWORD, API_KEY, MY_CREDENTIALS, db:password)."""
-    from detect_secrets.plugins.keyword import DENYLIST
-
-    words = [w.lower() for w in _WORDS.findall(key)]
-    joined = "_".join(words)
-    return bool(words) and (words[-1] in _LAST_WORDS or any(re.search(d, joined) for d in DENYLIST))
-
-
 def plain_secrets_in(
     doc: Any, loc: tuple[str | int, ...] = ()
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -156,11 +132,6 @@ def secrets_in(value: str, key: str | None = None) -> set[str]:
     if key is not None and _named_secret(key, value):
         found.add(value)
     return found
-
-
-def hide_userinfo(url: str) -> str:
-    """url with its user:password@ (RFC 3986 section 3.2.1 userinfo) shown as [secret]@."""
-    return _USERINFO.sub(rf"\1{MASK}@", url, count=1)
 
 
 def mask_text(value: str, key: str | None = None) -> str:
@@ -236,7 +207,7 @@ def _shaped(value: str) -> list[tuple[str, str]]:
                 # the whole match.
                 text = _whole_match(plugin, text, value)
             found.append((plugin.secret_type, text))
-    for kind, shape in _SHAPES:
+    for kind, shape in SHAPES:
         found.extend(
             (kind, m.group(1)) for m in shape.finditer(value) if not _is_benign(m.group(1))
         )
@@ -251,7 +222,7 @@ def _whole_match(plugin: BasePlugin, text: str, value: str) -> str:
     for regex in getattr(plugin, "denylist", ()):
         for match in regex.finditer(value):
             if text in match.group(0):
-                return match.group(0)
+                return str(match.group(0))
     return text
 
 
@@ -259,13 +230,10 @@ def _named_secret(key: str, value: str) -> bool:
     """A secret-named key holding a value that could be the secret itself."""
     if _keyword_secret(key, value):
         return True
-    words = [w.lower() for w in _WORDS.findall(key)]
     return (
-        bool(words)
-        and words[-1] in _LAST_WORDS
+        last_word_names_secret(key)
         and len(value) >= MIN_SCRUB
-        and value.lower() not in _SETTINGS
-        and not value.isdigit()
+        and not is_setting(value)
         and not _is_benign(value)
     )
 

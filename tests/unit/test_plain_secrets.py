@@ -17,8 +17,8 @@ from parity.environments_doc import render_environments_doc
 from parity.formats import RENDERERS
 from parity.render import RenderedStack
 from parity.run import ParityOptions, report_dict, run_parity
-from shipyard.config.plain_secrets import mask_text
 from shipyard.config.load import StackSources
+from shipyard.config.plain_secrets import mask_text
 from tests.conftest import CliResult, snapshot
 
 PASSWORD = "hunter2-correct-horse"
