@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from shipyard.config.secret_shapes import hide_userinfo
 from smoke.spec import Check, SmokeSpec
 
 VERSION = "{version}"
@@ -62,7 +63,8 @@ def run_smoke(
     client: httpx.Client | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeReport:
-    """Every check for the service against url; the library function rollouts call."""
+    """Every check for the service against url; the library function rollouts call. The
+    report shows url without its credentials (user:password@)."""
     base = url.rstrip("/")
     own = client is None
     http = client or httpx.Client(timeout=10.0, follow_redirects=False)
@@ -74,7 +76,7 @@ def run_smoke(
     finally:
         if own:
             http.close()
-    return SmokeReport(url=base, expect_version=expect_version, results=results)
+    return SmokeReport(url=hide_userinfo(base), expect_version=expect_version, results=results)
 
 
 def _run_check(
@@ -92,7 +94,7 @@ def _run_check(
         if not problems or attempt == spec.retries.attempts:
             return CheckResult(
                 name=check.name,
-                url=url,
+                url=hide_userinfo(url),
                 passed=not problems,
                 attempts=attempt,
                 status=status,
@@ -114,7 +116,8 @@ def _attempt(
     try:
         response = http.request(check.method, url, headers=check.headers, content=check.body)
     except httpx.HTTPError as exc:
-        return None, None, [f"request failed: {type(exc).__name__}: {exc}"], skipped
+        error = f"{type(exc).__name__}: {exc}".replace(url, hide_userinfo(url))
+        return None, None, [f"request failed: {error}"], skipped
     latency = round(1000 * (time.perf_counter() - started), 1)
     if response.status_code != check.status:
         problems.append(f"expected status {check.status}, got {response.status_code}")

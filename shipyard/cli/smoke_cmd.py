@@ -10,6 +10,7 @@ import click
 from shipyard.cli.common import format_option
 from shipyard.cli.deploy_cmd import platform_options
 from shipyard.cli.output import emit_json, stdout
+from shipyard.config.secret_shapes import hide_userinfo
 from shipyard.errors import CheckFailed, UsageError
 from smoke import SmokeReport, load_spec, run_smoke
 
@@ -72,7 +73,7 @@ def smoke(
         url = _service_url(ctx, environment, service, idle, platform, endpoint_url, stack_outputs)
     assert url is not None
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"URL must start with http:// or https:// (got {url!r})")
+        raise UsageError(f"URL must start with http:// or https:// (got {hide_userinfo(url)!r})")
     spec = load_spec(Path(spec_path) if spec_path else None)
     report = run_smoke(url, spec, expect_version=expect_version, service=service)
     if output_format == "json":

@@ -9,8 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from shipyard.config.model import AT_KEY, StackConfig
-from shipyard.config.plain_secrets import Masker
+from shipyard.config.model import AT_KEY, AT_PATH, StackConfig
+from shipyard.config.plain_secrets import Masker, mask_text
+from shipyard.config.secret_shapes import secret_named
 from shipyard.errors import ConfigError
 
 Document = tuple[str, dict[str, Any]]
@@ -31,6 +32,8 @@ def explain_validation_error(
     loc = tuple(first["loc"])
     if first["type"] == AT_KEY:
         loc += (first["ctx"]["key"],)
+    elif first["type"] == AT_PATH:
+        loc += tuple(first["ctx"]["loc"])
     file, path = locate(loc, overlay=overlay, base=base, merged=merged)
     problem = _problem(first, loc, model)
     if len(errors) > 1:
@@ -97,16 +100,35 @@ def _problem(error: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
         return f"is required ({expected})" if expected else "is required"
     if kind == "extra_forbidden":
         return _unknown_key(loc, model)
-    if kind == AT_KEY:
+    if kind in (AT_KEY, AT_PATH):
         return message
     if kind == "value_error":
-        return message.removeprefix("Value error, ")
+        return mask_text(message.removeprefix("Value error, "))
     if kind == "assertion_error":
-        return message.removeprefix("Assertion failed, ")
+        return mask_text(message.removeprefix("Assertion failed, "))
     message = message.replace("Input should be", "must be")
-    # A wrong value is quoted back, unless it looks like a secret.
-    key = str(loc[-1]) if loc else None
-    return f"{message} (got {_show(Masker().mask(value, key))})"
+    return f"{message} (got {_show_input(value, loc)})"
+
+
+def _show_input(value: Any, loc: tuple[Any, ...]) -> str:
+    """A wrong value quoted back; under a secret-named key or in a service's environment (where
+    secrets get typed by mistake) only its type, and anything secret-shaped masked."""
+    keys = [str(k) for k in loc if isinstance(k, str)]
+    if "environment" in keys[1:] or any(secret_named(k) for k in keys):
+        return _KINDS.get(type(value), "a value")
+    key = keys[-1] if keys else None
+    return _show(Masker().mask(value, key))
+
+
+_KINDS = {
+    dict: "a mapping",
+    list: "a list",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    type(None): "null",
+}
 
 
 def _unknown_key(loc: tuple[Any, ...], model: type[BaseModel]) -> str:

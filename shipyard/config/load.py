@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from shipyard.config.documents import parse_mapping, read_document
 from shipyard.config.errors import explain_validation_error
 from shipyard.config.model import StackConfig
+from shipyard.config.template import MAX_OUTPUT, BoundedSandbox, TemplateTooLarge
 from shipyard.errors import ConfigError, UsageError
 
 TEMPLATE = "template.yaml.j2"
@@ -107,18 +108,19 @@ def load_stack(sources: StackSources, env: str) -> LoadedStack:
 
 
 def render_template(sources: StackSources, env: str) -> dict[str, Any]:
-    """The shared document for one environment."""
+    """The shared document for one environment, rendered in a sandbox (shipyard.config.template)
+    and refused past MAX_OUTPUT."""
     name = sources.rel(sources.template)
     if not sources.template.is_file():
         raise UsageError(f"{name}: not found; every project needs the shared stack template")
-    jinja = jinja2.Environment(
+    jinja = BoundedSandbox(
         loader=jinja2.FileSystemLoader(str(sources.stacks_dir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
     try:
-        text = jinja.get_template(TEMPLATE).render(env=env)
+        text = _render_bounded(jinja.get_template(TEMPLATE), env)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(name, f"line {exc.lineno}", f"template syntax: {exc.message}") from None
     except jinja2.UndefinedError as exc:
@@ -136,12 +138,35 @@ def render_template(sources: StackSources, env: str) -> dict[str, Any]:
         raise ConfigError(
             *_template_line(sources, exc), "a template file is not UTF-8 text; save it as UTF-8"
         ) from None
+    except TemplateTooLarge as exc:
+        raise ConfigError(*_template_line(sources, exc), str(exc)) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise ConfigError(
+            *_template_line(sources, exc),
+            f"{str(exc).rstrip('.')} in the template's sandbox; it may use {{{{ env }}}}, "
+            "literals, operators and plain string methods (upper, lower, split, ...)",
+        ) from None
     except Exception as exc:  # whatever evaluating the template raised: the template is wrong
         raise ConfigError(
             *_template_line(sources, exc),
             f"template evaluation failed: {type(exc).__name__}: {exc}; fix the expression",
         ) from None
     return parse_mapping(text, name)
+
+
+def _render_bounded(template: jinja2.Template, env: str) -> str:
+    """The rendered text, streamed, so a template that prints too much stops at MAX_OUTPUT."""
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(env=env):
+        size += len(part)
+        if size > MAX_OUTPUT:
+            raise TemplateTooLarge(
+                f"the template renders past {MAX_OUTPUT >> 20} MiB; a stack template renders "
+                "a few KB: remove what repeats"
+            )
+        parts.append(part)
+    return "".join(parts)
 
 
 def _template_line(sources: StackSources, exc: BaseException) -> tuple[str, str]:

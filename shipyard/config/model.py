@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from shipyard.config.plain_secrets import plain_secret
+from shipyard.config.plain_secrets import plain_secret, plain_secrets_in
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
@@ -48,6 +48,25 @@ PROD_MIN_APPROVALS = 2
 # A validation error about one key of a mapping; its context names the key, so the message's
 # config path ends in it (services[0].environment.DB_PASSWORD).
 AT_KEY = "at_key"
+# The same for any path below the model: its context's `loc` is appended to the error's.
+AT_PATH = "at_path"
+# Where a plain secret must go instead, by the top-level key it was found under.
+SECRET_FIXES = {
+    "tags": "tags are not for secrets (AWS shows them to anyone who can list resources); remove it",
+    "pulumiConfig": "store it encrypted with `pulumi config set --secret KEY VALUE` and copy "
+    "the `secure:` value here",
+    "deploy": "a webhook URL is a credential: write `webhookUrl: ${SHIPYARD_WEBHOOK_URL}` and "
+    "set that variable where shipyard deploys (in CI, from a repository secret)",
+}
+OTHER_SECRET_FIX = "keep secrets out of stack config (a service's `secrets:` takes ARN references)"
+# A webhook URL's path is the credential on these hosts: Slack ("As with tokens, we don't
+# recommend embedding a webhook URL in your source code",
+# https://docs.slack.dev/tools/java-slack-sdk/guides/incoming-webhooks), Discord, Teams.
+WEBHOOK_HOSTS = re.compile(
+    r"^https?://([^/]*\.)?(hooks\.slack\.com|discord(app)?\.com|webhook\.office\.com)(/|$)",
+    re.IGNORECASE,
+)
+WEBHOOK_VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def url_path(value: str) -> str:
@@ -384,8 +403,18 @@ class Deploy(Model):
     @field_validator("webhook_url")
     @classmethod
     def _webhook(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError(f"must be an http(s) URL (got {value!r})")
+        if value is None or WEBHOOK_VARIABLE.match(value):
+            return value
+        # The value is never quoted back: a mistyped webhook URL is still a credential.
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(
+                "must be an http(s) URL or ${VARIABLE}, the environment variable holding it"
+            )
+        if WEBHOOK_HOSTS.match(value):
+            raise ValueError(
+                f"looks like a secret (a {value.split('/')[2]} webhook) and is published in "
+                f"Pulumi.<env>.yaml; {SECRET_FIXES['deploy']}"
+            )
         return value
 
     @field_validator("traffic_steps")
@@ -486,6 +515,19 @@ class StackConfig(Model):
             if key.startswith("shipyard:"):
                 raise ValueError(f"{key!r}: shipyard:* keys are generated from this file")
         return value
+
+    @model_validator(mode="after")
+    def _no_plain_secrets(self) -> StackConfig:
+        """Everything here is published in Pulumi.<env>.yaml, not only services' environment."""
+        doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for loc, kind in plain_secrets_in(doc):
+            fix = SECRET_FIXES.get(str(loc[0]), OTHER_SECRET_FIX)
+            raise PydanticCustomError(
+                AT_PATH,
+                "looks like a secret ({kind}) and is published in Pulumi.<env>.yaml; {fix}",
+                {"loc": loc, "kind": kind, "fix": fix},
+            )
+        return self
 
     @model_validator(mode="after")
     def _prod_gate(self) -> StackConfig:

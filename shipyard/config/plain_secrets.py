@@ -20,13 +20,20 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config.secret_shapes import (
+    MASK,
+    SHAPES,
+    is_setting,
+    last_word_names_secret,
+)
+
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import BasePlugin
     from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
     from detect_secrets.plugins.keyword import KeywordDetector
 
-MASK = "[secret]"
 PRIVATE_KEY = "Private Key"  # detect-secrets' PrivateKeyDetector.secret_type
+BASIC_AUTH = "Basic Auth Credentials"  # BasicAuthDetector captures the password alone
 # detect-secrets' default Base64 entropy limit, over runs of at least MIN_TOKEN characters
 # (shorter runs are names and versions, not keys).
 ENTROPY_LIMIT = 4.5
@@ -96,15 +103,33 @@ def plain_secret(key: str, value: str) -> str | None:
     found = _shaped(value)
     if found:
         return found[0][0]
-    if _keyword_secret(key, value):
+    if _named_secret(key, value):
         return _keyword().secret_type
     return None
+
+
+def plain_secrets_in(
+    doc: Any, loc: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """(config path, kind) of every secret-shaped string in JSON-shaped data. Pulumi's
+    encrypted `{secure: ...}` values are ciphertext, not plain secrets."""
+    if isinstance(doc, dict):
+        if set(doc) == {"secure"}:
+            return []
+        return [found for k, v in doc.items() for found in plain_secrets_in(v, (*loc, str(k)))]
+    if isinstance(doc, list):
+        return [found for i, v in enumerate(doc) for found in plain_secrets_in(v, (*loc, i))]
+    if isinstance(doc, str):
+        key = next((k for k in reversed(loc) if isinstance(k, str)), "")
+        kind = plain_secret(key, doc)
+        return [(loc, kind)] if kind else []
+    return []
 
 
 def secrets_in(value: str, key: str | None = None) -> set[str]:
     """The secret substrings of value (the whole value when its key names a secret)."""
     found = {text for _, text in _shaped(value)}
-    if key is not None and _keyword_secret(key, value):
+    if key is not None and _named_secret(key, value):
         found.add(value)
     return found
 
@@ -177,12 +202,40 @@ def _shaped(value: str) -> list[tuple[str, str]]:
         for text in plugin.analyze_string(value):
             if plugin.secret_type == PRIVATE_KEY:
                 text = value  # the header is what matches; the key is the whole value
+            elif plugin.secret_type != BASIC_AUTH:
+                # Some plugins' regexes capture only a prefix (GitHub's "ghp"): the secret is
+                # the whole match.
+                text = _whole_match(plugin, text, value)
             found.append((plugin.secret_type, text))
+    for kind, shape in SHAPES:
+        found.extend(
+            (kind, m.group(1)) for m in shape.finditer(value) if not _is_benign(m.group(1))
+        )
     entropy = _entropy()
     for token in _TOKEN.findall(value):
         if entropy.calculate_shannon_entropy(token) > ENTROPY_LIMIT and not _is_benign(token):
             found.append(("High Entropy String", token))
     return found
+
+
+def _whole_match(plugin: BasePlugin, text: str, value: str) -> str:
+    for regex in getattr(plugin, "denylist", ()):
+        for match in regex.finditer(value):
+            if text in match.group(0):
+                return str(match.group(0))
+    return text
+
+
+def _named_secret(key: str, value: str) -> bool:
+    """A secret-named key holding a value that could be the secret itself."""
+    if _keyword_secret(key, value):
+        return True
+    return (
+        last_word_names_secret(key)
+        and len(value) >= MIN_SCRUB
+        and not is_setting(value)
+        and not _is_benign(value)
+    )
 
 
 def _keyword_secret(key: str, value: str) -> bool:

@@ -7,12 +7,14 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from rollout.ledger import SqliteLedger
+from rollout.notify import Notifier
 from rollout.platforms.local.platform import local_down
 from rollout.platforms.local.processes import free_port
 from shipyard.config.load import StackSources
@@ -28,7 +30,7 @@ def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers["Content-Length"])
             received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
+            self.send_response(200 if self.path == "/hook" else 404)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -76,6 +78,42 @@ def test_a_deploy_announces_its_start_and_outcome(
     assert [m["shipyard"]["event"] for m in received] == ["started", "succeeded"]
     assert received[0]["text"].startswith(":rocket: shipyard dev: deploying api@v2#unknown")
     assert received[1]["shipyard"]["version"] == "v2"
+
+
+def test_the_webhook_url_comes_from_the_variable_the_config_names(
+    project: StackSources,
+    hook: tuple[str, list[dict[str, Any]]],
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, received = hook
+    monkeypatch.setenv("SHIPYARD_TEST_WEBHOOK", url)
+    configure(project, "dev", "${SHIPYARD_TEST_WEBHOOK}")
+    assert "${SHIPYARD_TEST_WEBHOOK}" in project.pulumi_stack_file("dev").read_text()
+    try:
+        result = cli(
+            "deploy", "dev", "--version", "v2", "--service", "api", "--by", "ci", project=project
+        )
+    finally:
+        local_down(project, "dev")
+    assert result.code == 0, result
+    assert [m["shipyard"]["event"] for m in received] == ["started", "succeeded"]
+
+
+def test_a_refused_or_unset_webhook_leaves_no_url_in_the_ledger(
+    tmp_path: Path, hook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, _ = hook
+    secret_url = url.replace("/hook", "/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX")
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    environ = {"HOOK": secret_url}
+    assert not Notifier("${HOOK}", "dev", ledger, environ).send("started", "deploying")
+    assert not Notifier("${UNSET_HOOK}", "dev", ledger, environ).send("started", "deploying")
+    errors = [e.data["error"] for e in ledger.events("dev") if e.kind == "notification-failed"]
+    assert errors[0].startswith("HTTPStatusError: Client error '404 Not Found'"), errors
+    assert "/[secret]" in errors[0]
+    assert errors[1] == "${UNSET_HOOK} is not set; export the webhook URL in it"
+    assert not any("XXXXXXXX" in error or "/services/" in error for error in errors)
 
 
 def test_a_closed_gate_asks_for_approval(

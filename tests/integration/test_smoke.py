@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from rollout.platforms.local.processes import free_port
 from smoke import load_spec, run_smoke
 from smoke.spec import SmokeSpec
 from tests.conftest import CliResult
@@ -113,3 +114,25 @@ def test_smoke_command_exit_codes_and_formats(
     assert 'failures="1"' in bad.out
     assert "expected status 418, got 404" in bad.out
     assert bad.err == f"shipyard: smoke failed at {url}: teapot\n"
+
+
+def test_credentials_in_the_url_are_never_printed(
+    sample: Start, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    url = sample(version="v3").replace("http://", "http://u:hunter2@")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "retries: {attempts: 1}\nchecks:\n  - name: teapot\n    path: /brew\n    status: 418\n"
+    )
+    refused = f"http://u:hunter2@127.0.0.1:{free_port()}"
+    for target in (url, refused):
+        for output_format in ("text", "json", "junit"):
+            result = cli("smoke", target, "--spec", str(spec), "--format", output_format)
+            assert result.code == 1, result
+            assert "hunter2" not in result.out + result.err, (target, output_format)
+            assert "http://[secret]@127.0.0.1:" in result.out, result.out
+    bad_scheme = cli("smoke", "ftp://u:hunter2@127.0.0.1/")
+    assert bad_scheme.code == 2
+    assert bad_scheme.err == (
+        "shipyard: URL must start with http:// or https:// (got 'ftp://[secret]@127.0.0.1/')\n"
+    )

@@ -18,11 +18,14 @@ from parity.formats import RENDERERS
 from parity.render import RenderedStack
 from parity.run import ParityOptions, report_dict, run_parity
 from shipyard.config.load import StackSources
+from shipyard.config.plain_secrets import mask_text
 from tests.conftest import CliResult, snapshot
 
 PASSWORD = "hunter2-correct-horse"
 URL_PASSWORD = "s3cr3t-Pa55word"
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5" * 3 + "f6G7h8"
+SLACK_URL = "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnopqrstuvwx"
 PLANTED = (PASSWORD, URL_PASSWORD, AWS_KEY)
 FIX = (
     "looks like a secret (Secret Keyword) and environment values are published in "
@@ -81,6 +84,10 @@ def test_secret_shaped_values_are_refused_whatever_the_key(
         "SECRET_NAME: ${DB_SECRET}",
         "APP_ERROR_RATE: 0.3@v3",
         "AUTH_MODE: password",
+        "TOKEN_TTL: '3600'",
+        "CREDENTIALS_ENABLED: 'true'",
+        "AUTH_ISSUER: https://auth.example.com/",
+        "DB_HOST: postgres://db.internal:5432/app",
         "CALLBACK_URL: https://example.com/callback",
         "IMAGE: 123456789012.dkr.ecr.us-east-1.amazonaws.com/shipyard-web",
     ],
@@ -109,22 +116,103 @@ def test_a_hand_edited_stack_file_with_a_password_is_refused_at_render(
     assert PASSWORD not in result.err and result.out == ""
 
 
-def test_render_masks_a_secret_that_reached_the_stack_another_way(
+@pytest.mark.parametrize(
+    ("appended", "path", "fix"),
+    [
+        ("tags: {DB_PASSWORD: hunter2}\n", "tags.DB_PASSWORD", "tags are not for secrets"),
+        (
+            "pulumiConfig: {'db:password': hunter2x}\n",
+            "pulumiConfig.db:password",
+            "pulumi config set --secret",
+        ),
+        (
+            f"pulumiConfig: {{'github:token': {GITHUB_TOKEN}}}\n",
+            "pulumiConfig.github:token",
+            "pulumi config set --secret",
+        ),
+        (
+            "deploy: {webhookUrl: 'https://user:hunter2@hooks.example.com/x'}\n",
+            "deploy.webhookUrl",
+            "webhookUrl: ${SHIPYARD_WEBHOOK_URL}",
+        ),
+        (f"deploy: {{webhookUrl: '{SLACK_URL}'}}\n", "deploy.webhookUrl", "SHIPYARD_WEBHOOK_URL"),
+    ],
+)
+def test_a_secret_anywhere_in_the_stack_config_is_refused(
+    project: StackSources, cli: Callable[..., CliResult], appended: str, path: str, fix: str
+) -> None:
+    overlay = project.overlay("dev")
+    text = overlay.read_text()
+    if appended.startswith("deploy:"):  # dev already has a deploy block: add to it
+        text = text.replace(
+            "deploy:\n", "deploy:\n  " + appended.split("{", 1)[1].rstrip("}\n") + "\n"
+        )
+    else:
+        text += appended
+    overlay.write_text(text)
+    before = snapshot(project.root)
+    result = cli("stacks", "render", project=project)
+    assert result.code == 2, result
+    assert result.err.startswith(f"shipyard: stacks/dev.yaml: {path}: looks like a secret"), result
+    assert fix in result.err and len(result.err.splitlines()) == 1
+    for secret in ("hunter2", GITHUB_TOKEN, SLACK_URL.rsplit("/", 1)[1]):
+        assert secret not in result.err
+    assert snapshot(project.root) == before
+
+
+def test_encrypted_pulumi_config_and_a_webhook_variable_are_not_secrets(
     project: StackSources, cli: Callable[..., CliResult]
 ) -> None:
-    # Tags are not environment values: nothing refuses them, so the report must mask them.
-    template = project.template
-    template.write_text(
-        template.read_text()
-        + f"  shipyard:backup: postgres://admin:{URL_PASSWORD}@backup.internal/app\n"
-        + f"  shipyard:uploader: {AWS_KEY}\n"
+    overlay = project.overlay("dev")
+    overlay.write_text(
+        overlay.read_text().replace("deploy:\n", "deploy:\n  webhookUrl: ${SHIPYARD_WEBHOOK_URL}\n")
+        + "pulumiConfig:\n  db:password: {secure: AAABAHkzvgGKcGJv5T5nH8HmX7Rf2nT4Qm8kGz9vL0pQ}\n"
     )
-    assert cli("stacks", "render", project=project).code == 0
-    for output_format in ("json", "yaml"):
-        result = cli("render", "dev", "--format", output_format, project=project)
-        assert result.code == 0, result
-        assert "postgres://admin:[secret]@backup.internal/app" in result.out
-        assert not any(secret in result.out for secret in PLANTED), output_format
+    result = cli("stacks", "render", project=project)
+    assert result.code == 0, result
+
+
+def test_a_hand_edited_stack_file_with_a_secret_tag_is_refused_at_render(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    stack_file = project.pulumi_stack_file("dev")
+    stack_file.write_text(
+        stack_file.read_text().replace(
+            "    shipyard:project: shipyard\n",
+            f"    shipyard:project: shipyard\n    uploader: {AWS_KEY}\n",
+        )
+    )
+    result = cli("render", "dev", project=project)
+    assert result.code == 2, result
+    assert result.err.startswith(
+        "shipyard: Pulumi.dev.yaml: config.shipyard:tags.uploader: looks like a secret"
+    ), result.err
+    assert AWS_KEY not in result.err and result.out == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "secret"),
+    [
+        ("MY_CREDENTIALS: t0psecret", "t0psecret"),
+        ("AUTH: Bearer t0psecretvalue123", "t0psecretvalue123"),
+        ("REDIS: 'redis://:hunter2@cache:6379'", "hunter2"),
+        ("CONN: Server=x;Password=hunter2;", "hunter2"),
+        ("GITHUB_TOKEN: t0psecret", "t0psecret"),
+    ],
+)
+def test_more_secret_shapes_in_environment_are_refused_and_masked(
+    project: StackSources, cli: Callable[..., CliResult], variable: str, secret: str
+) -> None:
+    add_environment(project, "dev", f"      LOG_LEVEL: debug\n      {variable}\n")
+    result = cli("stacks", "render", project=project)
+    name = variable.split(":")[0]
+    assert result.code == 2, result
+    assert result.err.startswith(
+        f"shipyard: stacks/dev.yaml: services[0].environment.{name}: looks like a secret"
+    ), result.err
+    assert secret not in result.err
+    value = variable.split(": ", 1)[1].strip("'")
+    assert secret not in mask_text(value, name)
 
 
 def planted(rendered: dict[str, RenderedStack]) -> dict[str, RenderedStack]:
@@ -181,3 +269,22 @@ def test_a_wrongly_typed_secret_is_not_quoted_back_in_the_error(
         "shipyard: stacks/dev.yaml: services[0].environment.DB_PASSWORD: must be a valid string"
     ), result.err
     assert PASSWORD not in result.err
+
+
+@pytest.mark.parametrize("value", ["{v: hunter2}", "12345678", "[hunter2, x]", "true"])
+def test_an_environment_value_of_the_wrong_type_is_never_quoted_back(
+    project: StackSources, cli: Callable[..., CliResult], value: str
+) -> None:
+    add_environment(project, "dev", f"      LOG_LEVEL: debug\n      DB_PASSWORD: {value}\n")
+    result = cli("stacks", "render", project=project)
+    assert result.code == 2, result
+    assert result.err.startswith(
+        "shipyard: stacks/dev.yaml: services[0].environment.DB_PASSWORD: must be a valid string "
+        "(got "
+    ), result.err
+    assert "hunter2" not in result.err and "12345678" not in result.err
+
+
+def test_a_vendor_token_is_masked_whole_not_only_its_prefix() -> None:
+    # GitHub's detector captures only "ghp": the rest of the token is the secret.
+    assert mask_text(f"token {GITHUB_TOKEN} here") == "token [secret] here"

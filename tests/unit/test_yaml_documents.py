@@ -9,6 +9,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from parity.policy import load_policy
 from shipyard.config import documents
-from shipyard.config.load import StackSources
+from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color
 from shipyard.config.record import record_live
 from shipyard.errors import ConfigError
@@ -191,6 +192,70 @@ def test_template_errors_are_one_line_with_the_line(
     result = cli("stacks", "render", project=project)
     one_line_refusal(result, message)
     assert snapshot(project.root) == before
+
+
+TOO_LARGE = (
+    "would build a value over 1 MiB; a stack template renders a few KB: remove the expression"
+)
+SANDBOX = (
+    "in the template's sandbox; it may use {{ env }}, literals, operators and plain string "
+    "methods (upper, lower, split, ...)"
+)
+DOUBLING = '{% set ns = namespace(x="a") %}{% for i in range(60) %}{% set ns.x = ns.x OP ns.x %}'
+
+
+@pytest.mark.parametrize(
+    ("addition", "message"),
+    [
+        ('  big: "{{ "a" * 100000000 }}"\n', f"line 85: `*` {TOO_LARGE}"),
+        ('  big: "{{ 2 ** 100000000 }}"\n', f"line 85: `**` {TOO_LARGE}"),
+        ('  big: "{{ "%1000000000d" % 1 }}"\n', f"line 85: `%` formatting {TOO_LARGE}"),
+        ('  big: "{{ [("a" * 1000000)] * 100000 }}"\n', f"line 85: `*` {TOO_LARGE}"),
+        (DOUBLING.replace("OP", "~") + "{% endfor %}\n", f"line 85: joined text {TOO_LARGE}"),
+        (DOUBLING.replace("OP", "+") + "{% endfor %}\n", f"line 85: `+` {TOO_LARGE}"),
+        (
+            '{% set b = "a" * 1000000 %}{% set c %}{% for i in range(100000) %}{{ b }}'
+            "{% endfor %}{% endset %}\n",
+            f"line 85: joined text {TOO_LARGE}",
+        ),
+        (
+            '{% set b = "a" * 1000000 %}{% for i in range(100000) %}{{ b }}{% endfor %}\n',
+            "the template renders past 1 MiB; a stack template renders a few KB: "
+            "remove what repeats",
+        ),
+        (
+            '  big: "{{ "a".ljust(1000000000) }}"\n',
+            f"line 85: access to attribute 'ljust' of 'str' object is unsafe {SANDBOX}",
+        ),
+        (
+            '  big: "{{ (1).to_bytes(1000000000, "big") }}"\n',
+            f"line 85: access to attribute 'to_bytes' of 'int' object is unsafe {SANDBOX}",
+        ),
+        ('  big: "{{ "a" | center(1000000000) }}"\n', "line 85: template syntax: No filter"),
+        ('  big: "{{ lipsum(1000000) }}"\n', "line 85: 'lipsum' is undefined"),
+    ],
+)
+def test_a_template_cannot_build_a_huge_value(
+    project: StackSources, cli: Callable[..., CliResult], addition: str, message: str
+) -> None:
+    text = project.template.read_text()
+    project.template.write_text(text + addition)
+    message = message.replace("line 85", f"line {len(text.splitlines()) + 1}")
+    project.pulumi_stack_file("dev").write_text("stale\n")
+    before = snapshot(project.root)
+    started = time.monotonic()
+    result = cli("stacks", "render", project=project)
+    assert time.monotonic() - started < 5
+    one_line_refusal(result, f"stacks/template.yaml.j2: {message}")
+    assert snapshot(project.root) == before
+
+
+def test_the_sandbox_keeps_what_a_template_needs(project: StackSources) -> None:
+    project.template.write_text(
+        project.template.read_text()
+        + '  owner: "{{ env.upper() ~ "-" ~ ("%s-%d" % ("x", 3)) ~ "-" ~ (2 ** 10) ~ "ab" * 3 }}"\n'
+    )
+    assert load_stack(project, "dev").config.tags["owner"] == "DEV-x-3-1024ababab"
 
 
 def test_an_error_inside_an_included_file_names_that_file(
