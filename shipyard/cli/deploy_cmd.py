@@ -17,15 +17,15 @@ from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.deploy import resume as resume_rollout
 from rollout.deploy import rollback as rollback_release
 from rollout.executor import Outcome, Platform
-from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
-from rollout.ledger_head import RUNBOOK
+from rollout.ledger import Ledger, SqliteLedger, copy_ledger, lock_is_live, open_ledger
+from rollout.ledger_head import RUNBOOK, fingerprint, ledger_key
 from rollout.people import UNKNOWN, commit_author, identity
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.platform import local_status
 from rollout.platforms.local.target import LocalPlatform
 from shipyard.cli.common import format_option, sources_from
-from shipyard.cli.output import emit_json, progress, stdout
+from shipyard.cli.output import emit_json, progress, stdout, warn
 from shipyard.config.load import load_stack
 from shipyard.errors import CheckFailed, UsageError
 
@@ -138,11 +138,15 @@ def platform_from(
 
 def _ledger(ctx: click.Context, path: str | None, reading: bool = False) -> tuple[Any, Ledger]:
     """--ledger / $SHIPYARD_LEDGER, else `ledger:` in the stack config, else .shipyard/.
-    `reading`: a command that only reads, so a ledger named that is not there is a typo."""
+    `reading`: a command that only reads, so a ledger named that is not there is a typo; a
+    writer may start a new ledger at a path it names (in an existing folder), and says so."""
     sources = sources_from(ctx)
     if path is None and sources.environments():
         path = load_stack(sources, sources.environments()[0]).config.ledger
-    return sources, open_ledger(sources.root, path, reading=reading)
+    ledger = open_ledger(sources.root, path, reading=reading)
+    if not reading and isinstance(ledger, SqliteLedger) and path and not ledger.path.exists():
+        warn(f"no ledger at {ledger.path} yet: this command's first write starts a new one there")
+    return sources, ledger
 
 
 def _progress(index: int, step: Step, phase: str, result: dict[str, Any]) -> None:
@@ -531,7 +535,7 @@ def verify_command(
     """
     if by is not None and not accept_head:
         raise UsageError("--by names who accepts the head: add --accept-head, or drop --by")
-    _, ledger = _ledger(ctx, ledger_path, reading=not accept_head)
+    _, ledger = _ledger(ctx, ledger_path, reading=True)
     out = stdout()
     if accept_head:
         accepted = ledger.accept_head(identity(by))
@@ -552,8 +556,10 @@ def verify_command(
             f"follow {RUNBOOK}"
         )
     count = len(ledger.events())
+    key = ledger_key(create=False)
     out.print(
-        f"{ledger.path}: {count} events, chain intact, head checkpoint matches"
+        f"{ledger.path}: {count} events, chain intact, head checkpoint matches (key fingerprint "
+        f"{fingerprint(key) if key else 'none here'})"
         if count
         else f"{ledger.path}: no events yet",
         markup=False,
