@@ -518,8 +518,8 @@ def ledger_group() -> None:
     "--accept-head",
     is_flag=True,
     help="After you have checked the ledger against a backup (docs/runbook.md): move the head "
-    "checkpoint to the chain's end as it is now, recorded as a `head-accepted` event. Never "
-    "repairs a broken chain.",
+    "checkpoint to the chain's end as it is now, recorded as a `head-accepted` event. Needs the "
+    "writers' key (never creates one); never repairs a broken chain.",
 )
 @click.option("--by", metavar="WHO", help="Who accepts (with --accept-head); default as deploy.")
 @ledger_option
@@ -528,10 +528,12 @@ def verify_command(
     ctx: click.Context, accept_head: bool, by: str | None, ledger_path: str | None
 ) -> None:
     """Check the hash chain and its keyed head checkpoint: exit 1 naming each edited,
-    reordered, deleted or rewritten event, a cut tail or an emptied ledger.
+    reordered, deleted, rewritten or damaged event, an impossible time, a cut tail, events
+    added beyond the checkpoint or an emptied ledger.
 
     What this proves and what it cannot: docs/delivery.md. The checkpoint's key is
-    $SHIPYARD_LEDGER_KEY, else ~/.config/shipyard/ledger.key.
+    $SHIPYARD_LEDGER_KEY, else ~/.config/shipyard/ledger.key; a passing check prints its
+    fingerprint, to compare with your team's.
     """
     if by is not None and not accept_head:
         raise UsageError("--by names who accepts the head: add --accept-head, or drop --by")

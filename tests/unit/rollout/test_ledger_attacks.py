@@ -117,10 +117,11 @@ def test_a_head_file_that_is_not_a_checkpoint_neither_hangs_nor_floods(
     else:
         ledger.head_path.symlink_to(head)
         reason = "not a regular file"
-    code = (
-        "import resource; from pathlib import Path; from rollout.ledger import SqliteLedger; "
+    code = (  # the child's own peak (VmHWM): ru_maxrss carries over the runner's across exec
+        "from pathlib import Path; from rollout.ledger import SqliteLedger; "
         f"print(SqliteLedger(Path({str(ledger.path)!r})).verify()); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(next(line.split()[1] for line in open('/proc/self/status') "
+        "if line.startswith('VmHWM:')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
@@ -184,3 +185,21 @@ def test_a_refused_write_leaves_no_key_behind(
     nope = cli("approve", "staging", *RELEASE, "--ledger", "/proc/nope/x.db", project=project)
     assert nope.code == 2
     assert not no_key.exists()
+
+
+def test_the_gate_refuses_approvals_forged_beyond_the_checkpoint(tmp_path: Path) -> None:
+    """Three approvals with correct chained hashes after the checkpoint (here: written, then
+    the earlier checkpoint put back) were counted by the gate (issue 12, ledger item 1)."""
+    from rollout.gates import ReleaseId, evaluate_gate, record_decision
+    from shipyard.config.model import Approvals
+
+    release = ReleaseId("web", "v2", "3f9c2e1")
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger.append("prod", "check", {"index": 0})
+    checkpoint = ledger.head_path.read_bytes()
+    for reviewer in ("bob", "carol", "dave"):
+        record_decision(ledger, "prod", release, reviewer, True, None)
+    ledger.head_path.write_bytes(checkpoint)
+    gate = evaluate_gate(ledger, "prod", release, Approvals(required=2), "ada", "erin")
+    assert not gate.satisfied
+    assert "3 events lie beyond the head checkpoint (event 1)" in gate.explain()
