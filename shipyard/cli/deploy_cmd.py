@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,15 @@ def _ledger(ctx: click.Context, path: str | None, reading: bool = False) -> tupl
         path = load_stack(sources, sources.environments()[0]).config.ledger
     ledger = open_ledger(sources.root, path, reading=reading)
     if not reading and isinstance(ledger, SqliteLedger) and path and not ledger.path.exists():
-        warn(f"no ledger at {ledger.path} yet: this command's first write starts a new one there")
+        ctx.call_on_close(lambda: _say_if_started(ledger.path))
     return sources, ledger
+
+
+def _say_if_started(path: Path) -> None:
+    """After a command that succeeded (a failure keeps its one line): a ledger it started at a
+    path you named, so a typo does not pass unseen."""
+    if sys.exc_info()[0] is None and path.exists():
+        warn(f"started a new ledger at {path}: there was none (a typo? check --ledger)")
 
 
 def _progress(index: int, step: Step, phase: str, result: dict[str, Any]) -> None:

@@ -157,7 +157,7 @@ def test_a_new_ledger_at_a_path_you_name_is_said_on_stderr(
     approved = cli("approve", "staging", *RELEASE, "--ledger", str(new), project=project)
     assert approved.code == 0, approved
     assert approved.err == (
-        f"warning: no ledger at {new} yet: this command's first write starts a new one there\n"
+        f"warning: started a new ledger at {new}: there was none (a typo? check --ledger)\n"
     )
     again = cli("approve", "staging", "--release", "web@v2#3f9c2e1", "--by", "carol",
                 "--ledger", str(new), project=project)  # fmt: skip
