@@ -187,6 +187,10 @@ class SqliteLedger:
                 raise missing_key()
             if head is None and seq == 1:  # a new ledger: anchored before its first event
                 write_head_file(self.head_path, sign(key, 0, GENESIS))
+            elif not problems and seq > 1:  # the one event a writer may have left unsigned
+                # Signed before this one is added, so however many writers race, no more
+                # than one event ever lies beyond the checkpoint.
+                write_head_file(self.head_path, sign(key, seq - 1, prev))
             digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
             db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

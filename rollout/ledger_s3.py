@@ -125,7 +125,7 @@ class S3Ledger:
         """The SQLite ledger's append: refused when the head checkpoint does not match the
         chain's end, the checkpoint moved on after the event is written."""
         text = event_text(data)
-        for _ in range(MAX_RACES):
+        for attempt in range(MAX_RACES):
             head, _tag = self._read_head()  # before the end: never outruns it
             last_seq, prev = self._last()
             key = append_key(head, last_seq)
@@ -135,11 +135,15 @@ class S3Ledger:
 
             problems = head_problems(head, last_seq, hash_at, self.head_url, key)
             if problems and not reanchor:
+                if attempt == 0:  # a racing writer moved both since: read them again
+                    continue
                 raise unverified(self.url, problems)
             if key is None:
                 raise missing_key()
             if head is None and last_seq == 0:  # a new ledger: anchored before its first event
                 self._move_head(sign(key, 0, GENESIS))
+            elif not problems and last_seq > 0:  # the one event a writer may have left unsigned
+                self._move_head(sign(key, last_seq, prev))  # so no more than one lies beyond
             seq = last_seq + 1
             when = at or now_text()  # after reading the end: times follow the chain's order
             digest = event_hash(prev, seq, when, environment, rollout, kind, actor, text)
