@@ -7,7 +7,6 @@ chain's end verifiable from outside in rollout/ledger_head.py.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,26 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from rollout.ledger_chain import (
+    FIELDS,
     LEDGER_EVENTS,
     Event,
     Ledger,
+    LedgerDamaged,
     Lock,
     LockHeld,
+    append_key,
     copy_ledger,
-    event_content,
     event_hash,
+    event_text,
+    events_from,
     head_to_accept,
     lock_held_error,
     lock_is_live,
+    missing_key,
     new_lock,
+    now_text,
     require_verified,
     verify_chain,
     verify_records,
-    writer_key,
 )
 from rollout.ledger_head import (
     GENESIS,
-    RUNBOOK,
     head_problems,
     read_head_file,
     sign,
@@ -43,21 +46,9 @@ from rollout.ledger_head import (
 )
 from shipyard.errors import UsageError
 
-__all__ = [  # what the rest of shipyard imports from here
-    "GENESIS",
-    "Event",
-    "Ledger",
-    "Lock",
-    "LockHeld",
-    "SqliteLedger",
-    "copy_ledger",
-    "event_content",
-    "event_hash",
-    "lock_is_live",
-    "open_ledger",
-    "require_verified",
-    "verify_records",
-]
+# What the rest of shipyard imports from here:
+__all__ = ["GENESIS", "Event", "Ledger", "Lock", "LockHeld", "SqliteLedger", "copy_ledger"]
+__all__ += ["event_hash", "lock_is_live", "open_ledger", "require_verified", "verify_records"]
 
 DEFAULT_PATH = Path(".shipyard") / "ledger.db"
 SCHEMA = """
@@ -89,10 +80,11 @@ def unusable(path: Path, exc: Exception) -> UsageError:
     a folder that cannot be created)."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, OSError | sqlite3.OperationalError):  # cannot open or create it there
-        fix = "check the path (--ledger, $SHIPYARD_LEDGER or `ledger:`) and its permissions"
-    else:  # opened, but damaged
-        fix = f"restore the file from a backup ({RUNBOOK})"
-    return UsageError(f"cannot use the ledger at {path} ({reason}): {fix}")
+        return UsageError(
+            f"cannot use the ledger at {path} ({reason}): check the path (--ledger, "
+            "$SHIPYARD_LEDGER or `ledger:`) and its permissions"
+        )
+    return LedgerDamaged(path, reason)  # opened, but damaged
 
 
 def _one(cursor: sqlite3.Cursor) -> Any:
@@ -144,6 +136,11 @@ class SqliteLedger:
         try:
             if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone() is None:
                 raise UsageError(f"{self.path} is an SQLite file but not a shipyard ledger")
+            columns = tuple(row[1] for row in db.execute("PRAGMA table_info(events)"))
+            if columns != FIELDS:
+                raise LedgerDamaged(
+                    self.path, f"its events table has the columns {', '.join(columns)}"
+                )
             yield db
         except sqlite3.DatabaseError as exc:
             raise unusable(self.path, exc) from None
@@ -167,13 +164,14 @@ class SqliteLedger:
     ) -> Event:
         """Add an event at the end of the chain (`at`: only for history being imported), then
         move the head checkpoint to it; refuse when the checkpoint does not match the end."""
-        text, at = event_content(data, at)
-        key = writer_key()
+        text = event_text(data)
         with self._writing() as db:
             db.execute("BEGIN IMMEDIATE")
+            at = at or now_text()  # under the write lock: times follow the chain's order
             row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
             head = read_head_file(self.head_path)
+            key = append_key(head, seq - 1)
             problems = head_problems(
                 head,
                 seq - 1,
@@ -184,17 +182,27 @@ class SqliteLedger:
             if problems and not reanchor:
                 db.execute("ROLLBACK")
                 raise unverified(self.path, problems)
+            if key is None:
+                db.execute("ROLLBACK")
+                raise missing_key()
             if head is None and seq == 1:  # a new ledger: anchored before its first event
                 write_head_file(self.head_path, sign(key, 0, GENESIS))
+            elif not problems and seq > 1:  # the one event a writer may have left unsigned
+                # Signed before this one is added, so however many writers race, no more
+                # than one event ever lies beyond the checkpoint.
+                write_head_file(self.head_path, sign(key, seq - 1, prev))
             digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
             db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, at, environment, rollout, kind, actor, text, prev, digest),
             )
             db.execute("COMMIT")
-        # After the commit: a writer that dies in between leaves the checkpoint one event
-        # behind, which verifies (and the next append moves it on), never one ahead.
-        write_head_file(self.head_path, sign(key, seq, digest), replace=reanchor)
+            # After the commit: a writer that dies in between leaves the checkpoint one event
+            # behind, which verifies (and the next append moves it on), never one ahead. Under
+            # the write lock again, so racing writers move it forward only.
+            db.execute("BEGIN IMMEDIATE")
+            write_head_file(self.head_path, sign(key, seq, digest), replace=reanchor)
+            db.execute("COMMIT")
         return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
 
     def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:
@@ -208,16 +216,16 @@ class SqliteLedger:
             args.append(rollout)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
-        rows = self._rows(query + " ORDER BY seq", *args)
-        return [
-            Event(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in rows
-        ]
+        return events_from(self._rows(query + " ORDER BY seq", *args), self.path)
 
     def verify(self) -> list[str]:
         """Problems in the chain and against its head checkpoint, each naming the event;
         empty when intact."""
         head = read_head_file(self.head_path)  # first: a later checkpoint never outruns rows
-        rows = self._rows()
+        try:
+            rows = self._rows()
+        except LedgerDamaged as exc:  # for `verify`, a damaged file is a failed verification
+            return [f"{self.path} is damaged ({exc.reason})"]
         emptied = self.path.exists() and self.path.stat().st_size == 0
         problems = [f"{self.path} is 0 bytes: a ledger shipyard wrote never is"] if emptied else []
         return problems + verify_chain(rows, head, str(self.head_path))
@@ -263,8 +271,14 @@ class SqliteLedger:
 
 def open_ledger(root: Path, location: str | None = None, *, reading: bool = False) -> Ledger:
     """`s3://bucket/prefix` for a team's ledger on S3, else a SQLite file (default
-    .shipyard/ledger.db). `reading`: a location given that holds no ledger is a mistake,
-    not a new ledger (the default one is simply empty until the first write)."""
+    .shipyard/ledger.db). Only the default ledger is created with its folder: a location given
+    that holds no ledger is a mistake for a reader, and for a writer its folder must exist (a
+    typo never silently starts a ledger the gate does not read)."""
+    if location is not None and not location.strip():
+        raise UsageError(
+            "the ledger location is empty (--ledger, $SHIPYARD_LEDGER or `ledger:`): give a "
+            "file path or s3://bucket/prefix, or none for .shipyard/ledger.db"
+        )
     if location and location.startswith("s3://"):
         from rollout.ledger_s3 import S3Ledger
 
@@ -273,9 +287,13 @@ def open_ledger(root: Path, location: str | None = None, *, reading: bool = Fals
     if target.exists() and target.is_dir():
         raise UsageError(f"{target}: is a folder; --ledger takes a file path or s3://bucket/prefix")
     ledger = SqliteLedger(target)
-    if reading and location and not (target.exists() or ledger.head_path.exists()):
-        raise UsageError(
-            f"no ledger at {target}: check the path (--ledger, $SHIPYARD_LEDGER or `ledger:` "
-            "in the stack config)"
-        )
+    if location and not (target.exists() or ledger.head_path.exists()):
+        where = "check the path (--ledger, $SHIPYARD_LEDGER or `ledger:` in the stack config)"
+        if reading:
+            raise UsageError(f"no ledger at {target}: {where}")
+        if not target.parent.is_dir():
+            raise UsageError(
+                f"no ledger at {target} and no folder {target.parent} to start one in: {where}; "
+                "a new ledger at a path you name needs its folder to exist"
+            )
     return ledger

@@ -1,6 +1,7 @@
-"""The ledger's chain: events and their hashes, how a chain is verified against its head
-checkpoint, the per-environment lock, and the Ledger protocol with what works on any ledger
-(copy, refuse one that fails verification); shared by the SQLite and S3 ledgers.
+"""The ledger's chain: how a chain of records (rollout/ledger_records.py) is verified against
+its head checkpoint, which key an append signs with, the per-environment lock, and the Ledger
+protocol with what works on any ledger (copy, refuse one that fails verification); shared by
+the SQLite and S3 ledgers.
 
 Each event's hash covers its content and the previous event's hash, so editing, reordering or
 deleting an event breaks the chain from that point, and `verify` names where; the head
@@ -11,50 +12,48 @@ ledger, a chain rewritten with recomputed hashes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rollout.ledger_head import (
-    GENESIS,
+    KEY_ENV,
     RUNBOOK,
     Head,
     LedgerUnverified,
     head_problems,
+    key_path,
     ledger_key,
     unverified,
 )
+from rollout.ledger_records import (
+    FIELDS,
+    Event,
+    LedgerDamaged,
+    event_hash,
+    event_text,
+    events_from,
+    now_text,
+    record_damage,
+    verify_records,
+)
 from shipyard.errors import CheckFailed, UsageError
+
+__all__ = [  # the records' names, for the ledgers that import them from here
+    "FIELDS",
+    "Event",
+    "LedgerDamaged",
+    "event_hash",
+    "event_text",
+    "events_from",
+    "now_text",
+    "record_damage",
+    "verify_records",
+]
 
 LEASE_SECONDS = 600
 LEDGER_EVENTS = "ledger"  # the environment of events about the ledger itself
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    at: str
-    environment: str
-    rollout: str | None
-    kind: str
-    actor: str
-    data: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "environment": self.environment,
-            "rollout": self.rollout,
-            "kind": self.kind,
-            "actor": self.actor,
-            "data": self.data,
-        }
 
 
 @dataclass(frozen=True)
@@ -71,46 +70,10 @@ class LockHeld(CheckFailed):
     """Another deploy holds the environment."""
 
 
-def event_hash(
-    prev_hash: str,
-    seq: int,
-    at: str,
-    environment: str,
-    rollout: str | None,
-    kind: str,
-    actor: str,
-    data: str,
-) -> str:
-    body = json.dumps([prev_hash, seq, at, environment, rollout, kind, actor, data])
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def event_content(data: dict[str, Any], at: str | None) -> tuple[str, str]:
-    """An event's data as the hashed text, and its time (now unless imported)."""
-    text = json.dumps(data, sort_keys=True, default=str)
-    return text, at or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def verify_records(records: list[Any]) -> list[str]:
-    """Check a chain of (seq, at, environment, rollout, kind, actor, data text, prev_hash,
-    hash) records, in seq order."""
-    problems = []
-    previous, expected_seq = GENESIS, 1
-    for seq, at, env, rollout, kind, actor, data, prev_hash, digest in records:
-        if seq != expected_seq:
-            problems.append(f"event {expected_seq}: missing (next is {seq})")
-        if prev_hash != previous:
-            problems.append(f"event {seq}: does not follow the event before it")
-        if event_hash(prev_hash, seq, at, env, rollout, kind, actor, data) != digest:
-            problems.append(f"event {seq} ({kind}): content does not match its hash")
-        previous, expected_seq = digest, seq + 1
-    return problems
-
-
 def verify_chain(records: list[Any], head: Head | str | None, where: str) -> list[str]:
     """The chain's problems, then its head checkpoint's (checked with the key found here)."""
-    hashes = {record[0]: record[8] for record in records}
-    last = records[-1][0] if records else 0
+    hashes = {r[0]: r[8] for r in records if len(r) == len(FIELDS)}
+    last = records[-1][0] if records and isinstance(records[-1][0], int) else max(hashes, default=0)
     return verify_records(records) + head_problems(
         head, last, hashes.get, where, ledger_key(create=False)
     )
@@ -127,19 +90,34 @@ def head_to_accept(
             f"the chain itself is broken ({chain[0]}): restore the ledger from a backup "
             f"({RUNBOOK}); --accept-head only re-anchors an intact chain"
         )
+    key = ledger_key(create=False)
+    if key is None:
+        raise UsageError(
+            f"no ledger key here ({key_path()} or ${KEY_ENV}): a re-anchored checkpoint must "
+            f"be signed with the key this ledger's writers use; set ${KEY_ENV} to it (never "
+            "a new key: that would vouch for whatever the ledger now holds)"
+        )
     hashes = {record[0]: record[8] for record in records}
     last = records[-1][0] if records else 0
-    problems = head_problems(head, last, hashes.get, where, writer_key())
+    problems = head_problems(head, last, hashes.get, where, key)
     if not problems:
         return None
     previous = {"seq": head.seq, "hash": head.hash} if isinstance(head, Head) else None
     return {"problems": problems, "previous_head": previous, "chain_end": last}
 
 
-def writer_key() -> bytes:
-    key = ledger_key(create=True)
-    assert key is not None  # created when missing
-    return key
+def append_key(head: Head | str | None, last: int) -> bytes | None:
+    """The key an append signs with: created only for a new ledger's first event (no events,
+    no checkpoint); any other ledger needs the key that signed it, so a refused or misdirected
+    write leaves no stray key behind."""
+    return ledger_key(create=head is None and last == 0)
+
+
+def missing_key() -> UsageError:
+    return UsageError(
+        f"no ledger key here ({key_path()} or ${KEY_ENV}): set ${KEY_ENV} to the key this "
+        "ledger's writers use"
+    )
 
 
 def new_lock(environment: str, holder: str) -> Lock:

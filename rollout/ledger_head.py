@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ GENESIS = "0" * 64  # what the first event follows, and where a new ledger's hea
 KEY_ENV = "SHIPYARD_LEDGER_KEY"
 MIN_KEY_CHARS = 16
 RUNBOOK = 'docs/runbook.md, "The ledger fails verification"'
+MAX_HEAD_BYTES = 64 * 1024  # a checkpoint is under 300 bytes: anything far larger is not one
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,10 @@ def head_problems(
     if head.key != fingerprint(key):
         return [
             f"the head checkpoint was signed with another key ({head.key}; the key here is "
-            f"{fingerprint(key)}): set ${KEY_ENV} to the key this ledger's writers use"
+            f"{fingerprint(key)}): either this machine lacks the writers' key or someone "
+            "re-signed the ledger with their own; if your team's key fingerprint is "
+            f"{head.key}, set ${KEY_ENV} to that key, otherwise the ledger was re-signed: "
+            "restore it, never --accept-head"
         ]
     if not hmac.compare_digest(head.mac, _mac(key, head.seq, head.hash)):
         return ["the head checkpoint's signature does not match its content: it was rewritten"]
@@ -143,6 +148,11 @@ def head_problems(
             f"event {head.seq} is not the event the head checkpoint names ({head.hash[:12]}): "
             "the events were rewritten"
         ]
+    if last - head.seq > 1:  # a writer stopped between its event and checkpoint leaves one
+        return [
+            f"{last - head.seq} events lie beyond the head checkpoint (event {head.seq}): "
+            "shipyard leaves at most one, so they were added outside it"
+        ]
     return []
 
 
@@ -155,13 +165,33 @@ def unverified(path: object, problems: list[str]) -> LedgerUnverified:
     )
 
 
-def read_head_file(path: Path) -> Head | str | None:
+def parse_capped(body: bytes) -> Head | str:
+    """A checkpoint read with at most MAX_HEAD_BYTES + 1 bytes, or why it is not one."""
+    if len(body) > MAX_HEAD_BYTES:
+        return f"larger than {MAX_HEAD_BYTES // 1024} KiB: not a checkpoint"
     try:
-        return parse_head(path.read_bytes())
+        return parse_head(body)
+    except ValueError as exc:
+        return str(exc)
+
+
+def read_head_file(path: Path) -> Head | str | None:
+    """Only a regular file, and only its first bytes: a link to /dev/zero or a FIFO never
+    hangs a reader, a huge file never fills its memory."""
+    try:
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer (open(2)).
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        return str(exc)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return "not a regular file"
+            return parse_capped(file.read(MAX_HEAD_BYTES + 1))
+        except OSError as exc:
+            return exc.strerror or str(exc)
 
 
 def write_head_file(path: Path, head: Head, replace: bool = False) -> None:

@@ -19,22 +19,39 @@ from dataclasses import asdict
 from typing import Any
 
 from rollout.ledger_chain import (
+    FIELDS,
     LEDGER_EVENTS,
     Event,
+    LedgerDamaged,
     Lock,
-    event_content,
+    append_key,
     event_hash,
+    event_text,
+    events_from,
     head_to_accept,
     lock_held_error,
     lock_is_live,
+    missing_key,
     new_lock,
+    now_text,
+    record_damage,
     verify_chain,
-    writer_key,
 )
-from rollout.ledger_head import GENESIS, Head, head_problems, parse_head, sign, unverified
+from rollout.ledger_head import (
+    GENESIS,
+    MAX_HEAD_BYTES,
+    Head,
+    head_problems,
+    parse_capped,
+    sign,
+    unverified,
+)
 from shipyard.errors import UsageError
 
 MAX_RACES = 20
+# A conditional write that lost: 412, or 409 when another conditional write to the key was
+# in flight (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html).
+LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -61,17 +78,19 @@ class S3Ledger:
     def _key(self, *parts: str) -> str:
         return self.prefix + "/".join(parts)
 
-    def _records(self) -> list[dict[str, Any]]:
+    def _records(self) -> list[tuple[Any, ...]]:
+        """Every event object as a record in the chain's order (its key's zero-padded number);
+        an object that is not an event's JSON comes back as (its number,), which verify
+        reports as damaged."""
         keys = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self._key("events/")
         ):
             keys += [item["Key"] for item in page.get("Contents", [])]
-        records = [
-            json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return [
+            _row(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read(), key)
             for key in sorted(keys)
         ]
-        return sorted(records, key=lambda r: r["seq"])
 
     def _last(self) -> tuple[int, str]:
         """The chain's end: only keys after the end seen last time are listed."""
@@ -83,10 +102,13 @@ class S3Ledger:
         ):
             keys += [item["Key"] for item in page.get("Contents", [])]
         if keys:
-            record = json.loads(
-                self.s3.get_object(Bucket=self.bucket, Key=max(keys))["Body"].read()
+            row = _row(
+                self.s3.get_object(Bucket=self.bucket, Key=max(keys))["Body"].read(), max(keys)
             )
-            self._tail = (int(record["seq"]), str(record["hash"]))
+            damage = record_damage(row)
+            if damage is not None:
+                raise LedgerDamaged(self.url, f"event {row[0]} is damaged: {damage}")
+            self._tail = (int(row[0]), str(row[8]))
         return self._tail
 
     def append(
@@ -102,25 +124,32 @@ class S3Ledger:
     ) -> Event:
         """The SQLite ledger's append: refused when the head checkpoint does not match the
         chain's end, the checkpoint moved on after the event is written."""
-        text, at = event_content(data, at)
-        key = writer_key()
-        for _ in range(MAX_RACES):
-            head = self._head()  # before the end: a racing writer's checkpoint never outruns it
+        text = event_text(data)
+        for attempt in range(MAX_RACES):
+            head, _tag = self._read_head()  # before the end: never outruns it
             last_seq, prev = self._last()
+            key = append_key(head, last_seq)
 
             def hash_at(n: int, last: int = last_seq, known: str = prev) -> str | None:
                 return known if n == last else self._hash_at(n)
 
             problems = head_problems(head, last_seq, hash_at, self.head_url, key)
             if problems and not reanchor:
+                if attempt == 0:  # a racing writer moved both since: read them again
+                    continue
                 raise unverified(self.url, problems)
+            if key is None:
+                raise missing_key()
             if head is None and last_seq == 0:  # a new ledger: anchored before its first event
-                self._put_head(sign(key, 0, GENESIS))
+                self._move_head(sign(key, 0, GENESIS))
+            elif not problems and last_seq > 0:  # the one event a writer may have left unsigned
+                self._move_head(sign(key, last_seq, prev))  # so no more than one lies beyond
             seq = last_seq + 1
-            digest = event_hash(prev, seq, at, environment, rollout, kind, actor, text)
+            when = at or now_text()  # after reading the end: times follow the chain's order
+            digest = event_hash(prev, seq, when, environment, rollout, kind, actor, text)
             record = {
                 "seq": seq,
-                "at": at,
+                "at": when,
                 "environment": environment,
                 "rollout": rollout,
                 "kind": kind,
@@ -137,31 +166,27 @@ class S3Ledger:
                     IfNoneMatch="*",
                 )
             except self.s3.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                if exc.response.get("Error", {}).get("Code") in LOST_RACE:
                     continue  # another writer took this number: read the end again
                 raise
-            # Not read again: a racing writer's later checkpoint may be replaced by this one,
-            # which leaves it one event behind (still verifies; the next append moves it on).
-            self._put_head(sign(key, seq, digest))
-            return Event(seq, at, environment, rollout, kind, actor, data, prev, digest)
+            self._move_head(sign(key, seq, digest), replace=reanchor)
+            return Event(seq, when, environment, rollout, kind, actor, data, prev, digest)
         raise RuntimeError(f"could not append to {self.url}: {MAX_RACES} writers raced")
 
     def events(self, environment: str | None = None, rollout: str | None = None) -> list[Event]:
-        events = []
-        for r in self._records():
-            if (environment is None or r["environment"] == environment) and (
-                rollout is None or r["rollout"] == rollout
-            ):
-                seq, at, env, run, kind, actor, text, prev, digest = _row(r)
-                events.append(Event(seq, at, env, run, kind, actor, json.loads(text), prev, digest))
-        return events
+        return [
+            event
+            for event in events_from(self._records(), self.url)
+            if (environment is None or event.environment == environment)
+            and (rollout is None or event.rollout == rollout)
+        ]
 
     def verify(self) -> list[str]:
-        head = self._head()  # first: a later checkpoint never outruns the events listed
-        return verify_chain([_row(r) for r in self._records()], head, self.head_url)
+        head, _ = self._read_head()  # first: a later checkpoint never outruns the events listed
+        return verify_chain(self._records(), head, self.head_url)
 
     def accept_head(self, actor: str) -> Event | None:
-        data = head_to_accept([_row(r) for r in self._records()], self._head(), self.head_url)
+        data = head_to_accept(self._records(), self._read_head()[0], self.head_url)
         if data is None:
             return None
         return self.append(LEDGER_EVENTS, "head-accepted", data, actor=actor, reanchor=True)
@@ -174,18 +199,35 @@ class S3Ledger:
     def head_url(self) -> str:
         return f"s3://{self.bucket}/{self.head_key}"
 
-    def _head(self) -> Head | str | None:
+    def _read_head(self) -> tuple[Head | str | None, str | None]:
+        """The checkpoint (or why it is not one, read no further than a checkpoint could be
+        long) and its ETag; (None, None) when there is none."""
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=self.head_key)["Body"].read()
+            found = self.s3.get_object(Bucket=self.bucket, Key=self.head_key)
         except self.s3.exceptions.NoSuchKey:
-            return None
-        try:
-            return parse_head(body)
-        except ValueError as exc:
-            return str(exc)
+            return None, None
+        return parse_capped(found["Body"].read(MAX_HEAD_BYTES + 1)), str(found["ETag"])
 
-    def _put_head(self, head: Head) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.head_key, Body=head.to_json())
+    def _move_head(self, head: Head, replace: bool = False) -> None:
+        """Put the checkpoint only over the one just read (If-Match its ETag, or If-None-Match
+        when there is none), so racing writers move it forward only; a later one already there
+        stays (`replace`: re-anchoring, whatever is there)."""
+        for _ in range(MAX_RACES):
+            current, tag = self._read_head()
+            if not replace and isinstance(current, Head) and current.seq >= head.seq:
+                return
+            condition = {"IfMatch": tag} if tag else {"IfNoneMatch": "*"}
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=self.head_key, Body=head.to_json(), **condition
+                )
+                return
+            except self.s3.exceptions.NoSuchKey:
+                continue  # deleted since it was read
+            except self.s3.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in LOST_RACE:
+                    raise
+        raise RuntimeError(f"could not move {self.head_url}: {MAX_RACES} writers raced")
 
     def _hash_at(self, seq: int) -> str | None:
         try:
@@ -194,7 +236,8 @@ class S3Ledger:
             )
         except self.s3.exceptions.NoSuchKey:
             return None
-        return str(json.loads(body["Body"].read())["hash"])
+        row = _row(body["Body"].read(), f"{seq}")
+        return str(row[8]) if record_damage(row) is None else None
 
     def lock(self, environment: str) -> Lock | None:
         try:
@@ -236,9 +279,14 @@ class S3Ledger:
             )
 
 
-FIELDS = ("seq", "at", "environment", "rollout", "kind", "actor", "data", "prev_hash", "hash")
-
-
-def _row(record: dict[str, Any]) -> tuple[Any, ...]:
-    """An event object's fields in the chain's order (`data` still as stored text)."""
-    return tuple(record[field] for field in FIELDS)
+def _row(body: bytes, key: str) -> tuple[Any, ...]:
+    """An event object's fields in the chain's order (`data` still as stored text); (its
+    number,) when it is not an event's JSON."""
+    try:
+        record = json.loads(body)
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and all(field in record for field in FIELDS):
+        return tuple(record[field] for field in FIELDS)
+    number = key.rsplit("/", 1)[-1].removesuffix(".json")
+    return (int(number) if number.isdigit() else number,)

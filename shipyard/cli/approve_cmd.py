@@ -129,7 +129,7 @@ def promote_command(
     lists exactly what is missing. Lead time and approval wait go to the ledger.
     """
     actor = identity(by)
-    sources, ledger = _ledger(ctx, ledger_path)
+    sources, ledger = _ledger(ctx, ledger_path, reading=dry_run)
     sources.require_environment(target)
     if dry_run:
         preview = promotion_preview(sources, source, target, service, ledger, actor)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import shutil
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ from click.core import ParameterSource
 
 from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.executor import Outcome, Platform
-from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
-from rollout.ledger_head import RUNBOOK
+from rollout.ledger import Ledger, SqliteLedger, copy_ledger, lock_is_live, open_ledger
+from rollout.ledger_head import RUNBOOK, fingerprint, ledger_key
 from rollout.people import UNKNOWN, commit_author, identity
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
@@ -25,7 +26,7 @@ from rollout.platforms.local.target import LocalPlatform
 from rollout.rollback import resume as resume_rollout
 from rollout.rollback import rollback as rollback_release
 from shipyard.cli.common import format_option, sources_from
-from shipyard.cli.output import emit_json, progress, stdout
+from shipyard.cli.output import emit_json, progress, stdout, warn
 from shipyard.config.load import load_stack
 from shipyard.errors import CheckFailed, UsageError
 
@@ -138,11 +139,22 @@ def platform_from(
 
 def _ledger(ctx: click.Context, path: str | None, reading: bool = False) -> tuple[Any, Ledger]:
     """--ledger / $SHIPYARD_LEDGER, else `ledger:` in the stack config, else .shipyard/.
-    `reading`: a command that only reads, so a ledger named that is not there is a typo."""
+    `reading`: a command that only reads, so a ledger named that is not there is a typo; a
+    writer may start a new ledger at a path it names (in an existing folder), and says so."""
     sources = sources_from(ctx)
     if path is None and sources.environments():
         path = load_stack(sources, sources.environments()[0]).config.ledger
-    return sources, open_ledger(sources.root, path, reading=reading)
+    ledger = open_ledger(sources.root, path, reading=reading)
+    if not reading and isinstance(ledger, SqliteLedger) and path and not ledger.path.exists():
+        ctx.call_on_close(lambda: _say_if_started(ledger.path))
+    return sources, ledger
+
+
+def _say_if_started(path: Path) -> None:
+    """After a command that succeeded (a failure keeps its one line): a ledger it started at a
+    path you named, so a typo does not pass unseen."""
+    if sys.exc_info()[0] is None and path.exists():
+        warn(f"started a new ledger at {path}: there was none (a typo? check --ledger)")
 
 
 def _progress(index: int, step: Step, phase: str, result: dict[str, Any]) -> None:
@@ -525,8 +537,8 @@ def ledger_group() -> None:
     "--accept-head",
     is_flag=True,
     help="After you have checked the ledger against a backup (docs/runbook.md): move the head "
-    "checkpoint to the chain's end as it is now, recorded as a `head-accepted` event. Never "
-    "repairs a broken chain.",
+    "checkpoint to the chain's end as it is now, recorded as a `head-accepted` event. Needs the "
+    "writers' key (never creates one); never repairs a broken chain.",
 )
 @click.option("--by", metavar="WHO", help="Who accepts (with --accept-head); default as deploy.")
 @ledger_option
@@ -535,14 +547,16 @@ def verify_command(
     ctx: click.Context, accept_head: bool, by: str | None, ledger_path: str | None
 ) -> None:
     """Check the hash chain and its keyed head checkpoint: exit 1 naming each edited,
-    reordered, deleted or rewritten event, a cut tail or an emptied ledger.
+    reordered, deleted, rewritten or damaged event, an impossible time, a cut tail, events
+    added beyond the checkpoint or an emptied ledger.
 
     What this proves and what it cannot: docs/delivery.md. The checkpoint's key is
-    $SHIPYARD_LEDGER_KEY, else ~/.config/shipyard/ledger.key.
+    $SHIPYARD_LEDGER_KEY, else ~/.config/shipyard/ledger.key; a passing check prints its
+    fingerprint, to compare with your team's.
     """
     if by is not None and not accept_head:
         raise UsageError("--by names who accepts the head: add --accept-head, or drop --by")
-    _, ledger = _ledger(ctx, ledger_path, reading=not accept_head)
+    _, ledger = _ledger(ctx, ledger_path, reading=True)
     out = stdout()
     if accept_head:
         accepted = ledger.accept_head(identity(by))
@@ -563,8 +577,10 @@ def verify_command(
             f"follow {RUNBOOK}"
         )
     count = len(ledger.events())
+    key = ledger_key(create=False)
     out.print(
-        f"{ledger.path}: {count} events, chain intact, head checkpoint matches"
+        f"{ledger.path}: {count} events, chain intact, head checkpoint matches (key fingerprint "
+        f"{fingerprint(key) if key else 'none here'})"
         if count
         else f"{ledger.path}: no events yet",
         markup=False,

@@ -15,7 +15,15 @@ from typing import Any
 import boto3
 import pytest
 
-from rollout.ledger import GENESIS, Ledger, LockHeld, SqliteLedger, copy_ledger, event_hash
+from rollout.ledger import (
+    GENESIS,
+    Ledger,
+    LockHeld,
+    SqliteLedger,
+    copy_ledger,
+    event_hash,
+    require_verified,
+)
 from rollout.ledger_head import LedgerUnverified
 from rollout.ledger_s3 import FIELDS, S3Ledger
 from shipyard.config.load import StackSources
@@ -140,13 +148,15 @@ def test_racing_writers_keep_one_chain(backend: tuple[Ledger, Any]) -> None:
         for index in range(10):
             ledger.append("dev", "check", {"writer": name, "index": index})
 
-    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b")]
+    # Three: each writer signs the event a racing one may have left unsigned before adding its
+    # own, so never more than one lies beyond the checkpoint (more would be refused).
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b", "c")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     events = ledger.events()
-    assert [e.seq for e in events] == list(range(1, 21))
+    assert [e.seq for e in events] == list(range(1, 31))
     assert ledger.verify() == []
 
 
@@ -232,3 +242,88 @@ def test_accepting_the_head_is_deliberate_and_recorded(
     assert ledger.accept_head("oncall@example.com") is None
     ledger.append("dev", "check", {"rate": 0.5})
     assert ledger.verify() == []
+
+
+def forge(ledger: Ledger, count: int, at: str | None = None) -> None:
+    """`count` approvals appended by hand after the chain's end, every hash recomputed."""
+    previous = ledger.events()[-1]
+    seq, prev = previous.seq, previous.hash
+    for index in range(count):
+        seq += 1
+        text = json.dumps({"release": "web@v9#abc", "reviewer": f"r{index}"}, sort_keys=True)
+        row = [seq, at or previous.at, "prod", None, "approval", "mallory"]
+        prev_row = prev
+        prev = event_hash(prev_row, *row, text)
+        store(ledger, [*row, text, prev_row, prev])
+
+
+def test_events_forged_beyond_the_checkpoint_are_caught_and_never_re_signed(
+    backend: tuple[Ledger, Any],
+) -> None:
+    """Issue 12 (ledger, item 1): three forged approvals after the head verified and the next
+    write signed them. A writer killed between event and checkpoint leaves one behind: that
+    one still verifies (the documented limit), more never."""
+    ledger, _ = backend
+    fill(ledger)
+    forge(ledger, 1)
+    assert ledger.verify() == []
+    forge(ledger, 2)
+    beyond = (
+        "3 events lie beyond the head checkpoint (event 4): shipyard leaves at most one, so "
+        "they were added outside it"
+    )
+    assert ledger.verify() == [beyond]
+    with pytest.raises(LedgerUnverified, match="3 events lie beyond the head checkpoint"):
+        ledger.append("dev", "check", {"rate": 0.5})
+    assert ledger.verify() == [beyond]  # the refused write signed nothing
+
+
+FUTURE, PAST = "2099-01-01T00:00:00.000+00:00", "2001-01-01T00:00:00.000+00:00"
+
+
+@pytest.mark.parametrize(
+    ("at", "problem"),
+    [
+        (FUTURE, f"event 5 (approval): its time {FUTURE} lies in the future"),
+        (PAST, f"event 5 (approval): its time {PAST} is before event 4's"),
+        ("yesterday", "event 5: damaged (its time 'yesterday' is not an ISO 8601 time)"),
+    ],
+    ids=["future", "backwards", "not-a-time"],
+)
+def test_an_event_whose_time_is_impossible_is_caught(
+    backend: tuple[Ledger, Any], at: str, problem: str
+) -> None:
+    """An approval dated 2099 was counted by the gate (issue 12, ledger item 1): one event
+    beyond the checkpoint passes that check, so its time must be checked too."""
+    ledger, _ = backend
+    fill(ledger)
+    forge(ledger, 1, at=at)
+    assert ledger.verify() == [problem]
+    with pytest.raises(LedgerUnverified):
+        require_verified(ledger)
+
+
+def test_a_damaged_event_is_a_problem_not_a_traceback(backend: tuple[Ledger, Any]) -> None:
+    """Data that is not JSON, or not even text: `verify` names the event, reading refuses in
+    one line (issue 12, ledger item 3)."""
+    ledger, _ = backend
+    fill(ledger)
+    if isinstance(ledger, SqliteLedger):
+        with sqlite3.connect(ledger.path) as db:
+            db.execute("UPDATE events SET data = 'not json' WHERE seq = 1")
+            db.execute("UPDATE events SET data = x'ff00' WHERE seq = 3")
+    else:
+        assert isinstance(ledger, S3Ledger)
+        first = ledger._key("events", f"{1:012d}.json")
+        record = json.loads(ledger.s3.get_object(Bucket=ledger.bucket, Key=first)["Body"].read())
+        record["data"] = "not json"
+        ledger.s3.put_object(Bucket=ledger.bucket, Key=first, Body=json.dumps(record).encode())
+        third = ledger._key("events", f"{3:012d}.json")
+        ledger.s3.put_object(Bucket=ledger.bucket, Key=third, Body=b"\xff\x00")
+    from rollout.ledger_chain import LedgerDamaged  # here: before the fix it did not exist
+
+    problems = ledger.verify()
+    assert problems[0] == "event 1: damaged (its data is not a JSON object)"
+    assert problems[1].startswith("event 3: damaged (")
+    with pytest.raises(LedgerDamaged, match=r"\(event 1 is damaged: its data is not a JSON"):
+        ledger.events()

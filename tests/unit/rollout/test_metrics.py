@@ -60,6 +60,8 @@ def ledger(tmp_path: Path) -> SqliteLedger:
     rollout(
         ledger, "prod", "r2b", "v1", "11-24T10:00", "11-24T10:02", "succeeded", purpose="rollback"
     )
+    # Another environment (seeded in time order: verify refuses times that go back).
+    rollout(ledger, "staging", "s1", "v4", "11-26T10:00", "11-26T10:01", "succeeded", "11-26T09:00")
     # 3: failed its analysis at 12:03, traffic back at 12:04 (restore 1 min), 240 s.
     rollout(
         ledger,
@@ -74,8 +76,6 @@ def ledger(tmp_path: Path) -> SqliteLedger:
     )
     # 4: succeeded, lead 6 h, 360 s.
     rollout(ledger, "prod", "r4", "v4", "11-27T08:00", "11-27T08:06", "succeeded", "11-27T02:06")
-    # Another environment.
-    rollout(ledger, "staging", "s1", "v4", "11-26T10:00", "11-26T10:01", "succeeded", "11-26T09:00")
     return ledger
 
 
