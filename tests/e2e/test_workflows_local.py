@@ -111,18 +111,20 @@ def test_the_workflows_commands_run_as_written(
     assert live_version(pipeline, "prod", "web") == "v3"
 
     # rollback.yml: a stack version needs the Pulumi CLI (not here); a version that was live
-    # in prod redeploys without waiting for reviewers, one that never was goes through the
-    # gate, which first needs to know who wrote it (v9 went nowhere with an author); no
-    # version flips back instantly.
+    # in prod by the ledger redeploys without waiting for reviewers, one that never was goes
+    # through the gate, which first needs to know who wrote it (v9 went nowhere with an
+    # author; v1 is only what stacks/prod.yaml started with); no version flips back instantly.
     by_stack, to_version, instant = workflow_commands(WORKFLOWS / "rollback.yml")
     one_click = {"ENVIRONMENT": "prod", "SERVICE": "web", "VERSION": "v1", "STACK_VERSION": "3"}
     result = runner.run(by_stack, one_click, expect=2)
     assert "Pulumi CLI" in result.err
     refused = runner.run(to_version, {**one_click, "VERSION": "v9"}, expect=2)
     assert "web@v9#unknown has no known author" in refused.err and "--author" in refused.err
-    runner.run(to_version, one_click)
-    assert live_version(pipeline, "prod", "web") == "v1"
+    never_rolled_out = runner.run(to_version, one_click, expect=2)
+    assert "web@v1#unknown has no known author" in never_rolled_out.err
     runner.run(instant, one_click)
+    assert live_version(pipeline, "prod", "web") == "v1"
+    runner.run(to_version, {**one_click, "VERSION": "v3"})  # live before: no reviewers
     assert live_version(pipeline, "prod", "web") == "v3"
 
     # deploy-dev.yml's on-failure step, and a rejection from approve.yml.
@@ -145,6 +147,7 @@ def test_the_workflows_commands_run_as_written(
         ("approve prod", 0),
         ("promote staging", 0),
         ("smoke --env", 0),
+        ("rollback prod", 2),
         ("rollback prod", 2),
         ("rollback prod", 2),
         ("rollback prod", 0),
