@@ -19,6 +19,10 @@ from shipyard.errors import UsageError
 UNKNOWN = "unknown"  # what the ledger records for an author or commit nobody gave
 
 
+class Nobody(UsageError):
+    """Nobody is named anywhere identity looks (a bad name there is another UsageError)."""
+
+
 MAX_NAME = 100  # characters: longer than any login or email a reviewer uses
 
 
@@ -84,7 +88,7 @@ def identity(explicit: str | None = None) -> str:
     except (OSError, subprocess.TimeoutExpired):
         email = ""
     if not known_person(person_name(email, "git config user.email")):
-        raise UsageError(
+        raise Nobody(
             "who are you? pass --by, or set SHIPYARD_ACTOR (or GITHUB_ACTOR, or "
             "git config user.email)"
         )

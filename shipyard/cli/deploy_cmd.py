@@ -20,7 +20,7 @@ from rollout.executor import Outcome, Platform
 from rollout.gates import commit_id, image_tag
 from rollout.ledger import Ledger, copy_ledger, lock_is_live, open_ledger
 from rollout.ledger_head import RUNBOOK
-from rollout.people import UNKNOWN, commit_author, identity, person_name
+from rollout.people import UNKNOWN, Nobody, commit_author, identity, person_name
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.platform import local_status
@@ -180,7 +180,7 @@ def _who(by: str | None) -> str:
         return identity(by)  # an empty --by is refused, never replaced by the default
     try:
         return identity()
-    except UsageError:
+    except Nobody:
         return UNKNOWN  # a gated environment then refuses: nobody can vouch for it
 
 

@@ -93,6 +93,10 @@ def test_an_actor_from_the_environment_with_a_newline_is_refused(
     before = snapshot(written.root)
     result = cli("approve", "prod", "--release", RELEASE, project=written)
     one_line_refusal(result, "$SHIPYARD_ACTOR", "control character")
+    # deploy and rollback, which fall back to "unknown" when nobody is named, refuse it too.
+    for argv in (("deploy", "dev", "--version", "v2", "--service", "web"),
+                 ("rollback", "dev", "--service", "web", "--to", "v2")):  # fmt: skip
+        one_line_refusal(cli(*argv, project=written), "$SHIPYARD_ACTOR", "control character")
     assert snapshot(written.root) == before
 
 
