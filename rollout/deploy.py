@@ -133,22 +133,19 @@ def check_gate(
 ) -> None:
     """Refuse, before anything changes, a release the environment's approvals do not cover.
 
-    A rollback to a version that was live here before (a successful rollout in the ledger, or
-    a version the stack config records) needs none: it was approved then, and a 2 AM
-    rollback must not wait for reviewers. Any other version goes through the gate,
-    also when it arrives as `rollback --to`, and so does an ordinary deploy of a version
-    that was live before. The gate needs the release's author (given, or recorded in the
-    ledger) and its deployer: without them it refuses (exit 2) rather than count the
-    author's own approval."""
+    A rollback to a version that was live here before needs none: it was approved then, and a
+    2 AM rollback must not wait for reviewers. "Live before" is the ledger's word only (a
+    succeeded rollout of that service's version in this environment), never the stack
+    config's `versions`, which anyone editing stacks/ENV.yaml can set. Any other version goes
+    through the gate, also when it arrives as `rollback --to`, and so does an ordinary deploy
+    of a version that was live before. The gate needs the release's author (given, or
+    recorded in the ledger) and its deployer: without them it refuses (exit 2) rather than
+    count the author's own approval."""
     require_verified(ledger)
     policy = config.deploy.approvals
     if policy.required == 0:
         return
-    declared = config.service(service).versions
-    earlier = options.version in (declared.blue, declared.green) or was_live(
-        ledger, environment, service, options.version
-    )
-    if options.purpose == "rollback" and earlier:
+    if options.purpose == "rollback" and was_live(ledger, environment, service, options.version):
         ledger.append(
             environment,
             "gate-skipped",

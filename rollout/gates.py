@@ -3,7 +3,8 @@
 A release is `service@version#commit`. An environment's policy (`deploy.approvals`) needs
 `required` approvals of that exact release, from distinct reviewers, none of them the
 release's author or the person deploying, none older than `maxAgeHours`; one rejection of the
-release blocks it, whatever comes after. Reviewers are compared case- and space-insensitively.
+release blocks it, whatever comes after. Every name (reviewer, author, deployer) is compared
+in one form, `rollout.people.normalise_person`.
 A ledger whose hash chain is broken decides nothing, and neither does a release whose author or
 deployer nobody can name: "unknown" would let the real author's own approval count.
 """
@@ -17,14 +18,16 @@ from typing import Any
 
 from rollout.ledger import Event, Ledger
 from rollout.ledger_head import unverified
-from rollout.people import UNKNOWN, known_person, normalise_person
+from rollout.people import UNKNOWN, known_person, normalise_person, shown
 from shipyard.config.model import VERSION, Approvals
 from shipyard.errors import CheckFailed, UsageError
 
 RELEASE = re.compile(
-    r"^(?P<service>[a-z][a-z0-9-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)"
-    r"(?:#(?P<commit>[0-9A-Za-z._-]+))?$"
+    r"(?P<service>[a-z][a-z0-9-]*)@(?P<version>[A-Za-z0-9][A-Za-z0-9._-]*)(?:#(?P<commit>.*))?",
+    re.DOTALL,
 )
+# A commit: a git hash (full SHA-256 is 64 hex digits) or a short tag-like name.
+COMMIT = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -50,31 +53,52 @@ class ReleaseId:
 
 def image_tag(version: str, flag: str = "--version") -> str:
     """The version, if `deploy` would take it as an image tag; else a UsageError naming flag."""
-    if not VERSION.match(version):
-        shown = (
-            repr(version)
-            if len(version) <= 40
-            else f"{version[:40]!r}... ({len(version)} characters)"
-        )
+    if not VERSION.fullmatch(version):  # fullmatch: `$` alone lets a trailing newline by
         raise UsageError(
-            f"{flag} {shown} is not an image tag: letters, digits, '.', '_' or '-', up to 128 "
-            "characters"
+            f"{flag} {shown(version)} is not an image tag: letters, digits, '.', '_' or '-', "
+            "up to 128 characters"
         )
     return version
 
 
-def parse_release(text: str) -> ReleaseId:
-    match = RELEASE.match(text.strip())
-    if match is None:
+def commit_id(commit: str, flag: str = "--commit") -> str:
+    """The commit, if `deploy --commit` and `approve --release` take it; else a UsageError."""
+    if not COMMIT.fullmatch(commit):
         raise UsageError(
-            f"--release {text!r}: write it as service@version#commit, e.g. web@v2#3f9c2e1"
+            f"{flag} {shown(commit)} is not a commit: a git hash or a tag of letters, digits, "
+            "'.', '_' or '-', up to 64 characters (git rev-parse --short HEAD)"
+        )
+    return commit
+
+
+def parse_release(text: str) -> ReleaseId:
+    """`service@version#commit`, each part as `deploy` would take it. The commit is required:
+    `#unknown` (written out) is the release a deploy without --commit records."""
+    match = RELEASE.fullmatch(text.strip())
+    if match is None or match["commit"] is None:
+        raise UsageError(
+            f"--release {shown(text)}: write it as service@version#commit, e.g. web@v2#3f9c2e1"
         )
     image_tag(match["version"], "--release: the version")  # what deploy would refuse
-    return ReleaseId(match["service"], match["version"], match["commit"] or UNKNOWN)
+    commit_id(match["commit"], "--release: the commit")
+    return ReleaseId(match["service"], match["version"], match["commit"])
+
+
+# How to name the author of a release that has none: `deploy` takes --author; `promote` takes
+# the author recorded when the release went into FROM, and `rollback --to` the ledger's.
+DEPLOY_AUTHOR_FIX = (
+    "deploy it with --author WHO (its commit's author; without --author, the author git "
+    "records for --commit, or for HEAD)"
+)
 
 
 def unvouched(
-    ledger: Ledger, environment: str, release: ReleaseId, author: str, deployer: str
+    ledger: Ledger,
+    environment: str,
+    release: ReleaseId,
+    author: str,
+    deployer: str,
+    author_fix: str = DEPLOY_AUTHOR_FIX,
 ) -> str | None:
     """Why a gate cannot judge this release (no author, no deployer to keep out), or None."""
     if not known_person(deployer):
@@ -85,8 +109,7 @@ def unvouched(
     if not known_person(author) and release_author(ledger, release) is None:
         return (
             f"{release.key} has no known author, and {environment}'s approvals must not be the "
-            "author's own: deploy it with --author WHO (its commit's author; without --author, "
-            "the author git records for --commit, or for HEAD)"
+            f"author's own: {author_fix}"
         )
     return None
 
@@ -126,6 +149,7 @@ def evaluate_gate(
     author: str,
     deployer: str,
     now: dt.datetime | None = None,
+    author_fix: str = DEPLOY_AUTHOR_FIX,
 ) -> GateResult:
     """Whether the release may enter the environment, and if not exactly what is missing."""
     problems = ledger.verify()
@@ -136,7 +160,7 @@ def evaluate_gate(
             policy.required,
             blocked=str(unverified(ledger.path, problems)),
         )
-    problem = unvouched(ledger, environment, release, author, deployer)
+    problem = unvouched(ledger, environment, release, author, deployer, author_fix)
     if problem is not None:
         return GateResult(environment, release, policy.required, blocked=problem)
     now = now or dt.datetime.now(dt.UTC)

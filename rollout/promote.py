@@ -9,7 +9,7 @@ from typing import Any
 from parity.run import ParityOptions, run_parity
 from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.executor import Outcome, Platform, StepListener
-from rollout.gates import ReleaseId, evaluate_gate
+from rollout.gates import ReleaseId, evaluate_gate, unvouched
 from rollout.ledger import Ledger
 from shipyard.config.load import PROMOTION_ORDER, StackSources, load_stack
 from shipyard.config.model import Service, StackConfig
@@ -55,7 +55,11 @@ def promote(
     on_step: StepListener | None = None,
     platform: Platform | None = None,
 ) -> Outcome:
-    _, service, live = _resolve(sources, source, target, service_name, ledger)
+    config, service, live = _resolve(sources, source, target, service_name, ledger)
+    if config.deploy.approvals.required:
+        problem = unvouched(ledger, target, live.release, live.author, actor, _author_fix(source))
+        if problem is not None:
+            raise UsageError(problem)
     if min_parity is not None:
         report = run_parity(sources, ParityOptions(environments=[source, target]))
         pair = report.comparison.pairs.get((source, target)) or report.comparison.pairs.get(
@@ -130,7 +134,9 @@ def promotion_preview(
     """What `promote` would take and whether TO's gate lets it in now; changes nothing."""
     config, service, live = _resolve(sources, source, target, service_name, ledger)
     policy = config.deploy.approvals
-    gate = evaluate_gate(ledger, target, live.release, policy, live.author, actor)
+    gate = evaluate_gate(
+        ledger, target, live.release, policy, live.author, actor, author_fix=_author_fix(source)
+    )
     return {
         "from": source,
         "to": target,
@@ -143,6 +149,14 @@ def promotion_preview(
             "explanation": "" if gate.satisfied else gate.explain(),
         },
     }
+
+
+def _author_fix(source: str) -> str:
+    """What to do when the release's author is unknown: promote has no --author."""
+    return (
+        f"promote takes the author recorded when the release went into {source}: redeploy it "
+        f"to {source} with --author WHO (its commit's author), then promote again"
+    )
 
 
 def _seconds_since(then: str | None, now: dt.datetime) -> float | None:

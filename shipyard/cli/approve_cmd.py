@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
 
+from rollout.deploy import choose_service
 from rollout.gates import parse_release, record_decision
 from rollout.people import identity
 from rollout.promote import promote, promotion_preview
@@ -21,6 +23,7 @@ from shipyard.cli.deploy_cmd import (
     platform_options,
 )
 from shipyard.cli.output import emit_json, stdout
+from shipyard.config.load import load_stack
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +41,7 @@ def _decide(
     reviewer = identity(by)
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
+    choose_service(load_stack(sources, env).config, target.service, env)  # as deploy would
     event = record_decision(ledger, env, target, reviewer, approve, comment)
     verb = "approved" if approve else "rejected"
     click.echo(f"{reviewer} {verb} {target.key} for {env} (ledger event {event.seq})")
@@ -88,13 +92,21 @@ def reject_command(
     _decide(ctx, env, release, by, comment, ledger_path, approve=False)
 
 
+def _not_nan(value: float | None) -> float | None:
+    """FloatRange lets NaN through (every comparison with NaN is false)."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("nan is not in the range 0<=x<=100.")
+    return value
+
+
 @click.command("promote")
 @click.argument("source", metavar="FROM")
 @click.argument("target", metavar="TO")
 @click.option("--service", metavar="S", help="The service (required when there are several).")
 @click.option(
     "--min-parity",
-    type=float,
+    type=click.FloatRange(0, 100),
+    callback=lambda ctx, param, value: _not_nan(value),
     metavar="PERCENT",
     help="Refuse when parity between FROM and TO is below this.",
 )

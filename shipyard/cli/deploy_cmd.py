@@ -16,9 +16,10 @@ from click.core import ParameterSource
 
 from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.executor import Outcome, Platform
+from rollout.gates import commit_id, image_tag
 from rollout.ledger import Ledger, SqliteLedger, copy_ledger, lock_is_live, open_ledger
 from rollout.ledger_head import RUNBOOK, fingerprint, ledger_key
-from rollout.people import UNKNOWN, commit_author, identity
+from rollout.people import UNKNOWN, Nobody, commit_author, identity, person_name
 from rollout.plan import Step
 from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
 from rollout.platforms.local.status import local_status
@@ -191,14 +192,14 @@ def _who(by: str | None) -> str:
         return identity(by)  # an empty --by is refused, never replaced by the default
     try:
         return identity()
-    except UsageError:
+    except Nobody:
         return UNKNOWN  # a gated environment then refuses: nobody can vouch for it
 
 
 def _author(given: str | None, root: Path, commit: str) -> str:
     """--author as given (empty: unknown), else the author git records for the commit."""
     if given is not None:
-        return given.strip() or UNKNOWN
+        return person_name(given, "--author") or UNKNOWN
     return commit_author(root, commit) or UNKNOWN
 
 
@@ -234,7 +235,11 @@ def _finish(outcome: Outcome, output_format: str, environment: str) -> None:
 )
 @click.option("--service", metavar="S", help="The service (required when ENV has several).")
 @platform_options
-@click.option("--commit", default="unknown", help="The commit being released (for the ledger).")
+@click.option(
+    "--commit",
+    help="The commit being released (a git hash or tag, up to 64 characters), recorded in the "
+    "ledger; approvals name it. Default: unknown.",
+)
 @click.option(
     "--commit-time",
     metavar="ISO8601",
@@ -264,7 +269,7 @@ def deploy_command(
     platform: str,
     endpoint_url: str | None,
     stack_outputs: Path | None,
-    commit: str,
+    commit: str | None,
     commit_time: str | None,
     author: str | None,
     by: str | None,
@@ -294,6 +299,7 @@ def deploy_command(
         raise UsageError("--resume carries on the interrupted release: drop --version")
     if not resume and not version:
         raise UsageError("--version is required (or --resume an interrupted rollout)")
+    commit = UNKNOWN if commit is None else commit_id(commit)
     where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)
     if resume:
         outcome = resume_rollout(
@@ -376,6 +382,9 @@ def rollback_command(
     """
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
+    for flag, value in (("--to", to_version), ("--if-live", if_live)):
+        if value is not None:
+            image_tag(value, flag)
     if stack_version is not None and (to_version or if_live):
         raise UsageError("--stack-version redeploys the whole stack: drop --to and --if-live")
     if stack_version is not None:

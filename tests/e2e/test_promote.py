@@ -174,8 +174,10 @@ def test_a_release_nobody_wrote_goes_to_dev_but_is_never_promoted(
     ledger = SqliteLedger(pipeline.root / ".shipyard" / "ledger.db")
     releases = [e.data for e in ledger.events("dev") if e.kind == "release"]
     assert [(r["version"], r["author"]) for r in releases] == [("v5", "unknown"), ("v6", "unknown")]
-    cli("approve", "staging", "--release", "api@v6", "--by", "bob", project=pipeline)
-    cli("approve", "staging", "--release", "api@v6", "--by", "carol", project=pipeline)
+    for reviewer in ("bob", "carol"):
+        approved = cli("approve", "staging", "--release", "api@v6#unknown", "--by", reviewer,
+                       project=pipeline)  # fmt: skip
+        assert approved.code == 0, approved
     preview = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", "--dry-run",
                   project=pipeline)  # fmt: skip
     assert preview.code == 0
@@ -184,5 +186,6 @@ def test_a_release_nobody_wrote_goes_to_dev_but_is_never_promoted(
     refused = cli("promote", "dev", "staging", "--service", "api", "--by", "dave", project=pipeline)
     assert refused.code == 2, refused
     assert refused.err.startswith("shipyard: api@v6#unknown has no known author, and staging's")
-    assert "deploy it with --author WHO" in refused.err and refused.err.count("\n") == 1
+    assert "redeploy it to dev with --author WHO" in refused.err
+    assert refused.err.count("\n") == 1
     assert len(ledger.events()) == before  # nothing recorded, nothing deployed

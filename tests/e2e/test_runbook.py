@@ -139,7 +139,9 @@ def deploy_a_faulty_release(project: StackSources, cli: Callable[..., CliResult]
 def cut_a_rejection_off_the_ledger(project: StackSources, cli: Callable[..., CliResult]) -> None:
     """The incident for "The ledger fails verification": the last event, a rejection, deleted
     from the file (issue 12: the rejected release then deployed)."""
-    rejected = cli("reject", "prod", "--release", "web@v9", "--by", "frank", project=project)
+    rejected = cli(
+        "reject", "prod", "--release", "web@v9#unknown", "--by", "frank", project=project
+    )
     assert rejected.code == 0, rejected
     with sqlite3.connect(project.root / ".shipyard" / "ledger.db") as db:
         db.execute("DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)")

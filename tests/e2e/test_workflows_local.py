@@ -112,9 +112,9 @@ def test_the_workflows_commands_run_as_written(
     assert live_version(pipeline, "prod", "web") == "v3"
 
     # rollback.yml: a stack version needs the Pulumi CLI (not here); no version flips back
-    # instantly, once (a second one has nothing to undo); a version that was live in prod
-    # redeploys without waiting for reviewers, one that never was goes through the gate,
-    # which first needs to know who wrote it (v9 went nowhere with an author).
+    # instantly, once (a second one has nothing to undo); a version that was live in prod by
+    # the ledger redeploys without waiting for reviewers, one that never was goes through the
+    # gate, which first needs to know who wrote it (v9 went nowhere with an author).
     by_stack, to_version, instant = workflow_commands(WORKFLOWS / "rollback.yml")
     one_click = {"ENVIRONMENT": "prod", "SERVICE": "web", "VERSION": "v1", "STACK_VERSION": "3"}
     result = runner.run(by_stack, one_click, expect=2)
@@ -125,8 +125,8 @@ def test_the_workflows_commands_run_as_written(
     assert "nothing to roll back: web's last rollout (v3) was already rolled back" in again.err
     refused = runner.run(to_version, {**one_click, "VERSION": "v9"}, expect=2)
     assert "web@v9#unknown has no known author" in refused.err and "--author" in refused.err
-    runner.run(to_version, one_click)
-    assert live_version(pipeline, "prod", "web") == "v1"
+    runner.run(to_version, {**one_click, "VERSION": "v3"})  # live before: no reviewers
+    assert live_version(pipeline, "prod", "web") == "v3"
 
     # deploy-dev.yml's on-failure step, and a rejection from approve.yml.
     runner.run(on_failure, merge)

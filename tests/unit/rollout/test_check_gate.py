@@ -1,8 +1,9 @@
 """check_gate: which deploys into a gated environment need approvals, and who may give them.
 
 The rollback exemption is narrow: only a *rollback* to a version that was live here before
-skips the gate. An ordinary deploy of such a version, and a rollback to a version that never
-was live, are judged like any release, and the gate refuses to judge one whose author or
+(by the ledger, never by the stack config's `versions`, which anyone can edit) skips the
+gate. An ordinary deploy of such a version, and a rollback to a version that never was live,
+are judged like any release, and the gate refuses to judge one whose author or
 deployer nobody can name.
 """
 
@@ -23,7 +24,7 @@ from shipyard.errors import CheckFailed, UsageError
 def prod(project: StackSources) -> StackConfig:
     config = load_stack(project, "prod").config
     assert config.deploy.approvals.required == 2
-    assert config.service("web").versions.blue == "v1"  # declared: live in prod before
+    assert config.service("web").versions.blue == "v1"  # declared, never rolled out
     return config
 
 
@@ -56,16 +57,33 @@ def approve(ledger: SqliteLedger, version: str, *reviewers: str) -> None:
         )
 
 
-@pytest.mark.parametrize("version", ["v7", "v1"], ids=["live-in-the-ledger", "declared"])
 def test_an_ordinary_deploy_of_a_version_that_was_live_still_needs_approvals(
-    ledger: SqliteLedger, prod: StackConfig, version: str
+    ledger: SqliteLedger, prod: StackConfig
 ) -> None:
-    with pytest.raises(CheckFailed, match=rf"web@{version}#unknown needs 2 approval\(s\) in prod"):
-        gate(ledger, prod, version)
+    with pytest.raises(CheckFailed, match=r"web@v7#unknown needs 2 approval\(s\) in prod"):
+        gate(ledger, prod, "v7")
     assert [e.kind for e in ledger.events("prod")][-1] != "gate-skipped"
-    gate(ledger, prod, version, purpose="rollback")  # the same version, rolled back to
+    gate(ledger, prod, "v7", purpose="rollback")  # the same version, rolled back to
     skipped = ledger.events("prod")[-1]
-    assert (skipped.kind, skipped.data["version"]) == ("gate-skipped", version)
+    assert (skipped.kind, skipped.data["version"]) == ("gate-skipped", "v7")
+
+
+@pytest.mark.parametrize("declared", ["blue", "green"])
+def test_a_version_only_the_stack_config_names_was_never_live(
+    ledger: SqliteLedger, prod: StackConfig, declared: str
+) -> None:
+    """`versions: {green: evil9}` added to stacks/ENV.yaml does not make evil9 "live before":
+    a rollback to it goes through the gate."""
+    web = prod.service("web")
+    versions = web.versions.model_copy(update={declared: "evil9"})
+    edited = prod.model_copy(update={"services": [web.model_copy(update={"versions": versions})]})
+    assert "evil9" in (edited.service("web").versions.blue, edited.service("web").versions.green)
+    before = len(ledger.events())
+    with pytest.raises(CheckFailed, match=r"web@evil9#unknown needs 2 approval\(s\) in prod"):
+        gate(ledger, edited, "evil9", purpose="rollback")
+    with pytest.raises(CheckFailed, match=r"web@v1#unknown needs 2 approval\(s\) in prod"):
+        gate(ledger, prod, "v1", purpose="rollback")  # the committed prod.yaml's blue
+    assert len(ledger.events()) == before  # nothing skipped, nothing recorded
 
 
 def test_a_rollback_to_a_version_that_never_was_live_needs_approvals(

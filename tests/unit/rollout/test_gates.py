@@ -75,6 +75,40 @@ def test_the_same_reviewer_twice_counts_once_whatever_the_case_or_spacing(
     assert normalise_person("  Carol@Example.com ") == normalise_person("carol@example.com")
 
 
+@pytest.mark.parametrize(
+    "again",
+    ["B o b", "ＢＯＢ", "b\u200bob", "\u2060bob\ufeff", "BOB\u00a0", "b\u3000ob", "ｂｏｂ"],
+)
+def test_one_reviewer_under_another_spelling_counts_once(ledger: SqliteLedger, again: str) -> None:
+    """Blanks anywhere, fullwidth forms and invisible format characters make no new person."""
+    approve(ledger, "bob")
+    approve(ledger, again)
+    result = gate(ledger)
+    assert not result.satisfied
+    assert result.counted == ["bob"]
+    assert f"not counted: {' '.join(again.split())} already approved" in result.explain()
+    assert normalise_person(again) == normalise_person("bob")
+
+
+@pytest.mark.parametrize(
+    "author",
+    ["A D A@example.com", "ａｄａ@example.com", "a\u200bda@example.com", "ＡＤＡ＠example.com"],
+)
+def test_the_author_under_another_spelling_is_still_the_author(
+    ledger: SqliteLedger, author: str
+) -> None:
+    with pytest.raises(CheckFailed, match="cannot approve it"):
+        approve(ledger, author)
+    # Recorded anyway, it does not count; nor does the deployer under another spelling.
+    ledger.append("prod", "approval", {**RELEASE.to_dict(), "reviewer": author})
+    ledger.append("prod", "approval", {**RELEASE.to_dict(), "reviewer": "ｄａｖｅ@example.com"})
+    result = gate(ledger)
+    assert result.counted == []
+    assert f"not counted: {author} is the author" in result.explain()
+    assert "not counted: ｄａｖｅ@example.com is deploying it" in result.explain()
+    assert gate(ledger, deployer="D\u200bave@example.com").counted == []
+
+
 def test_an_approval_of_another_release_does_not_count(ledger: SqliteLedger) -> None:
     approve(ledger, "bob@example.com", ReleaseId("web", "v2", "other"))
     approve(ledger, "carol@example.com", ReleaseId("web", "v3", "3f9c2e1"))
@@ -123,9 +157,10 @@ def test_a_tampered_ledger_decides_nothing(ledger: SqliteLedger) -> None:
 
 def test_release_and_identity_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_release("web@v2#3f9c2e1") == RELEASE
-    assert parse_release("web@v2").commit == "unknown"
-    with pytest.raises(UsageError, match="write it as service@version#commit"):
-        parse_release("web v2")
+    assert parse_release("web@v2#unknown").commit == "unknown"  # a deploy without --commit
+    for text in ("web v2", "web@v2", "web@v2#", "web@v2#a\nb", "web@v2\n#abc"):
+        with pytest.raises(UsageError, match="service@version#commit|is not a commit|image tag"):
+            parse_release(text)
     monkeypatch.setenv("SHIPYARD_ACTOR", "ci-bot")
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     assert identity("  ada ") == "ada"
