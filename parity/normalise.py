@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from parity.render import RenderedStack
+from shipyard.config.json_text import json_in
 
 ENV_TOKEN = "{env}"
 TYPE_KEY = "@type"
@@ -54,7 +55,7 @@ def normalise(value: Any, pattern: re.Pattern[str]) -> Any:
     if isinstance(value, float):
         return int(value) if value.is_integer() else value
     if isinstance(value, str):
-        parsed = _json_in(value)
+        parsed = json_in(value)
         if parsed is not None:
             return normalise(parsed, pattern)
         return pattern.sub(ENV_TOKEN, value)
@@ -67,17 +68,6 @@ def normalise(value: Any, pattern: re.Pattern[str]) -> Any:
             return keyed
         return sorted(items, key=_canonical)
     return value
-
-
-def _json_in(text: str) -> Any:
-    stripped = text.lstrip()
-    if not stripped.startswith(("{", "[")):
-        return None
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict | list) else None
 
 
 def _keyed_by_name(items: list[Any]) -> dict[str, Any] | None:

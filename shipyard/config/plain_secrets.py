@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config.json_text import json_in
 from shipyard.config.secret_shapes import (
     MASK,
     SHAPES,
@@ -172,7 +173,7 @@ class Masker:
         return value
 
     def _mask_string(self, value: str, key: str | None) -> str:
-        parsed = _json_in(value)
+        parsed = json_in(value)
         if parsed is not None:
             masked = self.mask(parsed, key)
             return value if masked == parsed else json.dumps(masked, sort_keys=True)
@@ -275,13 +276,3 @@ def _name_value_pair(value: dict[Any, Any]) -> tuple[str, Any] | None:
     if isinstance(name, str) and "value" in value and set(value) <= {"name", "value"}:
         return name, value["value"]
     return None
-
-
-def _json_in(text: str) -> Any:
-    if not text.lstrip().startswith(("{", "[")):
-        return None
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict | list) else None
