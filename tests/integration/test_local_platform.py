@@ -209,6 +209,9 @@ def test_haproxy_failing_to_bind_names_the_port_not_an_older_runs_alert(
     with log.open("a") as older:  # what an earlier run of HAProxy logged as it went
         older.write("[ALERT]    (1) : backend 'web_test' has no server available!\n")
     with socket.socket() as squatter:  # another program took the production port
+        # SO_REUSEADDR: the stopped HAProxy's connections may still be in TIME_WAIT on that
+        # port; without SO_REUSEPORT (which HAProxy sets) its bind still fails.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", web.port))
         squatter.listen()
         offset = log_offset(running)
