@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -118,3 +119,20 @@ def _held_deploy(
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@contextmanager
+def squatting(port: int) -> Iterator[None]:
+    """Another program listening on 127.0.0.1:port, once the process that had it let go."""
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                squatter.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"port {port} never came free"
+                time.sleep(0.02)
+        squatter.listen()
+        yield

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -30,7 +28,7 @@ from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.drills import SHIPYARD, shipyard
+from tests.drills import SHIPYARD, shipyard, squatting
 
 
 def configure(project: StackSources, analysis: dict[str, Any]) -> None:
@@ -250,23 +248,6 @@ def test_a_read_only_shipyard_is_one_line_and_down_still_stops_everything(
         assert running_pids(dev) == set()  # nothing started
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(shipyard_dir)], check=True)
-
-
-@contextmanager
-def squatting(port: int) -> Iterator[None]:
-    """Another program listening on 127.0.0.1:port, once the process that had it let go."""
-    with socket.socket() as squatter:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                squatter.bind(("127.0.0.1", port))
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"port {port} never came free"
-                time.sleep(0.02)
-        squatter.listen()
-        yield
 
 
 def test_a_taken_port_for_the_idle_color_is_named_at_once(dev: StackSources) -> None:

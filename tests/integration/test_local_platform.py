@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color
 from tests.conftest import CliResult, snapshot
+from tests.drills import squatting
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 
@@ -208,12 +208,7 @@ def test_haproxy_failing_to_bind_names_the_port_not_an_older_runs_alert(
     log = running.directory / "logs" / "haproxy.log"
     with log.open("a") as older:  # what an earlier run of HAProxy logged as it went
         older.write("[ALERT]    (1) : backend 'web_test' has no server available!\n")
-    with socket.socket() as squatter:  # another program took the production port
-        # SO_REUSEADDR: the stopped HAProxy's connections may still be in TIME_WAIT on that
-        # port; without SO_REUSEPORT (which HAProxy sets) its bind still fails.
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", web.port))
-        squatter.listen()
+    with squatting(web.port):  # another program took the production port
         offset = log_offset(running)
         pid = spawn_haproxy(haproxy_binary(), running)
         with pytest.raises(LocalPlatformError) as failed:
