@@ -63,17 +63,22 @@ def configure(project: StackSources, env: str, url: str) -> None:
     write_stack_files(project, plan_stack_files(project))
 
 
+def deploy_api_v2(project: StackSources, cli: Callable[..., CliResult]) -> CliResult:
+    """`shipyard deploy dev --version v2 --service api`, dev stopped afterwards."""
+    try:
+        return cli(
+            "deploy", "dev", "--version", "v2", "--service", "api", "--by", "ci", project=project
+        )
+    finally:
+        local_down(project, "dev")
+
+
 def test_a_deploy_announces_its_start_and_outcome(
     project: StackSources, hook: tuple[str, list[dict[str, Any]]], cli: Callable[..., CliResult]
 ) -> None:
     url, received = hook
     configure(project, "dev", url)
-    try:
-        result = cli(
-            "deploy", "dev", "--version", "v2", "--service", "api", "--by", "ci", project=project
-        )
-    finally:
-        local_down(project, "dev")
+    result = deploy_api_v2(project, cli)
     assert result.code == 0, result
     assert [m["shipyard"]["event"] for m in received] == ["started", "succeeded"]
     assert received[0]["text"].startswith(":rocket: shipyard dev: deploying api@v2#unknown")
@@ -90,12 +95,7 @@ def test_the_webhook_url_comes_from_the_variable_the_config_names(
     monkeypatch.setenv("SHIPYARD_TEST_WEBHOOK", url)
     configure(project, "dev", "${SHIPYARD_TEST_WEBHOOK}")
     assert "${SHIPYARD_TEST_WEBHOOK}" in project.pulumi_stack_file("dev").read_text()
-    try:
-        result = cli(
-            "deploy", "dev", "--version", "v2", "--service", "api", "--by", "ci", project=project
-        )
-    finally:
-        local_down(project, "dev")
+    result = deploy_api_v2(project, cli)
     assert result.code == 0, result
     assert [m["shipyard"]["event"] for m in received] == ["started", "succeeded"]
 
@@ -132,12 +132,7 @@ def test_a_dead_webhook_never_fails_a_deploy(
     project: StackSources, cli: Callable[..., CliResult]
 ) -> None:
     configure(project, "dev", f"http://127.0.0.1:{free_port()}/nobody-listens")
-    try:
-        result = cli(
-            "deploy", "dev", "--version", "v2", "--service", "api", "--by", "ci", project=project
-        )
-    finally:
-        local_down(project, "dev")
+    result = deploy_api_v2(project, cli)
     assert result.code == 0, result
     ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
     failures = [e for e in ledger.events("dev") if e.kind == "notification-failed"]
