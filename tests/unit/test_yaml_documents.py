@@ -165,6 +165,21 @@ def test_non_utf8_stack_file_names_the_line(
     assert snapshot(project.root) == before
 
 
+def refused_template_addition(
+    project: StackSources, cli: Callable[..., CliResult], addition: str, message: str
+) -> None:
+    """Append to the template: `stacks render` refuses in one line (`line 85` stands for the
+    added line) and writes nothing."""
+    text = project.template.read_text()
+    project.template.write_text(text + addition)
+    message = message.replace("line 85", f"line {len(text.splitlines()) + 1}")
+    project.pulumi_stack_file("dev").write_text("stale\n")
+    before = snapshot(project.root)
+    result = cli("stacks", "render", project=project)
+    one_line_refusal(result, message)
+    assert snapshot(project.root) == before
+
+
 @pytest.mark.parametrize(
     ("addition", "message"),
     [
@@ -183,14 +198,7 @@ def test_non_utf8_stack_file_names_the_line(
 def test_template_errors_are_one_line_with_the_line(
     project: StackSources, cli: Callable[..., CliResult], addition: str, message: str
 ) -> None:
-    text = project.template.read_text()
-    project.template.write_text(text + addition)
-    message = message.replace("line 85", f"line {len(text.splitlines()) + 1}")
-    project.pulumi_stack_file("dev").write_text("stale\n")
-    before = snapshot(project.root)
-    result = cli("stacks", "render", project=project)
-    one_line_refusal(result, message)
-    assert snapshot(project.root) == before
+    refused_template_addition(project, cli, addition, message)
 
 
 TOO_LARGE = (
@@ -237,15 +245,8 @@ DOUBLING = '{% set ns = namespace(x="a") %}{% for i in range(60) %}{% set ns.x =
 def test_a_template_cannot_build_a_huge_value(
     project: StackSources, cli: Callable[..., CliResult], addition: str, message: str
 ) -> None:
-    text = project.template.read_text()
-    project.template.write_text(text + addition)
-    message = message.replace("line 85", f"line {len(text.splitlines()) + 1}")
-    project.pulumi_stack_file("dev").write_text("stale\n")
-    before = snapshot(project.root)
     # The refusal names the operation the sandbox stopped: the value was never built.
-    result = cli("stacks", "render", project=project)
-    one_line_refusal(result, f"stacks/template.yaml.j2: {message}")
-    assert snapshot(project.root) == before
+    refused_template_addition(project, cli, addition, f"stacks/template.yaml.j2: {message}")
 
 
 def test_the_sandbox_keeps_what_a_template_needs(project: StackSources) -> None:
