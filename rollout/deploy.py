@@ -158,7 +158,9 @@ def check_gate(
     problem = unvouched(ledger, environment, release, options.author, options.actor)
     if problem is not None:
         raise UsageError(problem)
-    result = evaluate_gate(ledger, environment, release, policy, options.author, options.actor)
+    result = evaluate_gate(
+        ledger, environment, release, policy, options.author, options.actor, verified=True
+    )
     if not result.satisfied:
         raise CheckFailed(result.explain())
     ledger.append(

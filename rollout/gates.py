@@ -150,9 +150,11 @@ def evaluate_gate(
     deployer: str,
     now: dt.datetime | None = None,
     author_fix: str = DEPLOY_AUTHOR_FIX,
+    verified: bool = False,
 ) -> GateResult:
-    """Whether the release may enter the environment, and if not exactly what is missing."""
-    problems = ledger.verify()
+    """Whether the release may enter the environment, and if not exactly what is missing.
+    `verified`: the caller has just verified the ledger (check_gate), so it is not read twice."""
+    problems = [] if verified else ledger.verify()
     if problems:
         return GateResult(
             environment,

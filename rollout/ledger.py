@@ -38,6 +38,7 @@ from rollout.ledger_chain import (
 )
 from rollout.ledger_head import (
     GENESIS,
+    Head,
     head_problems,
     read_head_file,
     sign,
@@ -187,7 +188,8 @@ class SqliteLedger:
                 raise missing_key()
             if head is None and seq == 1:  # a new ledger: anchored before its first event
                 write_head_file(self.head_path, sign(key, 0, GENESIS))
-            elif not problems and seq > 1:  # the one event a writer may have left unsigned
+            elif not problems and isinstance(head, Head) and head.seq < seq - 1:
+                # the one event a writer may have left unsigned
                 # Signed before this one is added, so however many writers race, no more
                 # than one event ever lies beyond the checkpoint.
                 write_head_file(self.head_path, sign(key, seq - 1, prev))

@@ -142,8 +142,9 @@ class S3Ledger:
                 raise missing_key()
             if head is None and last_seq == 0:  # a new ledger: anchored before its first event
                 self._move_head(sign(key, 0, GENESIS))
-            elif not problems and last_seq > 0:  # the one event a writer may have left unsigned
-                self._move_head(sign(key, last_seq, prev))  # so no more than one lies beyond
+            elif not problems and isinstance(head, Head) and head.seq < last_seq:
+                # the one event a writer may have left unsigned: so no more than one lies beyond
+                self._move_head(sign(key, last_seq, prev))
             seq = last_seq + 1
             when = at or now_text()  # after reading the end: times follow the chain's order
             digest = event_hash(prev, seq, when, environment, rollout, kind, actor, text)
