@@ -3,7 +3,7 @@
 Each renderer takes the report's JSON-shaped dict (`report_dict`), so every format says the same
 thing. Secrets are masked twice: Pulumi secrets by the renderer, and anything secret-shaped
 (a DB_PASSWORD value, a URL with user:password@, a key inside a JSON string) by `mask_report`,
-which every format and docs/environments.md apply to what they are given.
+once, where `report_dict` builds the report every format and docs/environments.md are given.
 """
 
 from __future__ import annotations
@@ -48,12 +48,10 @@ def score_text(score: float | None) -> str:
 
 
 def render_json(report: Report, color: bool = False) -> str:
-    report = mask_report(report)
     return json.dumps(report, indent=2, sort_keys=True) + "\n"
 
 
 def render_text(report: Report, color: bool = False) -> str:
-    report = mask_report(report)
     buffer = io.StringIO()
     console = Console(
         file=buffer, force_terminal=color, no_color=not color, width=160, highlight=False
@@ -110,7 +108,6 @@ def render_text(report: Report, color: bool = False) -> str:
 
 
 def render_markdown(report: Report, color: bool = False) -> str:
-    report = mask_report(report)
     envs = report["environments"]
     icon = "✅" if report["passed"] else "❌"
     lines = [
@@ -164,7 +161,6 @@ def render_markdown(report: Report, color: bool = False) -> str:
 
 
 def render_html(report: Report, color: bool = False) -> str:
-    report = mask_report(report)
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("parity", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -177,7 +173,6 @@ def render_html(report: Report, color: bool = False) -> str:
 
 
 def render_junit(report: Report, color: bool = False) -> str:
-    report = mask_report(report)
     suite = ET.Element(
         "testsuite",
         name="shipyard parity",
