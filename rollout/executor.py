@@ -21,6 +21,7 @@ from rollout.analysis import Verdict, analyse
 from rollout.interfaces import ColorHealth, Fleet, HealthSource, ServerState, TrafficRouter
 from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
+from rollout.state import rollback_began
 from shipyard.config.model import Color, Service
 from shipyard.errors import CheckFailed, PlatformError
 from smoke import SmokeReport
@@ -201,7 +202,7 @@ class Executor:
     def _refuse_resume_after_failure(self) -> None:
         """A rollout that failed a check is undone, never carried on."""
         mine = self.ledger.events(self.plan.environment, rollout=self.rollout)
-        if any(e.kind == "rollback-started" for e in mine):
+        if rollback_began(mine):
             env = self.plan.environment
             raise CheckFailed(
                 f"the rollout of {self.plan.release.key} failed and its rollback did not "

@@ -153,7 +153,8 @@ def evaluate_gate(
     verified: bool = False,
 ) -> GateResult:
     """Whether the release may enter the environment, and if not exactly what is missing.
-    `verified`: the caller has just verified the ledger (check_gate), so it is not read twice."""
+    `verified`: the caller (check_gate) has just verified the ledger and refused an unvouched
+    release, so neither is read again."""
     problems = [] if verified else ledger.verify()
     if problems:
         return GateResult(
@@ -162,7 +163,9 @@ def evaluate_gate(
             policy.required,
             blocked=str(unverified(ledger.path, problems)),
         )
-    problem = unvouched(ledger, environment, release, author, deployer, author_fix)
+    problem = (
+        None if verified else unvouched(ledger, environment, release, author, deployer, author_fix)
+    )
     if problem is not None:
         return GateResult(environment, release, policy.required, blocked=problem)
     now = now or dt.datetime.now(dt.UTC)

@@ -124,7 +124,7 @@ def rollback(
         except PreviousColorGone:
             config = load_stack(sources, environment).config
             service = choose_service(config, service_name, environment)
-            to = previous_good_version(ledger, environment, service.name, sources)
+            to = previous_good_version(ledger, environment, service.name)
             if to is None:
                 raise
     # Its author is whoever wrote that version (the ledger knows, when it went anywhere
@@ -161,9 +161,7 @@ def _not_live(
     )
 
 
-def previous_good_version(
-    ledger: Ledger, environment: str, service: str, sources: StackSources
-) -> str | None:
+def previous_good_version(ledger: Ledger, environment: str, service: str) -> str | None:
     """The version that was live before the last successful release of this service."""
     events = ledger.events(environment)
     releases = {e.rollout: e.data for e in events if e.kind == "release"}

@@ -108,7 +108,7 @@ def rollouts_of(events: list[Event], lock_held: bool) -> list[RolloutSummary]:
         latest = index == len(by_rollout) - 1
         state = derive_state(group, lock_held and latest)
         message = outcome.data.get("message") if outcome else None
-        if state is RolloutState.INTERRUPTED and _rollback_began(group):
+        if state is RolloutState.INTERRUPTED and rollback_began(group):
             message = (
                 "its rollback started and did not finish: undo it with `shipyard rollback "
                 f"{release.data['environment']}` (it cannot be resumed)"
@@ -127,11 +127,10 @@ def rollouts_of(events: list[Event], lock_held: bool) -> list[RolloutSummary]:
     return summaries
 
 
-def _rollback_began(group: list[Event]) -> bool:
-    """Whether the rollout's last run (since it was last resumed) started rolling back."""
-    since = [e.kind for e in group]
-    last = len(since) - since[::-1].index("resumed") if "resumed" in since else 0
-    return "rollback-started" in since[last:]
+def rollback_began(group: list[Event]) -> bool:
+    """Whether the rollout started rolling back (then it is never resumed, so no `resumed`
+    can follow: undone only, by `shipyard rollback ENV`)."""
+    return any(e.kind == "rollback-started" for e in group)
 
 
 @dataclass(frozen=True)

@@ -188,10 +188,8 @@ def _iso_time(text: str | None) -> str | None:
 
 
 def _who(by: str | None) -> str:
-    if by is not None:
-        return identity(by)  # an empty --by is refused, never replaced by the default
     try:
-        return identity()
+        return identity(by)  # an empty --by is refused, never replaced by the default
     except Nobody:
         return UNKNOWN  # a gated environment then refuses: nobody can vouch for it
 
