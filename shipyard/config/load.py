@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from pydantic import ValidationError
 
-from shipyard.config.documents import parse_mapping, read_document
+from shipyard.config.documents import load_mapping, parse_mapping
 from shipyard.config.errors import explain_validation_error
 from shipyard.config.model import StackConfig
 from shipyard.config.template import MAX_OUTPUT, BoundedSandbox, TemplateTooLarge
@@ -86,7 +86,7 @@ def load_stack(sources: StackSources, env: str) -> LoadedStack:
     sources.require_environment(env)
     base = render_template(sources, env)
     overlay_file = sources.rel(sources.overlay(env))
-    overlay = _read_yaml(sources.overlay(env), overlay_file)
+    overlay = load_mapping(sources.overlay(env), overlay_file)
     merged = merge(base, overlay, overlay_file)
     merged.setdefault("environment", env)
     if merged["environment"] != env:
@@ -181,10 +181,6 @@ def _template_line(sources: StackSources, exc: BaseException) -> tuple[str, str]
             file, line = Path(frame_file), tb.tb_lineno
         tb = tb.tb_next
     return sources.rel(file), f"line {line}" if line else ""
-
-
-def _read_yaml(path: Path, name: str) -> dict[str, Any]:
-    return parse_mapping(read_document(path, name), name)
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any], overlay_name: str) -> dict[str, Any]:
