@@ -1,97 +1,356 @@
-"""Rendered stacks -> comparable leaf paths.
+"""Rendered stacks -> comparable trees, and their leaves.
 
-A rendered stack becomes `{path: value}` where a path is `<logical name>.<property path>`:
-`web-blue-tg.healthCheck.path`. Normalising makes equal things look equal across environments:
+A stack becomes a tree `{resource: {property: value}}` that deepdiff compares, and the same tree
+flattened to leaves `{path: value}` that the report shows. A path is `<resource>.<property
+path>`: `web-live-tg.healthCheck.path`. Normalising makes equal things look equal, and only
+equal things:
 
-- the environment's own name inside strings becomes `{env}` (`shipyard-prod` -> `shipyard-{env}`);
-- whole floats become ints (`80.0` -> `80`);
-- secrets are already `"[secret]"` from the renderer: presence and secrecy compare, text never;
-- JSON held in strings (container definitions, IAM policies) is parsed, so differences are
-  reported at their leaves;
-- lists of objects that carry a `name` are keyed by it (`environment[name=LOG_LEVEL].value`);
-  other lists are sorted, so a change of order alone is no difference;
-- resources are keyed by logical name, never by position.
+- the stack's *own* environment name inside a string becomes `{env}` (`shipyard-prod` ->
+  `shipyard-{env}` in prod); another environment's name is left as it is and recorded as a
+  cross-environment reference (`shipyard/staging/web` in prod names staging);
+- colors become roles: within a service's resources, its active color is `live` and the other
+  `idle` (`web-blue-tg` -> `web-live-tg` where blue is live), so a rollout that flips the live
+  color changes nothing but the version that runs;
+- the id AWS generates into an ARN suffix becomes `{id}` (`targetgroup/web-live-tg/{id}`);
+- whole floats become ints (`80.0` -> `80`); secrets are already `"[secret]"` from the renderer;
+- JSON held in strings (container definitions, IAM policies) is parsed;
+- a container image is split into `repository` and `tag` (and `digest`), so a rule can allow a
+  different tag without allowing a different repository;
+- lists of objects with a unique identity field are keyed by it (`environment[name=LOG_LEVEL]`,
+  `defaultActions[type=forward]`, `targetGroups[arn=...]`); lists whose order means something
+  (`command`, `entryPoint`, `trafficSteps`) are keyed by position (`[0]`); every other list is a
+  multiset, compared without regard to order, whose items are named by their whole content
+  (`ingress[cidrBlocks=["0.0.0.0/0"],fromPort=443,protocol=tcp,toPort=443]`);
+- resources are keyed by logical name (roles applied), never by position; each has
+  `@resource` (its type, and its parent); the stack config is the pseudo resource
+  `stack-config` and the stack's outputs `stack-outputs`.
+
+Every leaf belongs to one *setting*, the unit the score counts (docs/parity.md): a resource's
+top-level property, a section key of the stack config or outputs, or, for resource tags, the
+tag key across the whole stack (`@tags.cost-center`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from parity.render import RenderedStack
 from shipyard.config.json_text import json_in
+from shipyard.config.load import LoadedStack
 
 ENV_TOKEN = "{env}"
-TYPE_KEY = "@type"
-PARENT_KEY = "@parent"
+RESOURCE_KEY = "@resource"
+TAGS_SETTING = "@tags"
+STACK_CONFIG = "stack-config"
+STACK_OUTPUTS = "stack-outputs"
+PSEUDO_RESOURCES = (STACK_CONFIG, STACK_OUTPUTS)
+LIVE, IDLE = "live", "idle"
+COLORS = ("blue", "green")
+# Fields that name an item of a list of objects, tried in this order; the first that every
+# item has, as a distinct string, keys the list.
+IDENTITY_FIELDS = ("name", "type", "arn", "targetGroupArn")
+# Lists whose order is part of their meaning: keyed by position, not compared as multisets.
+ORDERED_LISTS = frozenset({"command", "entryPoint", "trafficSteps"})
+SECURE = "[secret]"
+_COLOR = re.compile(r"(?<![A-Za-z0-9])(blue|green)(?![A-Za-z0-9])")
+# The id AWS appends to a load balancer's or target group's ARN suffix
+# (`targetgroup/web-blue-tg/73e2d6bc24d8a067`): generated per resource, like a physical name.
+_GENERATED_ID = re.compile(r"\b((?:targetgroup|app|net|listener)/[^/\s]+/)[0-9a-f]{16}\b")
+GENERATED_ID = "{id}"
 
 
 def env_pattern(env_names: Iterable[str]) -> re.Pattern[str]:
-    """Environment names as whole tokens: `prod` in `shipyard-prod`, not in `production`."""
+    """Environment names as whole tokens: `prod` in `shipyard-prod`, not in `production`;
+    the longest name wins where two overlap (`prod-eu` is not `prod`)."""
     names = sorted(set(env_names), key=len, reverse=True)
     alternatives = "|".join(re.escape(name) for name in names)
     return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
 
 
-def flatten_stack(stack: RenderedStack, env_names: Iterable[str]) -> dict[str, Any]:
-    """Every leaf of every resource, normalised, keyed by `<logical name>.<property path>`."""
-    pattern = env_pattern([*env_names, stack.stack])
-    leaves: dict[str, Any] = {}
+@dataclass
+class NormalisedStack:
+    """One environment's stack, ready to compare."""
+
+    env: str
+    tree: dict[str, dict[str, Any]]
+    leaves: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # leaf path -> setting
+    resource_settings: dict[str, str] = field(default_factory=dict)  # leaf path -> own setting
+    resource_of: dict[str, str] = field(default_factory=dict)  # leaf path -> resource
+    references: dict[str, list[str]] = field(default_factory=dict)  # leaf path -> other envs
+    names: dict[str, str] = field(default_factory=dict)  # resource -> logical name as deployed
+    types: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> color -> role
+
+
+class Normaliser:
+    """Normalises one environment's values: its own name, roles, lists, JSON, images."""
+
+    def __init__(self, env: str, env_names: Iterable[str]) -> None:
+        self.env = env
+        self.pattern = env_pattern([*env_names, env])
+
+    def value(self, value: Any, roles: Mapping[str, str] | None = None, key: str = "") -> Any:
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, float):
+            return int(value) if value.is_integer() else value
+        if isinstance(value, str):
+            parsed = json_in(value)
+            if parsed is not None:
+                return self.value(parsed, roles, key)
+            text = self.text(value, roles)
+            return split_image(text) if key == "image" else text
+        if isinstance(value, dict):
+            return {
+                self.text(str(k), roles): self.value(v, roles, str(k)) for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            items = [self.value(item, roles) for item in value]
+            if key in ORDERED_LISTS:
+                return {f"[{index}]": item for index, item in enumerate(items)}
+            keyed = keyed_by_identity(items)
+            return keyed if keyed is not None else items
+        return value
+
+    def text(self, value: str, roles: Mapping[str, str] | None = None) -> str:
+        own = self.pattern.sub(lambda m: ENV_TOKEN if m.group(0) == self.env else m.group(0), value)
+        if roles:
+            own = _COLOR.sub(lambda m: roles.get(m.group(0), m.group(0)), own)
+        return _GENERATED_ID.sub(rf"\g<1>{GENERATED_ID}", own)
+
+    def others_named(self, value: str) -> set[str]:
+        return {m.group(0) for m in self.pattern.finditer(value) if m.group(0) != self.env}
+
+
+def split_image(image: str) -> Any:
+    """`registry/repo:tag@sha256:...` as {repository, tag, digest} (the parts it has)."""
+    rest, _, digest = image.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    parts: dict[str, str] = {}
+    if colon > slash:
+        parts["repository"], parts["tag"] = rest[:colon], rest[colon + 1 :]
+    else:
+        parts["repository"] = rest
+    if digest:
+        parts["digest"] = digest
+    return parts
+
+
+def keyed_by_identity(items: list[Any]) -> dict[str, Any] | None:
+    if not items or not all(isinstance(i, dict) for i in items):
+        return None
+    for field_name in IDENTITY_FIELDS:
+        names = [item.get(field_name) for item in items]
+        if all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
+            return {
+                f"[{field_name}={item[field_name]}]": {
+                    k: v for k, v in item.items() if k != field_name
+                }
+                for item in items
+            }
+    return None
+
+
+def item_id(item: Any) -> str:
+    """A multiset item named by its whole content: `[fromPort=443,protocol=tcp,...]`."""
+    if isinstance(item, dict):
+        return "[" + ",".join(f"{k}={_compact(v)}" for k, v in sorted(item.items())) + "]"
+    return f"[{_compact(item)}]"
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def normalise_stack(
+    stack: RenderedStack,
+    env_names: Iterable[str],
+    loaded: LoadedStack | None = None,
+) -> NormalisedStack:
+    """One environment's rendered stack (and, when given, its stack config) as a tree and its
+    leaves. `env_names` are every environment a value might name."""
+    env = stack.stack
+    norm = Normaliser(env, env_names)
+    roles = _roles(loaded)
+    parents = {r["name"]: r["parent"] for r in stack.resources}
+    result = NormalisedStack(env=env, tree={}, roles=roles)
     for resource in stack.resources:
         name = resource["name"]
-        leaves[f"{name}.{TYPE_KEY}"] = resource["type"]
-        leaves[f"{name}.{PARENT_KEY}"] = resource["parent"]
-        for key, value in normalise(resource["inputs"], pattern).items():
-            _flatten(value, f"{name}.{key}", leaves)
-    return leaves
+        service_roles = roles.get(_service_of(name, parents, roles) or "")
+        key = norm.text(name, service_roles)
+        parent = resource["parent"]
+        shown_parent = norm.text(parent, service_roles) if parent else None
+        node = {
+            RESOURCE_KEY: resource["type"] + (f" (parent {shown_parent})" if shown_parent else "")
+        }
+        node.update(norm.value(resource["inputs"], service_roles))
+        result.tree[key] = node
+        result.names[key] = name
+        result.types[key] = resource["type"]
+    if loaded is not None:
+        result.tree[STACK_CONFIG] = _config_tree(loaded, norm, roles)
+        result.names[STACK_CONFIG] = STACK_CONFIG
+        result.types[STACK_CONFIG] = "shipyard:stack:Config"
+    outputs = _outputs_tree(stack.outputs, norm, roles)
+    if outputs:
+        result.tree[STACK_OUTPUTS] = outputs
+        result.names[STACK_OUTPUTS] = STACK_OUTPUTS
+        result.types[STACK_OUTPUTS] = "pulumi:pulumi:Stack"
+    for resource_key, node in result.tree.items():
+        pseudo = resource_key in PSEUDO_RESOURCES
+        for prop, value in node.items():
+            _flatten(value, resource_key, [prop], pseudo, norm, result)
+    return result
 
 
-def normalise(value: Any, pattern: re.Pattern[str]) -> Any:
-    """One value, normalised as the module docstring says."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    if isinstance(value, str):
-        parsed = json_in(value)
-        if parsed is not None:
-            return normalise(parsed, pattern)
-        return pattern.sub(ENV_TOKEN, value)
-    if isinstance(value, dict):
-        return {str(key): normalise(item, pattern) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        items = [normalise(item, pattern) for item in value]
-        keyed = _keyed_by_name(items)
-        if keyed is not None:
-            return keyed
-        return sorted(items, key=_canonical)
-    return value
-
-
-def _keyed_by_name(items: list[Any]) -> dict[str, Any] | None:
-    if not items or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
-        return None
-    names = [item["name"] for item in items]
-    if len(set(names)) != len(names):
-        return None
+def _roles(loaded: LoadedStack | None) -> dict[str, dict[str, str]]:
+    if loaded is None:
+        return {}
     return {
-        f"[name={item['name']}]": {k: v for k, v in item.items() if k != "name"} for item in items
+        service.name: {
+            service.active_color.value: LIVE,
+            service.active_color.other.value: IDLE,
+        }
+        for service in loaded.config.services
     }
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+def _service_of(
+    name: str, parents: Mapping[str, str | None], roles: Mapping[str, Any]
+) -> str | None:
+    """The service whose component this resource is, or is under (its parent chain)."""
+    seen: set[str] = set()
+    here: str | None = name
+    while here is not None and here not in seen:
+        if here in roles:
+            return here
+        seen.add(here)
+        here = parents.get(here)
+    return None
 
 
-def _flatten(value: Any, path: str, into: dict[str, Any]) -> None:
+def _config_tree(
+    loaded: LoadedStack, norm: Normaliser, roles: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    config = loaded.config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    config.pop("environment", None)
+    pulumi_config = config.pop("pulumiConfig", None)
+    tree: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "services" and isinstance(value, list):
+            tree[key] = {
+                f"[name={service['name']}]": norm.value(
+                    {k: v for k, v in service.items() if k != "name"},
+                    roles.get(service["name"]),
+                )
+                for service in value
+            }
+        else:
+            tree[key] = norm.value(value, None, key)
+    if pulumi_config:
+        # Verbatim Pulumi values: encrypted ones compare by presence, like every secret.
+        tree["pulumiConfig"] = {
+            key: SECURE if isinstance(v, dict) and "secure" in v else norm.value(v)
+            for key, v in pulumi_config.items()
+        }
+    return tree
+
+
+def _outputs_tree(
+    outputs: Mapping[str, Any], norm: Normaliser, roles: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in outputs.items():
+        if key == "services" and isinstance(value, dict):
+            tree[key] = {
+                norm.text(service): norm.value(entry, roles.get(service))
+                for service, entry in value.items()
+            }
+        else:
+            tree[key] = norm.value(value)
+    return tree
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
+
+
+def setting_of(resource: str, segments: list[str], pseudo: bool) -> tuple[str, str]:
+    """(the setting the score counts this leaf under, the setting within its resource)."""
+    if not pseudo:
+        own = join(resource, segments[0])
+        if segments[0] == "tags" and len(segments) > 1:
+            return join(TAGS_SETTING, segments[1]), own
+        return own, own
+    depth = 1
+    if len(segments) > 1:
+        depth = 3 if segments[1].startswith("[") and len(segments) > 2 else 2
+    path = resource
+    for segment in segments[:depth]:
+        path = join(path, segment)
+    return path, path
+
+
+def _flatten(
+    value: Any,
+    resource: str,
+    segments: list[str],
+    pseudo: bool,
+    norm: Normaliser,
+    into: NormalisedStack,
+) -> None:
     if isinstance(value, dict) and value:
         for key, item in value.items():
-            joiner = "" if key.startswith("[") else "."
-            _flatten(item, f"{path}{joiner}{key}", into)
-    elif isinstance(value, list) and value:
-        for index, item in enumerate(value):
-            _flatten(item, f"{path}[{index}]", into)
-    else:
-        into[path] = value
+            _flatten(item, resource, [*segments, key], pseudo, norm, into)
+        return
+    if isinstance(value, list) and value:
+        counts = Counter(item_id(item) for item in value)
+        first = {}
+        for item in value:
+            first.setdefault(item_id(item), item)
+        for ident, item in first.items():
+            copies = counts[ident]
+            shown = item if copies == 1 else [item] * copies
+            _leaf(shown, resource, [*segments, ident], pseudo, norm, into)
+        return
+    _leaf(value, resource, segments, pseudo, norm, into)
+
+
+def _leaf(
+    value: Any,
+    resource: str,
+    segments: list[str],
+    pseudo: bool,
+    norm: Normaliser,
+    into: NormalisedStack,
+) -> None:
+    path = resource
+    for segment in segments:
+        path = join(path, segment)
+    into.leaves[path] = value
+    into.resource_of[path] = resource
+    into.settings[path], into.resource_settings[path] = setting_of(resource, segments, pseudo)
+    named = set().union(*(norm.others_named(s) for s in [*segments, *_strings(value)]))
+    if named:
+        into.references[path] = sorted(named)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

@@ -9,6 +9,12 @@ rules:
     reason: prod runs twice staging's capacity
     owner: platform-team
     expires: 2027-06-30                  # optional; an expired rule declares nothing
+crossEnvironment:                 # values that may name another environment, each with a reason
+  - path: "web-*-task.containerDefinitions*[name=UPSTREAM_URL].value"
+    environment: staging                 # the environment whose value names another
+    references: [prod]                   # the environments it may name
+    reason: staging replays traffic against prod's read-only API
+    owner: api-team
 """
 
 from __future__ import annotations
@@ -121,12 +127,44 @@ class Rule(_Model):
         return f"expected {self.relation}, got {_show({e: values[e] for e in scaled})}"
 
 
+class Allowance(_Model):
+    """A value in one environment that may name another environment, on purpose."""
+
+    path: str
+    environment: str
+    references: list[str]
+    reason: str
+    owner: str
+    expires: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _filled(self) -> Allowance:
+        if not self.reason.strip() or not self.owner.strip():
+            raise ValueError("reason and owner must not be empty")
+        if not self.references:
+            raise ValueError("references must name at least one environment")
+        return self
+
+    def allows(self, path: str, env: str, named: str, today: dt.date) -> bool:
+        return (
+            env == self.environment
+            and named in self.references
+            and (self.expires is None or self.expires >= today)
+            and glob(self.path).match(path) is not None
+        )
+
+
 class ParityPolicy(_Model):
     """The whole of stacks/parity.yaml."""
 
     min_score: Annotated[float, Field(ge=0, le=100)] = DEFAULT_MIN_SCORE
     critical: list[str] = []
     rules: list[Rule] = []
+    cross_environment: list[Allowance] = []
+
+    def allowance_for(self, path: str, env: str, named: str, today: dt.date) -> Allowance | None:
+        """The allowance that lets env's value at path name another environment, if any."""
+        return next((a for a in self.cross_environment if a.allows(path, env, named, today)), None)
 
     @cached_property
     def _critical(self) -> re.Pattern[str] | None:
@@ -134,25 +172,29 @@ class ParityPolicy(_Model):
             return None
         return re.compile("|".join(f"(?:{glob(p).pattern})" for p in self.critical), re.DOTALL)
 
-    @cached_property
-    def _rules(self) -> re.Pattern[str] | None:
-        # One alternation, tried left to right: the first rule in the file that matches wins.
-        if not self.rules:
-            return None
-        return re.compile(
-            "|".join(f"(?P<r{i}>{glob(rule.path).pattern})" for i, rule in enumerate(self.rules)),
-            re.DOTALL,
-        )
-
     def is_critical(self, path: str) -> bool:
         return self._critical is not None and self._critical.match(path) is not None
 
+    def matcher(self, skip: frozenset[int] = frozenset()) -> RuleMatcher:
+        """Finds the rule for a path among the rules not in `skip` (catch-alls)."""
+        return RuleMatcher(self.rules, skip)
+
+
+class RuleMatcher:
+    """The first matching rule, by one alternation tried left to right: order in the file is
+    precedence."""
+
+    def __init__(self, rules: list[Rule], skip: frozenset[int]) -> None:
+        self.rules = rules
+        alternatives = [
+            f"(?P<r{i}>{glob(rule.path).pattern})" for i, rule in enumerate(rules) if i not in skip
+        ]
+        self._pattern = re.compile("|".join(alternatives), re.DOTALL) if alternatives else None
+
     def rule_for(self, path: str) -> tuple[int, Rule] | None:
-        """The first rule whose pattern matches, with its index: order in the file is
-        precedence."""
-        if self._rules is None:
+        if self._pattern is None:
             return None
-        match = self._rules.match(path)
+        match = self._pattern.match(path)
         if match is None or match.lastgroup is None:
             return None
         index = int(match.lastgroup[1:])

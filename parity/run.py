@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity.compare import Classification, Comparison, PathResult, compare
+from parity.compare import Classification, Comparison, Extra, PathResult, compare
 from parity.formats import mask_report
-from parity.normalise import env_pattern, flatten_stack
+from parity.normalise import normalise_stack
 from parity.policy import ABSENT, ParityPolicy, load_policy
 from parity.provenance import Provenance
 from parity.render import RenderedStack, render_stack
@@ -49,8 +49,13 @@ class ParityReport:
             reasons.append("no paths to compare: parity is n/a")
         elif score < self.min_score:
             reasons.append(f"parity {score:.2f}% is below the minimum {self.min_score:g}%")
+        for report in self.comparison.catch_alls:
+            reasons.append(f"rule {report.rule.path!r} is a catch-all: {report.detail}")
         for result in self.comparison.critical_failures:
-            reasons.append(f"critical path {result.path} is {result.classification.value}")
+            if result.references and result.rule is None and result.allowance is None:
+                reasons.append(f"critical path {result.path}: {result.reason}")
+            else:
+                reasons.append(f"critical path {result.path} is {result.classification.value}")
         return reasons
 
     @property
@@ -71,23 +76,27 @@ def run_parity(
         raise UsageError(f"parity compares two or more environments (got {', '.join(envs)})")
     policy_path = sources.stacks_dir / POLICY_FILE
     policy = load_policy(policy_path, sources.rel(policy_path))
+    known = sources.environments()
+    _check_allowances(policy, known, sources.rel(policy_path))
     min_score = options.min_score if options.min_score is not None else policy.min_score
     if not 0 <= min_score <= 100:
         raise UsageError(f"--min-score must be 0..100 (got {min_score:g})")
     loaded = {env: load_stack(sources, env) for env in envs}
     stacks = rendered or {env: render_stack(sources, env) for env in envs}
-    flat = {env: flatten_stack(stacks[env], envs) for env in envs}
-    stale = [file for file in plan_stack_files(sources, envs) if file.stale]
-    for file in stale:
-        # A hand edit of a generated file: what would deploy is not what was reviewed.
-        key = f"{STACK_FILE_PREFIX}{file.path}"
-        for env in envs:
-            flat[env][key] = file.first_difference() if env == file.env else GENERATED
+    names = sorted({*known, *envs})
+    normalised = {env: normalise_stack(stacks[env], names, loaded[env]) for env in envs}
+    extra = {}
+    for file in plan_stack_files(sources, envs):
+        if file.stale:
+            # A hand edit of a generated file: what would deploy is not what was reviewed.
+            key = f"{STACK_FILE_PREFIX}{file.path}"
+            values = {e: file.first_difference() if e == file.env else GENERATED for e in envs}
+            extra[key] = Extra(values=values, resource=key)
     today = options.today or dt.date.today()
-    comparison = compare(flat, _with_stack_files_critical(policy), today)
-    provenance = Provenance(sources, loaded, env_pattern(envs))
+    comparison = compare(normalised, _with_stack_files_critical(policy), today, extra)
+    provenance = Provenance(sources, loaded, {env: n.roles for env, n in normalised.items()})
     explained = {
-        r.path: provenance.explain(r.resource, r.values)
+        r.path: provenance.explain(r.path)
         for r in comparison.differences
         if not r.path.startswith(STACK_FILE_PREFIX)
     }
@@ -98,6 +107,17 @@ def run_parity(
         sources=explained,
         generated=today.isoformat(),
     )
+
+
+def _check_allowances(policy: ParityPolicy, known: list[str], policy_file: str) -> None:
+    """An allowance for an environment that does not exist allows nothing: say so."""
+    for index, allowance in enumerate(policy.cross_environment):
+        for env in [allowance.environment, *allowance.references]:
+            if env not in known:
+                raise UsageError(
+                    f"{policy_file}: crossEnvironment[{index}] names {env!r}, which is not an "
+                    f"environment (environments: {', '.join(known)}); fix the name"
+                )
 
 
 def _with_stack_files_critical(policy: ParityPolicy) -> ParityPolicy:
@@ -113,15 +133,29 @@ def difference_dict(report: ParityReport, result: PathResult) -> dict[str, Any]:
     return {
         "path": result.path,
         "resource": result.resource,
+        "setting": result.setting,
         "values": {env: show_value(v) for env, v in result.values.items()},
         "present": {env: v is not ABSENT for env, v in result.values.items()},
         "classification": result.classification.value,
         "critical": result.critical,
-        "rule": result.rule.path if result.rule else None,
-        "owner": result.rule.owner if result.rule else None,
+        "cross_environment": dict(result.references),
+        "rule": _rule_path(result),
+        "owner": _owner(result),
         "reason": result.reason,
         "source": report.sources.get(result.path),
     }
+
+
+def _rule_path(result: PathResult) -> str | None:
+    if result.allowance is not None:
+        return result.allowance.path
+    return result.rule.path if result.rule else None
+
+
+def _owner(result: PathResult) -> str | None:
+    if result.allowance is not None:
+        return result.allowance.owner
+    return result.rule.owner if result.rule else None
 
 
 def report_dict(report: ParityReport) -> dict[str, Any]:
@@ -137,7 +171,11 @@ def report_dict(report: ParityReport) -> dict[str, Any]:
             "min_score": report.min_score,
             "passed": report.passed,
             "failures": report.failures,
-            "totals": overall,
+            "totals": {
+                **overall,
+                "differences": len(comparison.differences),
+                "critical": len(comparison.critical_failures),
+            },
             "pairs": [
                 {"environments": [left, right], **tally.to_dict()}
                 for (left, right), tally in comparison.pairs.items()
@@ -145,9 +183,10 @@ def report_dict(report: ParityReport) -> dict[str, Any]:
             "resources": [
                 {
                     "name": name,
-                    "type": info["type"],
-                    "present": info["present"],
-                    **info["tally"].to_dict(),
+                    "type": info.type,
+                    "present": info.present,
+                    "names": info.names,
+                    **info.tally.to_dict(),
                 }
                 for name, info in comparison.resources.items()
             ],
