@@ -338,7 +338,6 @@ def _classify(
     present = [v for v in values.values() if v is not ABSENT]
     if len(present) == len(values) and all(_equal(v, present[0]) for v in present[1:]):
         klass = Classification.DECLARED if allowance else Classification.EQUAL
-        reason = allowance.reason if allowance else None
         return PathResult(
             path,
             resource,
@@ -347,7 +346,7 @@ def _classify(
             klass,
             critical,
             None,
-            reason,
+            allowance.reason if allowance else None,
             references=references,
             allowance=allowance,
         )

@@ -314,7 +314,7 @@ def _flatten(
         return
     if isinstance(value, list) and value:
         counts = Counter(item_id(item) for item in value)
-        first = {}
+        first: dict[str, Any] = {}
         for item in value:
             first.setdefault(item_id(item), item)
         for ident, item in first.items():
