@@ -8,23 +8,14 @@ from typing import Any
 import pytest
 
 from parity.compare import Classification, RuleState, compare
-from parity.normalise import flatten_stack
 from parity.policy import ParityPolicy
-from tests.unit.parity.helpers import stack
+from tests.unit.parity.helpers import normalised
 
 TODAY = dt.date(2026, 11, 28)
-ENVS = ["dev", "prod"]
 
-
-def flat(resources_by_env: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    envs = list(resources_by_env)
-    return {env: flatten_stack(stack(env, res), envs) for env, res in resources_by_env.items()}
-
-
-# Per environment: A is identical (4 paths: @type, @parent, port, protocol); B differs in one
-# of its 3 paths (@type, @parent, desiredCount); C exists only in prod (3 paths, all missing in
-# dev). 10 paths: 6 equal, 1 undeclared, 3 missing.
-STACKS = flat(
+# Settings: a.@resource, a.port, a.protocol (identical: 80.0 is 80); b.@resource (identical),
+# b.desiredCount (differs); c.@resource and c.x (prod only). 7 settings, 4 identical.
+STACKS = normalised(
     {
         "dev": {"a": {"port": 80, "protocol": "HTTP"}, "b": {"desiredCount": 1}},
         "prod": {
@@ -41,21 +32,18 @@ def policy(**doc: Any) -> ParityPolicy:
 
 
 def classes(result: Any) -> dict[str, str]:
-    return {
-        r.path: r.classification.value for r in result.results if r.classification.value != "equal"
-    }
+    return {r.path: r.classification.value for r in result.differences}
 
 
 def test_hand_computed_score_without_rules() -> None:
     result = compare(STACKS, policy(), TODAY)
     assert classes(result) == {
         "b.desiredCount": "undeclared",
-        "c.@type": "missing",
-        "c.@parent": "missing",
+        "c.@resource": "missing",
         "c.x": "missing",
     }
-    assert result.overall.total == 10
-    assert result.overall.score == 60.0
+    assert (result.overall.total, result.overall.identical, result.overall.undeclared) == (7, 4, 3)
+    assert result.overall.score == pytest.approx(57.14)
     assert result.overall.raw_identity == result.overall.score
 
 
@@ -65,44 +53,187 @@ def test_hand_computed_score_with_declared_differences() -> None:
         {"path": "c.*", "any": True, "reason": "prod only", "owner": "o"},
     ]
     result = compare(STACKS, policy(rules=rules), TODAY)
-    assert result.overall.declared == 4
+    assert result.overall.declared == 3
     assert result.overall.score == 100.0
-    assert result.overall.raw_identity == 60.0
+    assert result.overall.raw_identity == pytest.approx(57.14)
     declared = {r.path: r.reason for r in result.differences}
     assert declared["c.x"] == "prod only"
 
 
+def test_a_setting_counts_once_however_many_leaves_differ() -> None:
+    stacks = normalised(
+        {
+            "dev": {"tg": {"hc": {"path": "/a", "port": 1, "matcher": "200"}, "port": 80}},
+            "prod": {"tg": {"hc": {"path": "/b", "port": 2, "matcher": "201"}, "port": 80}},
+        }
+    )
+    result = compare(stacks, policy(), TODAY)
+    assert len(result.differences) == 3
+    # tg.@resource, tg.hc, tg.port: one undeclared setting of three.
+    assert (result.overall.total, result.overall.undeclared) == (3, 1)
+
+
+def test_a_tag_on_every_resource_is_one_setting() -> None:
+    def resources(tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+        return {f"r{i}": {"port": 80, "tags": tags} for i in range(10)}
+
+    stacks = normalised(
+        {"dev": resources({"team": "a"}), "prod": resources({"team": "a", "cost": "42"})}
+    )
+    result = compare(stacks, policy(), TODAY)
+    assert len(result.differences) == 10  # listed on every resource that carries it
+    # 10 x (@resource, port) + @tags.team + @tags.cost = 22 settings, one undeclared.
+    assert (result.overall.total, result.overall.undeclared) == (22, 1)
+
+
+def test_one_added_rule_in_an_unnamed_list_is_one_difference() -> None:
+    rule = {"cidrBlocks": ["0.0.0.0/0"], "protocol": "tcp"}
+    dev = [{**rule, "fromPort": 80, "toPort": 80}, {**rule, "fromPort": 9000, "toPort": 9000}]
+    prod = [{**rule, "fromPort": 443, "toPort": 443}, *dev]
+    stacks = normalised({"dev": {"sg": {"ingress": dev}}, "prod": {"sg": {"ingress": prod}}})
+    result = compare(stacks, policy(), TODAY)
+    assert classes(result) == {
+        'sg.ingress[cidrBlocks=["0.0.0.0/0"],fromPort=443,protocol=tcp,toPort=443]': "missing"
+    }
+
+
+def test_a_changed_port_is_not_excused_by_a_rule_for_another_item() -> None:
+    rule = {"cidrBlocks": ["0.0.0.0/0"], "protocol": "tcp"}
+    dev = [{**rule, "fromPort": 80, "toPort": 80}, {**rule, "fromPort": 9000, "toPort": 9000}]
+    prod = [
+        {**rule, "fromPort": 443, "toPort": 443},
+        dev[0],
+        {**rule, "fromPort": 9002, "toPort": 9002},
+    ]
+    stacks = normalised({"dev": {"sg": {"ingress": dev}}, "prod": {"sg": {"ingress": prod}}})
+    tls = {
+        "path": "sg.ingress[*fromPort=443,*]",
+        "values": {"dev": None},
+        "reason": "TLS",
+        "owner": "o",
+    }
+    result = compare(stacks, policy(rules=[tls]), TODAY)
+    assert sorted(classes(result).values()) == ["declared", "missing", "missing"]
+    open_ = [r.path for r in result.differences if not r.classification.matches]
+    assert [p.split("fromPort=")[1][:4] for p in sorted(open_)] == ["9000", "9002"]
+
+
 def test_pairwise_scores_are_worked_out_per_pair() -> None:
-    three = flat(
+    three = normalised(
         {
             "dev": {"a": {"v": 1, "w": 1}},
             "staging": {"a": {"v": 1, "w": 2}},
             "prod": {"a": {"v": 2, "w": 2}},
         }
     )
-    # 4 paths: @type, @parent equal; v (1,1,2) and w (1,2,2) undeclared.
+    # 3 settings: a.@resource identical; v (1,1,2) and w (1,2,2) undeclared.
     result = compare(three, policy(), TODAY)
-    assert result.overall.score == 50.0
-    # dev~staging: v equal, w differs -> 3/4; staging~prod: w equal, v differs -> 3/4;
-    # dev~prod: both differ -> 2/4.
+    assert result.overall.score == pytest.approx(33.33)
     assert {pair: tally.score for pair, tally in result.pairs.items()} == {
-        ("dev", "staging"): 75.0,
-        ("dev", "prod"): 50.0,
-        ("staging", "prod"): 75.0,
+        ("dev", "staging"): pytest.approx(66.67),
+        ("dev", "prod"): pytest.approx(33.33),
+        ("staging", "prod"): pytest.approx(66.67),
     }
+
+
+def test_editing_prod_does_not_move_the_dev_staging_score() -> None:
+    rule = {
+        "path": "a.level",
+        "values": {"dev": "debug", "staging": "info", "prod": "info"},
+        "reason": "debug in dev",
+        "owner": "o",
+    }
+
+    def run(prod_level: str) -> Any:
+        stacks = normalised(
+            {
+                "dev": {"a": {"level": "debug"}},
+                "staging": {"a": {"level": "info"}},
+                "prod": {"a": {"level": prod_level}},
+            }
+        )
+        return compare(stacks, policy(rules=[rule]), TODAY)
+
+    good, edited = run("info"), run("warn")
+    assert edited.overall.undeclared == 1 and good.overall.undeclared == 0
+    assert edited.pairs[("dev", "staging")] == good.pairs[("dev", "staging")]
+    assert edited.pairs[("staging", "prod")].undeclared == 1
 
 
 def test_per_resource_scores() -> None:
     result = compare(STACKS, policy(), TODAY)
-    scores = {name: info["tally"].score for name, info in result.resources.items()}
-    assert scores == {"a": 100.0, "b": pytest.approx(66.67), "c": 0.0}
-    assert result.resources["c"]["present"] == {"dev": False, "prod": True}
+    scores = {name: info.tally.score for name, info in result.resources.items()}
+    assert scores == {"a": 100.0, "b": 50.0, "c": 0.0}
+    assert result.resources["c"].present == {"dev": False, "prod": True}
 
 
-def test_no_paths_means_no_score() -> None:
-    result = compare({"dev": {}, "prod": {}}, policy(), TODAY)
+def test_no_settings_means_no_score() -> None:
+    result = compare(normalised({"dev": {}, "prod": {}}), policy(), TODAY)
     assert result.overall.score is None
     assert result.overall.raw_identity is None
+
+
+def test_a_value_naming_another_environment_is_critical_even_where_a_rule_allows_any() -> None:
+    stacks = normalised(
+        {
+            "staging": {"web": {"APP_ENV": "staging", "port": 80}},
+            "prod": {"web": {"APP_ENV": "staging", "port": 80}},
+        }
+    )
+    anything = {"path": "web.*", "any": True, "reason": "r", "owner": "o"}
+    result = compare(stacks, policy(rules=[anything]), TODAY)
+    (difference,) = result.differences
+    assert difference.path == "web.APP_ENV"
+    assert difference.values == {"staging": "{env}", "prod": "staging"}
+    assert difference.classification is Classification.UNDECLARED
+    assert difference.critical and difference.references == {"prod": ["staging"]}
+    assert difference.reason is not None and difference.reason.startswith("prod names staging")
+    assert result.critical_failures == [difference]
+
+
+def test_a_reference_shared_by_every_compared_environment_is_still_caught() -> None:
+    # dev and prod both read staging's value: equal to each other, named all the same.
+    stacks = normalised(
+        {"dev": {"w": {"db": "db.staging.internal"}}, "prod": {"w": {"db": "db.staging.internal"}}}
+    )
+    result = compare(stacks, policy(), TODAY)
+    assert [r.path for r in result.critical_failures] == ["w.db"]
+    assert result.overall.undeclared == 1
+
+
+def test_an_allowance_declares_exactly_the_reference_it_names() -> None:
+    stacks = normalised(
+        {
+            "staging": {"w": {"upstream": "https://api.prod.example.com"}},
+            "prod": {"w": {"upstream": "https://api.{env}.example.com"}},
+        }
+    )
+    allowance = {
+        "path": "w.upstream",
+        "environment": "staging",
+        "references": ["prod"],
+        "reason": "staging replays against prod's read-only API",
+        "owner": "api-team",
+    }
+    allowed = compare(stacks, policy(crossEnvironment=[allowance]), TODAY)
+    (difference,) = allowed.differences
+    assert difference.classification is Classification.DECLARED
+    assert difference.reason == "staging replays against prod's read-only API"
+    for wrong in ({"environment": "dev"}, {"references": ["dev"]}, {"path": "w.other"}):
+        result = compare(stacks, policy(crossEnvironment=[{**allowance, **wrong}]), TODAY)
+        assert [r.path for r in result.critical_failures] == ["w.upstream"], wrong
+
+
+def test_a_catch_all_rule_declares_nothing_and_says_so() -> None:
+    rules = [{"path": "*", "any": True, "reason": "everything", "owner": "o"}]
+    result = compare(STACKS, policy(rules=rules), TODAY)
+    assert result.overall.score == compare(STACKS, policy(), TODAY).overall.score
+    (report,) = result.catch_alls
+    assert report.state is RuleState.CATCH_ALL
+    assert "declares nothing" in report.detail
+    # A broad but honest rule is not a catch-all.
+    narrow = compare(STACKS, policy(rules=[{**rules[0], "path": "c.*"}]), TODAY)
+    assert narrow.catch_alls == []
 
 
 @pytest.mark.parametrize(
@@ -122,7 +253,7 @@ def test_no_paths_means_no_score() -> None:
 def test_each_relation_kind(
     relation: dict[str, Any], values: tuple[Any, Any], declared: bool
 ) -> None:
-    stacks = flat({"dev": {"r": {"n": values[0]}}, "prod": {"r": {"n": values[1]}}})
+    stacks = normalised({"dev": {"r": {"n": values[0]}}, "prod": {"r": {"n": values[1]}}})
     rule = {"path": "r.n", "reason": "why", "owner": "team", **relation}
     result = compare(stacks, policy(rules=[rule]), TODAY)
     (difference,) = result.differences
@@ -133,23 +264,27 @@ def test_each_relation_kind(
         assert difference.reason is not None and difference.reason.startswith("rule broken (")
 
 
+def test_a_string_and_a_number_are_different_values() -> None:
+    stacks = normalised({"dev": {"t": {"cpu": "512"}}, "prod": {"t": {"cpu": 512}}})
+    assert classes(compare(stacks, policy(), TODAY)) == {"t.cpu": "undeclared"}
+
+
 def test_values_null_declares_a_path_absent() -> None:
-    stacks = flat({"dev": {"r": {}}, "prod": {"r": {"cert": "arn:aws:acm:x"}}})
+    stacks = normalised({"dev": {"r": {"x": 1}}, "prod": {"r": {"x": 1, "cert": "arn:aws:acm:x"}}})
     rule = {"path": "r.cert", "values": {"dev": None}, "reason": "TLS in prod", "owner": "o"}
     result = compare(stacks, policy(rules=[rule]), TODAY)
-    # dev's empty inputs flatten to nothing; r.cert is absent there.
     assert [d.classification for d in result.differences] == [Classification.DECLARED]
 
 
 def test_a_missing_path_not_allowed_by_its_rule_stays_missing() -> None:
-    stacks = flat({"dev": {"r": {}}, "prod": {"r": {"n": 1}}})
+    stacks = normalised({"dev": {"r": {"x": 1}}, "prod": {"r": {"x": 1, "n": 1}}})
     rule = {"path": "r.n", "oneOf": [1], "reason": "why", "owner": "o"}
     result = compare(stacks, policy(rules=[rule]), TODAY)
     assert [d.classification for d in result.differences] == [Classification.MISSING]
 
 
 def test_an_expired_rule_declares_nothing() -> None:
-    stacks = flat({"dev": {"r": {"n": 1}}, "prod": {"r": {"n": 2}}})
+    stacks = normalised({"dev": {"r": {"n": 1}}, "prod": {"r": {"n": 2}}})
     rule = {"path": "r.n", "any": True, "reason": "temp", "owner": "o", "expires": "2026-11-27"}
     result = compare(stacks, policy(rules=[rule]), TODAY)
     (difference,) = result.differences
@@ -193,7 +328,7 @@ def test_critical_paths_fail_only_when_not_declared() -> None:
 
 
 def test_globs_treat_brackets_literally() -> None:
-    stacks = flat(
+    stacks = normalised(
         {
             "dev": {"t": {"env": [{"name": "LOG", "value": "debug"}]}},
             "prod": {"t": {"env": [{"name": "LOG", "value": "info"}]}},
