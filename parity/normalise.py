@@ -249,8 +249,7 @@ def _config_tree(
         if key == "services" and isinstance(value, list):
             tree[key] = {
                 f"[name={service['name']}]": norm.value(
-                    {k: v for k, v in service.items() if k != "name"},
-                    roles.get(service["name"]),
+                    _as_container(service), roles.get(service["name"])
                 )
                 for service in value
             }
@@ -263,6 +262,20 @@ def _config_tree(
             for key, v in pulumi_config.items()
         }
     return tree
+
+
+def _as_container(service: dict[str, Any]) -> dict[str, Any]:
+    """A service's config with its environment and secrets shaped as the container definition
+    holds them (`environment[name=LOG_LEVEL].value`), so one rule covers the variable both where
+    it is set and where it lands."""
+    shaped = {k: v for k, v in service.items() if k != "name"}
+    shaped["environment"] = [
+        {"name": k, "value": v} for k, v in (service.get("environment") or {}).items()
+    ]
+    shaped["secrets"] = [
+        {"name": k, "valueFrom": v} for k, v in (service.get("secrets") or {}).items()
+    ]
+    return shaped
 
 
 def _outputs_tree(

@@ -65,11 +65,11 @@ def test_an_undeclared_change_on_a_critical_path_fails_even_above_the_minimum(
     assert result.code == 1
     report = json.loads(result.out)
     assert report["score"] >= 90
-    assert "critical path api-blue-tg.healthCheck.path is undeclared" in report["failures"]
-    diff = next(d for d in report["differences"] if d["path"] == "api-blue-tg.healthCheck.path")
+    assert "critical path api-live-tg.healthCheck.path is undeclared" in report["failures"]
+    diff = next(d for d in report["differences"] if d["path"] == "api-live-tg.healthCheck.path")
     assert diff["values"] == {"dev": "/healthz", "staging": "/ready", "prod": "/healthz"}
     assert diff["source"]["staging"] == "stacks/staging.yaml: services[name=api].healthCheck.path"
-    assert result.err.startswith("shipyard: parity check failed: critical path api-blue-tg")
+    assert result.err.startswith("shipyard: parity check failed: critical path api-idle-tg")
 
 
 def test_below_the_minimum_score_fails_with_the_reason(
@@ -97,7 +97,7 @@ def test_a_hand_edited_stack_file_is_an_undeclared_critical_difference(
     assert diff["values"]["prod"] == "first differing key: config.shipyard:alarms.http5xxCount"
     assert diff["values"]["dev"] == "generated from stacks/"
     # The edit also shows in the rendered resources, breaking the declared 5xx rule.
-    alarm = next(d for d in report["differences"] if d["path"] == "web-alarms-blue-5xx.threshold")
+    alarm = next(d for d in report["differences"] if d["path"] == "web-alarms-live-5xx.threshold")
     assert alarm["classification"] == "undeclared"
     assert alarm["reason"].startswith("rule broken (expected")
 
@@ -144,6 +144,16 @@ def test_expired_and_stale_rules_are_reported(
         (
             "rules:\n  - path: x\n    ratio: {dev: 0}\n    reason: r\n    owner: o\n",
             "stacks/parity.yaml: rules[0].ratio.dev: must be greater than 0",
+        ),
+        (
+            "crossEnvironment:\n  - path: x\n    environment: prod\n    references: [stagin]\n"
+            "    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: crossEnvironment[0] names 'stagin', which is not an environment",
+        ),
+        (
+            "crossEnvironment:\n  - path: x\n    environment: prod\n    references: []\n"
+            "    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: crossEnvironment[0]: references must name at least one",
         ),
     ],
 )
