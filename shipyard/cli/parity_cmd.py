@@ -52,18 +52,22 @@ def parity(
 ) -> None:
     """Score how alike the environments are, and explain every difference.
 
-    Renders each environment's stack under Pulumi mocks, normalises it (environment names
-    become {env}, secrets compare by presence, lists are keyed by name or sorted), and
-    compares every leaf path across all environments and each pair. A difference is
-    declared when a live rule in stacks/parity.yaml allows it, undeclared otherwise; a path
-    only some environments have is missing. A hand-edited Pulumi.<env>.yaml is an undeclared
-    critical difference.
+    Renders each environment's stack under Pulumi mocks and loads its stack config,
+    normalises both (each stack's own name becomes {env}; colors become live/idle roles;
+    lists are keyed by name or compared as multisets; JSON and image tags are split out),
+    and compares every pair of environments with deepdiff. A difference is declared when a
+    live rule in stacks/parity.yaml allows it, undeclared otherwise; a path only some
+    environments have is missing. A value that names another environment (prod reading
+    staging's secret) is undeclared and critical unless a crossEnvironment allowance covers
+    it. A hand-edited Pulumi.<env>.yaml is an undeclared critical difference.
 
     \b
-    parity = (equal + declared) / all paths;  raw identity = equal / all paths
+    parity = (identical + declared) / settings;  raw identity = identical / settings
+    (a setting: a resource property, a tag key, a stack-config key, an output; docs/parity.md)
 
-    Exit 0 when parity >= the minimum and no critical path differs undeclared; 1 otherwise
-    (the reasons are listed); 2 on bad input. Default: every environment in stacks/.
+    Exit 0 when parity >= the minimum, no critical path differs undeclared and no rule is a
+    catch-all; 1 otherwise (the reasons are listed); 2 on bad input. Default: every
+    environment in stacks/.
 
     \b
     Examples:
