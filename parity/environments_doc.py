@@ -38,7 +38,9 @@ def render_environments_doc(report: dict[str, Any]) -> str:
         "",
         f"Parity {score_text(report['score'])} (raw identity "
         f"{score_text(report['raw_identity'])}, minimum {report['min_score']:g}%) over "
-        f"{report['totals']['paths']} compared paths.",
+        f"{report['totals']['settings']} settings: {report['totals']['identical']} identical, "
+        f"{report['totals']['declared']} declared, {report['totals']['undeclared']} undeclared "
+        "(docs/parity.md explains the score).",
         "",
         "| pair | parity | raw identity |",
         "|---|---|---|",
