@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,22 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def container_ids(tree: Any) -> list[int]:
+    """The id of every mapping and list in a parsed document, once per place it appears: a
+    repeated id is one object reachable from two places, so editing one edits the other."""
+    found: list[int] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.append(id(node))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            found.append(id(node))
+            stack.extend(node)
+    return found
 
 
 class CliResult:

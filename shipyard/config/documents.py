@@ -7,6 +7,11 @@ two guards it lacks. Aliases may not expand a document by more than MAX_ALIAS_EX
 validation then walks for minutes and gigabytes. And a mapping may not repeat a key: YAML says
 keys are unique (https://yaml.org/spec/1.2.2/#3211-nodes), PyYAML silently keeps the last.
 Both checks run on the composed node graph, before anything is constructed or expanded.
+
+PyYAML constructs an anchored node once and hands every alias of it (and every `<<:` merge of
+it) that same object, so editing one service's aliased health check would edit every service
+that aliases it. `parse_yaml` returns a tree that shares nothing: each use of an anchor is a copy
+of its own (the alias guard above bounds how big the copies can grow).
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def parse_yaml(text: str, name: str) -> Any:
         if node is None:
             return None
         _NodeCheck(name).run(node)
-        return loader.construct_document(node)
+        return unshared(loader.construct_document(node))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
@@ -70,6 +75,24 @@ def parse_yaml(text: str, name: str) -> Any:
         raise ConfigError(name, "", "nested too deeply to read; flatten the document") from None
     finally:
         loader.dispose()
+
+
+def unshared(value: Any) -> Any:
+    """A copy of a parsed document in which no mapping or list is reachable from two places.
+
+    Unlike copy.deepcopy, which remembers what it copied and so keeps shared objects shared,
+    every occurrence is copied afresh. Scalars (strings, numbers, dates) are immutable and kept.
+    The document must be acyclic (parse_yaml refuses an alias inside its own anchor).
+    """
+    if isinstance(value, dict):
+        return {key: unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unshared(item) for item in value]
+    if isinstance(value, tuple):  # !!pairs and !!omap: tuples of a key and any value
+        return tuple(unshared(item) for item in value)
+    if isinstance(value, set):  # !!set: hashable, so immutable, members
+        return set(value)
+    return value
 
 
 def parse_mapping(text: str, name: str, expected: str = "a mapping of keys") -> dict[str, Any]:

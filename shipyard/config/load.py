@@ -7,7 +7,6 @@ key by key, `services` merge by `name`, other lists and scalars replace, and `nu
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import jinja2
 from pydantic import ValidationError
 
-from shipyard.config.documents import load_mapping, parse_mapping
+from shipyard.config.documents import load_mapping, parse_mapping, unshared
 from shipyard.config.errors import explain_validation_error
 from shipyard.config.model import StackConfig
 from shipyard.config.template import MAX_OUTPUT, BoundedSandbox, TemplateTooLarge
@@ -184,28 +183,38 @@ def _template_line(sources: StackSources, exc: BaseException) -> tuple[str, str]
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any], overlay_name: str) -> dict[str, Any]:
-    """Deep-merge overlay over base without mutating either."""
-    return _merge_map(copy.deepcopy(base), overlay, overlay_name, "")
+    """Deep-merge overlay over base into a new document.
+
+    Neither input changes, and the result shares no mapping or list with them or within itself
+    (each is built afresh, see documents.unshared), so setting a key for one service can never
+    set it for another that the template wrote with the same YAML anchor.
+    """
+    return _merge_map(base, overlay, overlay_name, "")
 
 
 def _merge_map(
-    into: dict[str, Any], overlay: dict[str, Any], name: str, path: str
+    base: dict[str, Any], overlay: dict[str, Any], name: str, path: str
 ) -> dict[str, Any]:
-    for key, value in overlay.items():
+    merged: dict[str, Any] = {}
+    for key in [*base, *(key for key in overlay if key not in base)]:
+        if key not in overlay:
+            merged[key] = unshared(base[key])
+            continue
+        value, under = overlay[key], base.get(key)
         where = f"{path}.{key}" if path else str(key)
         if value is None:
-            into.pop(key, None)
-        elif key in KEYED_LISTS and isinstance(value, list) and isinstance(into.get(key), list):
-            into[key] = _merge_keyed(into[key], value, KEYED_LISTS[key], name, where)
-        elif isinstance(value, dict) and isinstance(into.get(key), dict):
-            into[key] = _merge_map(into[key], value, name, where)
+            continue  # null removes the key
+        if key in KEYED_LISTS and isinstance(value, list) and isinstance(under, list):
+            merged[key] = _merge_keyed(under, value, KEYED_LISTS[key], name, where)
+        elif isinstance(value, dict) and isinstance(under, dict):
+            merged[key] = _merge_map(under, value, name, where)
         else:
-            into[key] = copy.deepcopy(value)
-    return into
+            merged[key] = unshared(value)
+    return merged
 
 
 def _merge_keyed(base: list[Any], overlay: list[Any], key: str, name: str, path: str) -> list[Any]:
-    merged = list(base)
+    merged = [unshared(item) for item in base]
     for index, item in enumerate(overlay):
         if not isinstance(item, dict) or key not in item:
             raise ConfigError(
@@ -218,7 +227,7 @@ def _merge_keyed(base: list[Any], overlay: list[Any], key: str, name: str, path:
             None,
         )
         if match is None:
-            merged.append(copy.deepcopy(item))
+            merged.append(unshared(item))
         else:
             merged[match] = _merge_map(merged[match], item, name, f"{path}[{index}]")
     return merged

@@ -8,6 +8,7 @@ When a rollout ends, the service's `activeColor` and `versions` are written into
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,21 @@ def _yaml() -> Any:
     yaml.width = 4096  # never fold a long value (ARNs)
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
+
+
+def _references(tree: Any, target: object) -> int:
+    """How many places in a round-trip document hold this very object (aliases and merged keys
+    each count); the guarded loader has refused recursive aliases, so the walk ends."""
+    count = 0
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        count += node is target
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 def record_live(
@@ -62,6 +78,10 @@ def record_live(
     entry["activeColor"] = active.value
     if entry.get("versions") is None:
         entry["versions"] = CommentedMap()
+    elif _references(doc, entry["versions"]) > 1:
+        # A YAML alias or `<<:` merge shares this mapping with another service: give this
+        # service a copy of its own, or recording its versions would record them for both.
+        entry["versions"] = copy.deepcopy(entry["versions"])
     for color in Color:
         version = versions.get(color)
         if version:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 
 from components.network import availability_zones, subnet_cidrs
 from shipyard.config.load import merge
 from shipyard.config.model import Network
 from shipyard.errors import ConfigError
+from tests.conftest import container_ids
 
 BASE = {
     "region": "us-east-1",
@@ -59,6 +63,42 @@ def test_merge_mutates_neither_document() -> None:
     merge(BASE, overlay, "dev.yaml")
     assert repr(BASE) == snapshot_base
     assert repr(overlay) == snapshot_overlay
+
+
+def test_merge_changes_neither_input_and_shares_no_node_with_them() -> None:
+    check = {"path": "/healthz", "matcher": "200", "codes": [200]}
+    flags = {"FEATURE_X": "on"}
+    base: dict[str, Any] = {
+        "services": [
+            {"name": "web", "healthCheck": check, "environment": {"LOG_LEVEL": "info"}},
+            {"name": "api", "healthCheck": check},
+        ],
+        "tags": {"team": "web", "cost": "1"},
+    }
+    overlay: dict[str, Any] = {
+        "services": [
+            {"name": "web", "healthCheck": {"path": "/ready", "codes": None}, "environment": flags},
+            {"name": "api", "environment": flags},
+            {"name": "worker", "healthCheck": check},
+        ],
+        "tags": {"cost": None},
+        "deploy": {"trafficSteps": [100]},
+    }
+    base_before, overlay_before = copy.deepcopy(base), copy.deepcopy(overlay)
+
+    merged = merge(base, overlay, "prod.yaml")
+
+    assert base == base_before and overlay == overlay_before
+    assert base["services"][0]["healthCheck"] is base["services"][1]["healthCheck"]
+    web, api, worker = merged["services"]
+    assert web["healthCheck"] == {"path": "/ready", "matcher": "200"}
+    assert api["healthCheck"] == worker["healthCheck"] == check
+    assert web["environment"] == {"LOG_LEVEL": "info", "FEATURE_X": "on"}
+    assert api["environment"] == flags
+    assert merged["tags"] == {"team": "web"}
+    inside = container_ids(merged)
+    assert len(inside) == len(set(inside)), "a node appears twice in the merged document"
+    assert not set(inside) & set(container_ids(base) + container_ids(overlay))
 
 
 def test_a_service_entry_without_a_name_is_an_error_naming_its_index() -> None:

@@ -45,3 +45,45 @@ def test_a_result_that_does_not_validate_changes_nothing(project: StackSources) 
     with pytest.raises(ConfigError, match="versions.blue"):
         record_live(project, "dev", "web", Color.BLUE, {Color.BLUE: "not a tag!"})
     assert snapshot(project.root) == files
+
+
+ALIASED_VERSIONS = {
+    "alias": (
+        "  - name: web\n"
+        "    activeColor: green\n"
+        "    versions: &v\n"
+        "      blue: v1\n"
+        "      green: v2\n"
+        "  - name: api\n"
+        "    versions: *v\n"
+    ),
+    "merge key": (
+        "  - name: web\n"
+        "    activeColor: green\n"
+        "    <<: &shared\n"
+        "      versions:\n"
+        "        blue: v1\n"
+        "        green: v2\n"
+        "  - name: api\n"
+        "    <<: *shared\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("services", ALIASED_VERSIONS.values(), ids=list(ALIASED_VERSIONS))
+def test_recording_one_service_leaves_another_that_aliases_its_versions(
+    project: StackSources, services: str
+) -> None:
+    project.overlay("dev").write_text(f"network:\n  natGateways: 0\nservices:\n{services}")
+    before = {s.name: s.versions for s in load_stack(project, "dev").config.services}
+    assert before["web"] == before["api"]
+
+    record_live(project, "dev", "web", Color.BLUE, {Color.BLUE: "v3", Color.GREEN: None})
+    after = {s.name: s.versions for s in load_stack(project, "dev").config.services}
+    assert (after["web"].blue, after["web"].green) == ("v3", "v2")
+    assert after["api"] == before["api"]
+
+    record_live(project, "dev", "api", Color.GREEN, {Color.GREEN: "v4"})
+    after = {s.name: s.versions for s in load_stack(project, "dev").config.services}
+    assert (after["web"].blue, after["web"].green) == ("v3", "v2")
+    assert (after["api"].blue, after["api"].green) == ("v1", "v4")

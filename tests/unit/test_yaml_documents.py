@@ -21,7 +21,7 @@ from shipyard.config.model import Color
 from shipyard.config.record import record_live
 from shipyard.errors import ConfigError
 from smoke import load_spec
-from tests.conftest import CliResult, snapshot
+from tests.conftest import CliResult, container_ids, snapshot
 
 # Nine levels of nine: 9^9 (387 million) strings from about 500 bytes, under a key that takes
 # any value, so nothing but the alias guard stops the expansion.
@@ -142,6 +142,25 @@ def test_a_duplicate_key_names_both_lines_and_writes_nothing(
 def test_a_merge_key_overridden_by_the_mapping_is_not_a_duplicate() -> None:
     doc = documents.parse_yaml("base: &b {a: 1, b: 2}\nuse:\n  <<: *b\n  a: 3\n", "x.yaml")
     assert doc["use"] == {"a": 3, "b": 2}
+
+
+def test_every_use_of_an_anchor_is_a_copy_of_its_own() -> None:
+    doc = documents.parse_yaml(
+        "web: {healthCheck: &hc {path: /healthz, codes: [200, 204]}}\n"
+        "api: {healthCheck: *hc}\n"
+        "worker:\n  <<: *hc\n  path: /work\n"
+        "steps: [&s [10, 100], *s]\n",
+        "x.yaml",
+    )
+    assert doc["api"]["healthCheck"] == doc["web"]["healthCheck"]
+    ids = container_ids(doc)
+    assert len(ids) == len(set(ids)), "an alias shares a node with its anchor"
+    doc["web"]["healthCheck"]["path"] = "/ready"
+    doc["web"]["healthCheck"]["codes"].append(500)
+    doc["steps"][0].append(1000)
+    assert doc["api"]["healthCheck"] == {"path": "/healthz", "codes": [200, 204]}
+    assert doc["worker"] == {"path": "/work", "codes": [200, 204]}
+    assert doc["steps"][1] == [10, 100]
 
 
 def test_a_duplicate_in_the_template_names_the_template(
