@@ -118,6 +118,11 @@ def _check_allowances(policy: ParityPolicy, known: list[str], policy_file: str) 
                     f"{policy_file}: crossEnvironment[{index}] names {env!r}, which is not an "
                     f"environment (environments: {', '.join(known)}); fix the name"
                 )
+        if allowance.environment in allowance.references:
+            raise UsageError(
+                f"{policy_file}: crossEnvironment[{index}]: {allowance.environment} references "
+                "itself; its own name is never a cross-environment reference: remove it"
+            )
 
 
 def _with_stack_files_critical(policy: ParityPolicy) -> ParityPolicy:

@@ -155,6 +155,11 @@ def test_expired_and_stale_rules_are_reported(
             "    reason: r\n    owner: o\n",
             "stacks/parity.yaml: crossEnvironment[0]: references must name at least one",
         ),
+        (
+            "crossEnvironment:\n  - path: x\n    environment: prod\n    references: [prod]\n"
+            "    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: crossEnvironment[0]: prod references itself",
+        ),
     ],
 )
 def test_malformed_parity_file_exits_2_naming_file_and_path(
