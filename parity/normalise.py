@@ -91,9 +91,17 @@ class NormalisedStack:
 class Normaliser:
     """Normalises one environment's values: its own name, roles, lists, JSON, images."""
 
-    def __init__(self, env: str, env_names: Iterable[str]) -> None:
+    def __init__(self, env: str, env_names: Iterable[str], keep: Iterable[str] = ()) -> None:
         self.env = env
-        self.pattern = env_pattern([*env_names, env])
+        # Words kept whole (service names: `dev-portal` names no environment, `blue-api` no
+        # color), tried before environment names and colors at each position.
+        kept = "|".join(re.escape(w) for w in sorted(set(keep), key=len, reverse=True))
+        keep_first = (
+            rf"(?<![A-Za-z0-9])(?P<keep>{kept})(?![A-Za-z0-9])|" if kept else r"(?P<keep>(?!))|"
+        )
+        names = env_pattern([*env_names, env]).pattern
+        self.pattern = re.compile(keep_first + names)
+        self.colors = re.compile(keep_first + _COLOR.pattern)
 
     def value(self, value: Any, roles: Mapping[str, str] | None = None, key: str = "") -> Any:
         if isinstance(value, bool) or value is None:
@@ -119,13 +127,20 @@ class Normaliser:
         return value
 
     def text(self, value: str, roles: Mapping[str, str] | None = None) -> str:
-        own = self.pattern.sub(lambda m: ENV_TOKEN if m.group(0) == self.env else m.group(0), value)
+        own = self.pattern.sub(
+            lambda m: ENV_TOKEN if m.group(0) == self.env and not m["keep"] else m.group(0),
+            value,
+        )
         if roles:
-            own = _COLOR.sub(lambda m: roles.get(m.group(0), m.group(0)), own)
+            own = self.colors.sub(lambda m: m.group(0) if m["keep"] else roles[m.group(0)], own)
         return _GENERATED_ID.sub(rf"\g<1>{GENERATED_ID}", own)
 
     def others_named(self, value: str) -> set[str]:
-        return {m.group(0) for m in self.pattern.finditer(value) if m.group(0) != self.env}
+        return {
+            m.group(0)
+            for m in self.pattern.finditer(value)
+            if m.group(0) != self.env and not m["keep"]
+        }
 
 
 def split_image(image: str) -> Any:
@@ -179,8 +194,8 @@ def normalise_stack(
     """One environment's rendered stack (and, when given, its stack config) as a tree and its
     leaves. `env_names` are every environment a value might name."""
     env = stack.stack
-    norm = Normaliser(env, env_names)
     roles = _roles(loaded)
+    norm = Normaliser(env, env_names, keep=roles)
     parents = {r["name"]: r["parent"] for r in stack.resources}
     result = NormalisedStack(env=env, tree={}, roles=roles)
     for resource in stack.resources:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from parity.normalise import normalise_stack, split_image
+from parity.normalise import Normaliser, normalise_stack, split_image
 from parity.render import SECRET
 from shipyard.config.load import StackSources, load_stack
 from tests.unit.parity.helpers import ENVS, stack
@@ -165,3 +165,12 @@ def test_colors_become_roles_and_the_stack_config_is_a_pseudo_resource(
     )
     assert dev.leaves["stack-outputs.services.web.weights.live"] == 100
     assert dev.references == {} and staging.references == {}
+
+
+def test_a_service_named_like_an_environment_or_a_color_is_kept_whole() -> None:
+    norm = Normaliser("prod", ENVS, keep=["dev-portal", "blue-api"])
+    assert norm.text("shipyard-prod-dev-portal") == "shipyard-{env}-dev-portal"
+    assert norm.others_named("shipyard-prod-dev-portal") == set()
+    assert norm.others_named("shipyard-dev-portal-dev") == {"dev"}
+    roles = {"blue": "live", "green": "idle"}
+    assert norm.text("blue-api-green-tg", roles) == "blue-api-idle-tg"
