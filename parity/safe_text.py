@@ -1,0 +1,94 @@
+"""Text from a stack made safe to show in a report, whatever it holds.
+
+A value in a stack may hold anything: `<script>`, control characters, `|`, backticks, newlines.
+`visible` turns the characters no report can carry (XML 1.0 forbids most C0 controls; a
+terminal obeys C1 and escape sequences; bidi overrides make text read differently than it is)
+into escapes a person can read (`\\x07`, `\\n`); the Markdown and HTML helpers escape what is
+left for their format.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markupsafe import Markup, escape
+
+# C0 controls but tab, DEL and C1, lone surrogates, the two XML non-characters, bidi controls.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) <= 0xFF else f"\\u{ord(char):04x}"
+
+
+def visible(text: str) -> str:
+    """The text with every control, surrogate and non-character written as an escape."""
+    return _INVISIBLE.sub(_escape_one, text)
+
+
+def visible_report(value: Any) -> Any:
+    """A copy of a JSON-shaped value with `visible` applied to every string, keys too."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {visible_report(k): visible_report(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible_report(v) for v in value]
+    return value
+
+
+# Backslash first, so the escapes added after it are not escaped again. `[` and `]` stay: a
+# link needs `](` or a reference definition, and neither survives `(` escaped and no newline.
+_MD_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "~": "\\~",
+        "#": "\\#",
+        "(": "\\(",
+        ")": "\\)",
+        "|": "\\|",
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+    }
+)
+_MD_LIST_MARK = re.compile(r"^(\s*)([-+=])")
+_MD_ORDERED_MARK = re.compile(r"^(\s*\d+)\.")
+
+
+def md_text(text: str) -> str:
+    """Text shown as itself in Markdown: one line, no HTML, emphasis, link or table cell
+    break, and nothing that would start a list or heading."""
+    escaped = visible(str(text)).translate(_MD_ESCAPES)
+    escaped = _MD_LIST_MARK.sub(r"\1\\\2", escaped, count=1)
+    return _MD_ORDERED_MARK.sub(r"\1\\.", escaped, count=1)
+
+
+def md_code(text: str) -> str:
+    """Text in a Markdown code span: a fence longer than any run of backticks in it; pipes
+    escaped, which a table cell needs even inside code."""
+    text = visible(str(text)).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_PATH_BREAKS = re.compile(r"(?<=[.,/])|(?=\[)")
+
+
+def html_path(path: str) -> Markup:
+    """A path, HTML-escaped, with a line-break opportunity after each `.`, `,` and `/` and
+    before each `[`, so a long path wraps where it reads well."""
+    pieces = [piece for piece in _PATH_BREAKS.split(str(path)) if piece]
+    return Markup("<wbr>").join(escape(piece) for piece in pieces)
