@@ -76,7 +76,7 @@ def metric_rows(m: Metrics) -> list[dict[str, Any]]:
 def render_html(m: Metrics) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("rollout", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=True,  # select_autoescape(["html"]) would not match metrics.html.j2
     )
     return environment.get_template("metrics.html.j2").render(m=m, rows=metric_rows(m))
 
