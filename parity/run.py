@@ -94,7 +94,12 @@ def run_parity(
             extra[key] = Extra(values=values, resource=key)
     today = options.today or dt.date.today()
     comparison = compare(normalised, _with_stack_files_critical(policy), today, extra)
-    provenance = Provenance(sources, loaded, {env: n.roles for env, n in normalised.items()})
+    provenance = Provenance(
+        sources,
+        loaded,
+        {env: n.roles for env, n in normalised.items()},
+        {name: info.present for name, info in comparison.resources.items()},
+    )
     explained = {
         r.path: provenance.explain(r.path)
         for r in comparison.differences
