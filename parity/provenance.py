@@ -14,8 +14,9 @@ Patterns are literal text with captures: `{service}` (a service of any compared 
 key), `{any}` (one path segment), `{item}` (a list item's id), `{config}` (a stack config key; a
 list item's suffix is dropped), and `{name=a|b}` (one of the listed texts). The first matching row
 wins. Keys are joined with `; ` when a value is built from several; a key ending in `?` is named
-only when some environment sets it (an adopted VPC's ids, explicit zones, weights); a row with no
-keys marks a value the program fixes. Two rules sit outside the table:
+only when some environment's files set it (an adopted VPC's ids, explicit zones, weights), one
+ending in `~` only when its value differs between the environments compared (the region inside
+ARNs); a row with no keys marks a value the program fixes. Two rules sit outside the table:
 
 - a path of a resource that some compared environment lacks is explained first by what makes
   the resource exist, its `<resource>.@resource` row (`network-nat-c` by `network.natGateways`),
@@ -284,10 +285,10 @@ class Provenance:
         }
         names = one_of(set().union(*self._services.values()))
         self.rows = compile_rows(names)
-        # A path of a service's: its resources, its stack config entry, its outputs.
+        # A path of a service's: its stack config entry, its outputs, its resources.
         self._service_path = re.compile(
-            rf"({names})[-.]|{STACK_CONFIG}\.services\[name=({names})\]"
-            rf"|{STACK_OUTPUTS}\.services\.({names})\."
+            rf"{STACK_CONFIG}\.services\[name=({names})\]|{STACK_OUTPUTS}\.services\.({names})\."
+            rf"|(?!{STACK_CONFIG}\.|{STACK_OUTPUTS}\.)({names})[-.]"
         )
 
     def explain(self, path: str) -> dict[str, str] | None:
@@ -311,7 +312,7 @@ class Provenance:
         for env in self._stacks:
             keys = per_env.setdefault(env, [])
             for templates, captures in parts:
-                keys.extend(k for k in self._keys(env, templates, captures) if k not in keys)
+                keys.extend(k for k in self.keys(env, templates, captures) if k not in keys)
         if not any(per_env.values()):
             return None
         return {
@@ -332,7 +333,7 @@ class Provenance:
                 return row, {k: v for k, v in found.groupdict().items() if v is not None}
         return None
 
-    def _keys(self, env: str, templates: tuple[str, ...], captures: Mapping[str, str]) -> list[str]:
+    def keys(self, env: str, templates: tuple[str, ...], captures: Mapping[str, str]) -> list[str]:
         """The keys for one environment, less the optional ones no environment's files set and
         the incidental ones whose value is the same in every environment compared."""
         out = []
@@ -361,24 +362,19 @@ class Provenance:
             if captures["role"] not in colors:
                 return None
             values["color"] = colors[captures["role"]]
+        config = self._stacks[env].config
         if "var" in captures:
-            values["var"] = self._own_key(env, captures["var"], service, ("environment", "secrets"))
+            entry = config.service(service) if service in self._services[env] else None
+            names = [*entry.environment, *entry.secrets] if entry else []
+            values["var"] = self._own_key(env, captures["var"], service, names)
         if "tag" in captures:
-            values["tag"] = self._own_key(env, captures["tag"], service, ())
+            values["tag"] = self._own_key(env, captures["tag"], service, list(config.tags))
         if "config" in captures:
             values["config"] = _ITEM_SUFFIX.sub("", captures["config"])
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
-    def _own_key(self, env: str, shown: str, service: str, sections: tuple[str, ...]) -> str:
+    def _own_key(self, env: str, shown: str, service: str, keys: list[str]) -> str:
         """The environment's own key that normalises to `shown` (`{env}` and roles undone)."""
-        config = self._stacks[env].config
-        if sections:
-            if service not in self._services[env]:
-                return shown
-            entry = config.service(service)
-            keys: list[str] = [*entry.environment, *entry.secrets]
-        else:
-            keys = list(config.tags)
         norm = self._normalisers[env]
         roles = self._roles[env].get(service)
         for key in keys:

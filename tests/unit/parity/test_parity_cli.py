@@ -39,7 +39,7 @@ def test_the_committed_environments_pass_with_every_difference_declared(
 
 def test_differences_say_where_the_value_came_from(repo_sources: StackSources) -> None:
     report = report_dict(run_parity(repo_sources, ParityOptions()))
-    delay = next(d for d in report["differences"] if d["path"] == "web-blue-tg.deregistrationDelay")
+    delay = next(d for d in report["differences"] if d["path"] == "web-live-tg.deregistrationDelay")
     assert delay["values"] == {"dev": 30, "staging": 30, "prod": 60}
     assert delay["classification"] == "declared"
     assert delay["critical"] is True

@@ -394,7 +394,7 @@ def test_every_row_matches_a_committed_path_and_names_keys_the_model_has(
         for path in matched[row.pattern]:
             _, captures = provenance.match(path) or (None, {})
             for env in envs:
-                for key in provenance._keys(env, row.keys, captures):
+                for key in provenance.keys(env, row.keys, captures):
                     if not model_has(StackConfig, key):
                         unknown.add((row.pattern, key))
     assert unknown == set()
