@@ -315,9 +315,9 @@ def test_a_resource_only_prod_has_is_explained_by_what_made_it_exist(baseline: R
     }
 
 
-def test_a_value_built_from_two_keys_names_both(copy: StackSources) -> None:
-    prod = load_stack(copy, "prod")
-    provenance = Provenance(copy, {"prod": prod}, {"prod": {"web": {"blue": "live"}}})
+def test_a_value_built_from_two_keys_names_both(repo_sources: StackSources) -> None:
+    prod = load_stack(repo_sources, "prod")
+    provenance = Provenance(repo_sources, {"prod": prod}, {"prod": {"web": {"blue": "live"}}})
     assert provenance.explain("web-live-service.healthCheckGracePeriodSeconds") == {
         "prod": "stacks/template.yaml.j2 (template default): "
         "services[name=web].healthCheck.intervalSeconds; "
@@ -331,6 +331,32 @@ def test_a_value_built_from_two_keys_names_both(copy: StackSources) -> None:
     }
     assert provenance.explain("web-live-task.requiresCompatibilities[FARGATE]") is None
     assert provenance.explain("web-live-tg.tags.Name") is None
+
+
+def test_a_normalised_name_is_the_environments_own_key(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "stacks", root / "stacks")
+    overlay = yaml.safe_load((REPO / PROD_FILE).read_text())
+    patch = {
+        "tls": None,
+        "tags": {"owner-prod": "platform"},
+        "services": [{"name": "web", "environment": {"url_blue": "https://blue.internal"}}],
+    }
+    (root / PROD_FILE).write_text(yaml.safe_dump(patched(overlay, patch)))
+    sources = StackSources(root)
+    prod = load_stack(sources, "prod")
+    roles = {"prod": {"web": {"blue": "live", "green": "idle"}, "api": {"blue": "live"}}}
+    provenance = Provenance(sources, {"prod": prod}, roles)
+    # `prod` reads `{env}` and blue reads `live` in the rendered paths.
+    assert provenance.explain("cluster.tags.owner-{env}") == {
+        "prod": "stacks/prod.yaml: tags.owner-prod"
+    }
+    var = "web-live-task.containerDefinitions[name=web].environment[name=url_live].value"
+    assert provenance.explain(var) == {
+        "prod": "stacks/prod.yaml: services[name=web].environment.url_blue"
+    }
+    # A key the overlay removes (`tls: null`) is the overlay's doing.
+    assert provenance.explain("web-production.port") == {"prod": "stacks/prod.yaml: tls"}
 
 
 def test_a_service_one_environment_lacks_is_its_entry(tmp_path: Path) -> None:
