@@ -49,14 +49,21 @@ _REGION = "region~"
 
 # (normalised path pattern, the config keys that produce it)
 SOURCES: tuple[tuple[str, str], ...] = (
-    # The stack config names its own key (roles back to colors, an image's parts to the image).
+    # The stack config names its own key: roles back to colors, an image's parts to the image,
+    # a variable's entry to its key.
     (
         "stack-config.services[name={service}].{name=versions|weights}.{role}",
         f"{_SERVICE}.{{name}}.{{color}}",
     ),
     ("stack-config.services[name={service}].image.{any}", f"{_SERVICE}.image"),
-    ("stack-config.services[name={service}].environment.{var}", f"{_SERVICE}.environment.{{var}}"),
-    ("stack-config.services[name={service}].secrets.{var}", f"{_SERVICE}.secrets.{{var}}"),
+    (
+        "stack-config.services[name={service}].environment[name={var}].value",
+        f"{_SERVICE}.environment.{{var}}",
+    ),
+    (
+        "stack-config.services[name={service}].secrets[name={var}].valueFrom",
+        f"{_SERVICE}.secrets.{{var}}",
+    ),
     ("stack-config.tags.{tag}", "tags.{tag}"),
     ("stack-config.{config}", "{config}"),
     # Stack outputs.
@@ -279,9 +286,11 @@ class Provenance:
             for env, loaded in stacks.items()
         }
         env_names = sorted({*sources.environments(), *stacks})
-        self._normalisers = {env: Normaliser(env, env_names) for env in stacks}
         self._services = {
             env: {s.name for s in loaded.config.services} for env, loaded in stacks.items()
+        }
+        self._normalisers = {
+            env: Normaliser(env, env_names, keep=self._services[env]) for env in stacks
         }
         names = one_of(set().union(*self._services.values()))
         self.rows = compile_rows(names)
