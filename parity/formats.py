@@ -40,7 +40,6 @@ from parity.report_view import (
     score_text,
     source_line,
     verdict_text,
-    why,
 )
 from parity.safe_text import html_path, visible_report
 from shipyard.config.plain_secrets import Masker, key_of_path
@@ -89,21 +88,22 @@ def render_text(report: Report, color: bool = False) -> str:
     console.print(escape(counts_text(report)))
     attention = needs_attention(report)
     if attention:
-        table = Table(title="needs attention: undeclared and missing differences")
-        table.add_column("path", overflow="fold")
-        for env in envs:
-            table.add_column(escape(env), overflow="fold")
-        table.add_column("class", overflow="fold")
-        table.add_column("why / source", overflow="fold")
+        # One block per difference: the path whole on its own line, then the values, the
+        # reason and the sources, each wrapping on its own (a table folds paths mid-word).
+        critical = sum(1 for d in attention if d["critical"])
+        console.print(
+            f"needs attention: {len(attention)} undeclared or missing, {critical} critical"
+        )
         for diff in attention:
-            table.add_row(
-                escape(diff["path"]),
-                *[escape(cell_text(diff, env)) for env in envs],
-                escape(class_text(diff)),
-                escape(why(diff)),
-                style="bold red" if diff["critical"] else "",
-            )
-        console.print(table)
+            style = "bold red" if diff["critical"] else "bold"
+            console.print(f"  [{style}]{escape(diff['path'])}[/]  {escape(class_text(diff))}")
+            values = " | ".join(f"{env}: {cell_text(diff, env)}" for env in envs)
+            console.print(f"    {escape(values)}")
+            if diff.get("reason"):
+                console.print(f"    why: {escape(diff['reason'])}")
+            source = source_line(diff)
+            if source:
+                console.print(f"    source: {escape(source)}")
     else:
         console.print("nothing needs attention: every difference is declared")
     pairs = Table(title="pairs")

@@ -42,9 +42,10 @@ def test_a_changed_stack_makes_it_stale_until_written_again(
     )
     assert cli("docs", "environments", project=project).code == 0
     doc = (project.root / "docs" / "environments.md").read_text()
-    assert "## Undeclared differences (4)" in doc
+    # Where it is set, both target groups, and both services' grace periods it feeds.
+    assert "## Undeclared differences (5)" in doc
     assert (
-        "| `web-blue-tg.healthCheck.interval` | `10` | `20` | `10` | staging: stacks/staging.yaml:"
+        "| `web-live-tg.healthCheck.interval` | `10` | `20` | `10` | staging: stacks/staging.yaml:"
         " services[name=web].healthCheck.intervalSeconds |"
     ) in doc
     assert cli("docs", "environments", "--check", project=project).code == 0
