@@ -43,7 +43,11 @@ def rendered(repo_sources: StackSources) -> dict[str, RenderedStack]:
 @pytest.fixture
 def project(tmp_path: Path) -> StackSources:
     """A writable copy of the project: stacks/, Pulumi.yaml, __main__.py, Pulumi.<env>.yaml."""
-    root = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(root: Path) -> StackSources:
+    """Copy the project's stacks/, examples/, project files and stack files to root."""
     shutil.copytree(REPO / "stacks", root / "stacks")
     shutil.copytree(REPO / "examples", root / "examples")
     for name in PROJECT_FILES:

@@ -30,7 +30,7 @@ from parity.run import ParityOptions, report_dict, run_parity
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import StackConfig
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.conftest import PROJECT_FILES, REPO
+from tests.conftest import copy_project
 
 ENVS = ["staging", "prod"]
 PROD_FILE = "stacks/prod.yaml"
@@ -194,13 +194,7 @@ def baseline(repo_sources: StackSources, rendered: dict[str, RenderedStack]) -> 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> StackSources:
     """One writable copy of the project for every case; each case rewrites stacks/prod.yaml."""
-    root = tmp_path_factory.mktemp("provenance") / "project"
-    shutil.copytree(REPO / "stacks", root / "stacks")
-    for name in PROJECT_FILES:
-        shutil.copy(REPO / name, root / name)
-    for stack_file in REPO.glob("Pulumi.*.yaml"):
-        shutil.copy(stack_file, root / stack_file.name)
-    return StackSources(root)
+    return copy_project(tmp_path_factory.mktemp("provenance") / "project")
 
 
 def run_with(project: StackSources, edits: list[Edit], rendered: dict[str, RenderedStack]) -> Run:
