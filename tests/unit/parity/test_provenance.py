@@ -30,7 +30,7 @@ from parity.run import ParityOptions, report_dict, run_parity
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import StackConfig
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.conftest import copy_project
+from tests.conftest import REPO, copy_project
 
 ENVS = ["staging", "prod"]
 PROD_FILE = "stacks/prod.yaml"
