@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,19 +59,33 @@ IDENTITY_FIELDS = ("name", "type", "arn", "targetGroupArn")
 # Lists whose order is part of their meaning: keyed by position, not compared as multisets.
 ORDERED_LISTS = frozenset({"command", "entryPoint", "trafficSteps"})
 SECURE = "[secret]"
-_COLOR = re.compile(r"(?<![A-Za-z0-9])(blue|green)(?![A-Za-z0-9])")
+COLORS_RE = "blue|green"
+# Where the program writes a color on its own (not inside a name): these keys' values, the
+# SHIPYARD_COLOR variable, and maps keyed by color (the outputs' `versions`, `weights`, ...).
+COLOR_VALUE_KEYS = frozenset({"activeColor", "awslogs-stream-prefix", "shipyard:color"})
+COLOR_VARIABLES = frozenset({"SHIPYARD_COLOR"})
+# Words that name no environment whatever they contain: AWS regions and zones (`us-east-1a`
+# for an environment called `us`) and device files (`/dev/stdout` for `dev`).
+_NEVER_AN_ENVIRONMENT = (
+    r"[a-z]{2}(?:-gov)?-[a-z]+-\d[a-z]?|/dev/(?:std(?:in|out|err)|null|zero|u?random|shm|tty)"
+)
+# Characters that hide a name from a plain search: zero-width and joining characters.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u2060\ufeff"))
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # The id AWS appends to a load balancer's or target group's ARN suffix
 # (`targetgroup/web-blue-tg/73e2d6bc24d8a067`): generated per resource, like a physical name.
 _GENERATED_ID = re.compile(r"\b((?:targetgroup|app|net|listener)/[^/\s]+/)[0-9a-f]{16}\b")
 GENERATED_ID = "{id}"
+# Names parity gives meaning to; an environment may not be called by them.
+RESERVED_NAMES = frozenset({LIVE, IDLE, "blue", "green", "env", "id"})
 
 
 def env_pattern(env_names: Iterable[str]) -> re.Pattern[str]:
-    """Environment names as whole tokens: `prod` in `shipyard-prod`, not in `production`;
-    the longest name wins where two overlap (`prod-eu` is not `prod`)."""
+    """Environment names as whole tokens, in any case: `prod` in `shipyard-prod` and `PROD_DB`,
+    not in `production`; the longest name wins where two overlap (`prod-eu` is not `prod`)."""
     names = sorted(set(env_names), key=len, reverse=True)
     alternatives = "|".join(re.escape(name) for name in names)
-    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 @dataclass
@@ -89,58 +105,101 @@ class NormalisedStack:
 
 
 class Normaliser:
-    """Normalises one environment's values: its own name, roles, lists, JSON, images."""
+    """Normalises one environment's values: its own name, roles, lists, JSON, images.
 
-    def __init__(self, env: str, env_names: Iterable[str], keep: Iterable[str] = ()) -> None:
+    `roles` maps each service to {color: role}; `keep` are words kept whole however they are
+    spelled (the stack's logical resource names and its services: `web-production` and
+    `dev-portal` name no environment).
+    """
+
+    def __init__(
+        self,
+        env: str,
+        env_names: Iterable[str],
+        roles: Mapping[str, Mapping[str, str]] | None = None,
+        keep: Iterable[str] = (),
+    ) -> None:
         self.env = env
-        # Words kept whole (service names: `dev-portal` names no environment, `blue-api` no
-        # color), tried before environment names and colors at each position.
-        kept = "|".join(re.escape(w) for w in sorted(set(keep), key=len, reverse=True))
-        keep_first = (
-            rf"(?<![A-Za-z0-9])(?P<keep>{kept})(?![A-Za-z0-9])|" if kept else r"(?P<keep>(?!))|"
-        )
+        self.roles = dict(roles or {})
+        words = sorted({*keep, *self.roles}, key=len, reverse=True)
+        kept = "|".join([*(re.escape(w) for w in words), _NEVER_AN_ENVIRONMENT])
         names = env_pattern([*env_names, env]).pattern
-        self.pattern = re.compile(keep_first + names)
-        self.colors = re.compile(keep_first + _COLOR.pattern)
+        self.pattern = re.compile(
+            rf"(?<![A-Za-z0-9])(?P<keep>{kept})(?![A-Za-z0-9])|(?P<env>{names})", re.IGNORECASE
+        )
+        # A color inside a service's names: right after the service (`web-blue-tg`,
+        # `prod-web-blue`), its alarms (`web-alarms-blue-5xx`) or in a description (`web blue:`).
+        self._colors = {
+            service: re.compile(
+                rf"(?<![A-Za-z0-9])({re.escape(service)}(?:-alarms)?[- ])({COLORS_RE})"
+                r"(?![A-Za-z0-9])"
+            )
+            for service in self.roles
+        }
 
-    def value(self, value: Any, roles: Mapping[str, str] | None = None, key: str = "") -> Any:
+    def value(self, value: Any, service: str | None = None, key: str = "", depth: int = 0) -> Any:
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, float):
             return int(value) if value.is_integer() else value
         if isinstance(value, str):
-            parsed = json_in(value)
+            # JSON is parsed where the program puts it: a resource's own input (container
+            # definitions, policies); a JSON string inside a variable stays a string.
+            parsed = json_in(value) if depth == 0 else None
             if parsed is not None:
-                return self.value(parsed, roles, key)
-            text = self.text(value, roles)
+                return self.value(parsed, service, key, depth + 1)
+            if key in COLOR_VALUE_KEYS:
+                return self.color(value, service)
+            text = self.text(value, service)
             return split_image(text) if key == "image" else text
         if isinstance(value, dict):
+            if value.get("name") in COLOR_VARIABLES and isinstance(value.get("value"), str):
+                value = {**value, "value": self.color(value["value"], service)}
+            by_color = bool(value) and set(value) <= {"blue", "green"}
             return {
-                self.text(str(k), roles): self.value(v, roles, str(k)) for k, v in value.items()
+                (self.color(str(k), service) if by_color else self.text(str(k), service)): (
+                    self.value(v, service, str(k), depth + 1)
+                )
+                for k, v in value.items()
             }
         if isinstance(value, list | tuple):
-            items = [self.value(item, roles) for item in value]
+            items = [self.value(item, service, "", depth + 1) for item in value]
             if key in ORDERED_LISTS:
                 return {f"[{index}]": item for index, item in enumerate(items)}
             keyed = keyed_by_identity(items)
             return keyed if keyed is not None else items
         return value
 
-    def text(self, value: str, roles: Mapping[str, str] | None = None) -> str:
+    def color(self, value: str, service: str | None) -> str:
+        """A color written on its own, as its role in the service."""
+        return self.roles.get(service or "", {}).get(value, value)
+
+    def text(self, value: str, service: str | None = None) -> str:
+        # A literal `{env}` in a value is not this environment's name.
+        own = value.replace(ENV_TOKEN, "{" + ENV_TOKEN + "}")
         own = self.pattern.sub(
-            lambda m: ENV_TOKEN if m.group(0) == self.env and not m["keep"] else m.group(0),
-            value,
+            lambda m: ENV_TOKEN if m["env"] and m["env"].lower() == self.env else m.group(0),
+            own,
         )
-        if roles:
-            own = self.colors.sub(lambda m: m.group(0) if m["keep"] else roles[m.group(0)], own)
+        colors = self._colors.get(service or "")
+        if colors is not None:
+            roles = self.roles[service or ""]
+            own = colors.sub(lambda m: m.group(1) + roles[m.group(2)], own)
         return _GENERATED_ID.sub(rf"\g<1>{GENERATED_ID}", own)
 
     def others_named(self, value: str) -> set[str]:
-        return {
-            m.group(0)
-            for m in self.pattern.finditer(value)
-            if m.group(0) != self.env and not m["keep"]
-        }
+        """The other environments a value names, however it spells them: any case, camelCase
+        (`readFromStagingReplica`), percent-encoded, full-width, with zero-width characters."""
+        text = unicodedata.normalize("NFKC", value).translate(_INVISIBLE)
+        if "%" in text:
+            text = urllib.parse.unquote(text)
+        found = set()
+        for variant in {text, _CAMEL.sub("-", text)}:
+            for match in self.pattern.finditer(variant):
+                name = (match["env"] or "").lower()
+                if name and name != self.env:
+                    found.add(name)
+        return found
 
 
 def split_image(image: str) -> Any:
@@ -195,27 +254,30 @@ def normalise_stack(
     leaves. `env_names` are every environment a value might name."""
     env = stack.stack
     roles = _roles(loaded)
-    norm = Normaliser(env, env_names, keep=roles)
     parents = {r["name"]: r["parent"] for r in stack.resources}
+    norm = Normaliser(env, env_names, roles, keep=parents)
     result = NormalisedStack(env=env, tree={}, roles=roles)
     for resource in stack.resources:
         name = resource["name"]
-        service_roles = roles.get(_service_of(name, parents, roles) or "")
-        key = norm.text(name, service_roles)
+        service = _service_of(name, parents, roles)
+        key = norm.text(name, service)
         parent = resource["parent"]
-        shown_parent = norm.text(parent, service_roles) if parent else None
+        shown_parent = norm.text(parent, service) if parent else None
         node = {
             RESOURCE_KEY: resource["type"] + (f" (parent {shown_parent})" if shown_parent else "")
         }
-        node.update(norm.value(resource["inputs"], service_roles))
+        # Each input at depth 0: its JSON (container definitions, a policy) is parsed.
+        node.update(
+            {str(k): norm.value(v, service, str(k)) for k, v in resource["inputs"].items()}
+        )
         result.tree[key] = node
         result.names[key] = name
         result.types[key] = resource["type"]
     if loaded is not None:
-        result.tree[STACK_CONFIG] = _config_tree(loaded, norm, roles)
+        result.tree[STACK_CONFIG] = _config_tree(loaded, norm)
         result.names[STACK_CONFIG] = STACK_CONFIG
         result.types[STACK_CONFIG] = "shipyard:stack:Config"
-    outputs = _outputs_tree(stack.outputs, norm, roles)
+    outputs = _outputs_tree(stack.outputs, norm)
     if outputs:
         result.tree[STACK_OUTPUTS] = outputs
         result.names[STACK_OUTPUTS] = STACK_OUTPUTS
@@ -253,9 +315,7 @@ def _service_of(
     return None
 
 
-def _config_tree(
-    loaded: LoadedStack, norm: Normaliser, roles: Mapping[str, Mapping[str, str]]
-) -> dict[str, Any]:
+def _config_tree(loaded: LoadedStack, norm: Normaliser) -> dict[str, Any]:
     config = loaded.config.model_dump(mode="json", by_alias=True, exclude_none=True)
     config.pop("environment", None)
     pulumi_config = config.pop("pulumiConfig", None)
@@ -264,16 +324,16 @@ def _config_tree(
         if key == "services" and isinstance(value, list):
             tree[key] = {
                 f"[name={service['name']}]": norm.value(
-                    _as_container(service), roles.get(service["name"])
+                    _as_container(service), service["name"], depth=1
                 )
                 for service in value
             }
         else:
-            tree[key] = norm.value(value, None, key)
+            tree[key] = norm.value(value, None, key, depth=1)
     if pulumi_config:
         # Verbatim Pulumi values: encrypted ones compare by presence, like every secret.
         tree["pulumiConfig"] = {
-            key: SECURE if isinstance(v, dict) and "secure" in v else norm.value(v)
+            key: SECURE if isinstance(v, dict) and "secure" in v else norm.value(v, depth=1)
             for key, v in pulumi_config.items()
         }
     return tree
@@ -293,18 +353,16 @@ def _as_container(service: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
-def _outputs_tree(
-    outputs: Mapping[str, Any], norm: Normaliser, roles: Mapping[str, Mapping[str, str]]
-) -> dict[str, Any]:
+def _outputs_tree(outputs: Mapping[str, Any], norm: Normaliser) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for key, value in outputs.items():
         if key == "services" and isinstance(value, dict):
             tree[key] = {
-                norm.text(service): norm.value(entry, roles.get(service))
+                norm.text(service): norm.value(entry, service, depth=1)
                 for service, entry in value.items()
             }
         else:
-            tree[key] = norm.value(value)
+            tree[key] = norm.value(value, depth=1)
     return tree
 
 

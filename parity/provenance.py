@@ -289,9 +289,7 @@ class Provenance:
         self._services = {
             env: {s.name for s in loaded.config.services} for env, loaded in stacks.items()
         }
-        self._normalisers = {
-            env: Normaliser(env, env_names, keep=self._services[env]) for env in stacks
-        }
+        self._normalisers = {env: Normaliser(env, env_names, roles.get(env, {})) for env in stacks}
         names = one_of(set().union(*self._services.values()))
         self.rows = compile_rows(names)
         # A path of a service's: its stack config entry, its outputs, its resources.
@@ -385,9 +383,8 @@ class Provenance:
     def _own_key(self, env: str, shown: str, service: str, keys: list[str]) -> str:
         """The environment's own key that normalises to `shown` (`{env}` and roles undone)."""
         norm = self._normalisers[env]
-        roles = self._roles[env].get(service)
         for key in keys:
-            if shown in (norm.text(key), norm.text(key, roles)):
+            if shown in (norm.text(key), norm.text(key, service), norm.color(key, service)):
                 return key
         return shown
 

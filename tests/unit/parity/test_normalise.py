@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from parity.normalise import Normaliser, normalise_stack, split_image
@@ -168,9 +169,68 @@ def test_colors_become_roles_and_the_stack_config_is_a_pseudo_resource(
 
 
 def test_a_service_named_like_an_environment_or_a_color_is_kept_whole() -> None:
-    norm = Normaliser("prod", ENVS, keep=["dev-portal", "blue-api"])
+    roles = {"dev-portal": {"blue": "live", "green": "idle"}, "blue-api": {"green": "live"}}
+    norm = Normaliser("prod", ENVS, roles)
     assert norm.text("shipyard-prod-dev-portal") == "shipyard-{env}-dev-portal"
     assert norm.others_named("shipyard-prod-dev-portal") == set()
     assert norm.others_named("shipyard-dev-portal-dev") == {"dev"}
-    roles = {"blue": "live", "green": "idle"}
-    assert norm.text("blue-api-green-tg", roles) == "blue-api-idle-tg"
+    assert norm.text("blue-api-green-tg", "blue-api") == "blue-api-live-tg"
+
+
+def test_only_the_programs_own_color_words_become_roles() -> None:
+    roles = {"web": {"blue": "live", "green": "idle"}}
+    norm = Normaliser("prod", ENVS, roles)
+    # Names the program builds from the service and its color, and its color fields.
+    assert norm.text("prod-web-blue", "web") == "{env}-web-live"
+    assert (
+        norm.text("shipyard-prod-web-alarms-green-5xx", "web")
+        == "shipyard-{env}-web-alarms-idle-5xx"
+    )
+    assert (
+        norm.text("web green: HTTPCode_Target_5XX_Count", "web")
+        == "web idle: HTTPCode_Target_5XX_Count"
+    )
+    assert norm.value({"shipyard:color": "blue"}, "web") == {"shipyard:color": "live"}
+    assert norm.value([{"name": "SHIPYARD_COLOR", "value": "green"}], "web") == {
+        "[name=SHIPYARD_COLOR]": {"value": "idle"}
+    }
+    assert norm.value({"blue": 100, "green": 0}, "web") == {"live": 100, "idle": 0}
+    # A user's own words stay as written: a repository, a path, a theme.
+    assert norm.text("123.dkr.ecr/green", "web") == "123.dkr.ecr/green"
+    assert norm.value({"THEME": "blue", "path": "/blue"}, "web") == {
+        "THEME": "blue",
+        "path": "/blue",
+    }
+
+
+def test_references_are_found_however_they_are_spelled() -> None:
+    norm = Normaliser("prod", ENVS)
+    for spelled in (
+        "STAGING",
+        "db.Staging.internal",
+        "readFromStagingReplica",
+        "https://x/?env=shipyard%2Fstaging%2Fweb",
+        "ｓｔａｇｉｎｇ",  # full-width
+        "stag\u200bing",
+    ):
+        assert norm.others_named(spelled) == {"staging"}, spelled
+    for innocent in ("production", "/dev/stdout", "us-east-1a", "devices", "Staged"):
+        assert norm.others_named(innocent) == set(), innocent
+
+
+def test_a_literal_env_token_is_not_the_environments_name() -> None:
+    dev = Normaliser("dev", ENVS).text("/logs/{env}/app")
+    prod = Normaliser("prod", ENVS).text("/logs/prod/app")
+    assert prod == "/logs/{env}/app" and dev != prod
+
+
+def test_json_inside_a_variable_stays_a_string() -> None:
+    flat = leaves(
+        "dev",
+        {
+            "c": json.dumps(
+                [{"name": "web", "environment": [{"name": "HOSTS", "value": '["b", "a"]'}]}]
+            )
+        },
+    )
+    assert flat == {"r.c[name=web].environment[name=HOSTS].value": '["b", "a"]'}

@@ -341,11 +341,11 @@ def test_a_normalised_name_is_the_environments_own_key(tmp_path: Path) -> None:
     prod = load_stack(sources, "prod")
     roles = {"prod": {"web": {"blue": "live", "green": "idle"}, "api": {"blue": "live"}}}
     provenance = Provenance(sources, {"prod": prod}, roles)
-    # `prod` reads `{env}` and blue reads `live` in the rendered paths.
+    # `prod` reads `{env}` in the rendered paths; a user's own word `blue` stays as written.
     assert provenance.explain("cluster.tags.owner-{env}") == {
         "prod": "stacks/prod.yaml: tags.owner-prod"
     }
-    var = "web-live-task.containerDefinitions[name=web].environment[name=url_live].value"
+    var = "web-live-task.containerDefinitions[name=web].environment[name=url_blue].value"
     assert provenance.explain(var) == {
         "prod": "stacks/prod.yaml: services[name=web].environment.url_blue"
     }
