@@ -18,8 +18,16 @@ declared when every differing leaf is declared, undeclared otherwise.
     raw identity = identical / settings
 
 A pair's score uses only that pair's differences, judged by the rules on that pair's values.
-A rule whose pattern matches more than half of all settings is a catch-all: it declares nothing
-and the run says so.
+A rule other than `any: true` is also an assertion: where its values break it, an identical path
+is undeclared too (prod's protocol is HTTPS, says the rule; if prod's TLS is gone, that is a
+finding). A value naming another environment is allowed by a `crossEnvironment` entry, which
+only allows the reference: the values must still be declared by a rule. A critical path is
+declared only by a rule that names one of its properties (`*-tg.healthCheck.*`, never `w*`).
+
+Breadth: a rule or an allowance whose pattern matches more than RULE_SHARE of all settings (and
+more than BREADTH_FLOOR of them) is a catch-all and declares nothing; rules that together match
+more than POLICY_SHARE of all settings (and more than BREADTH_FLOOR) make the run fail. Both
+say so in the report.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,9 +45,15 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from parity.normalise import NormalisedStack, item_id, join
-from parity.policy import ABSENT, Allowance, ParityPolicy, Rule, RuleMatcher, glob
+from parity.policy import ABSENT, ParityPolicy, Rule, glob
 
-CATCH_ALL_SHARE = 0.5
+RULE_SHARE = 0.10
+POLICY_SHARE = 0.50
+# Below this many settings a pattern is never too broad: in a small stack one resource's rule
+# is a large share of everything.
+BREADTH_FLOOR = 20
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_:-]*")
+_KEYED = re.compile(r"\[[^\]]*\]")
 
 
 class Classification(StrEnum):
@@ -72,7 +87,6 @@ class PathResult:
     reason: str | None = None
     rule_index: int | None = None
     references: dict[str, list[str]] = field(default_factory=dict)
-    allowance: Allowance | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,13 @@ class Tally:
 
 @dataclass(frozen=True)
 class RuleReport:
-    rule: Rule
+    """A rule's or a cross-environment allowance's state in this run."""
+
+    path: str
+    relation: str
+    reason: str
+    owner: str
+    expires: dt.date | None
     state: RuleState
     matched: int
     detail: str
@@ -153,9 +173,15 @@ class Comparison:
     def critical_failures(self) -> list[PathResult]:
         return [r for r in self.results if r.critical and not r.classification.matches]
 
+    policy_share: float = 0.0
+
     @property
     def catch_alls(self) -> list[RuleReport]:
         return [r for r in self.rules if r.state is RuleState.CATCH_ALL]
+
+    @property
+    def policy_too_broad(self) -> bool:
+        return self.policy_share > POLICY_SHARE
 
 
 @dataclass(frozen=True)
@@ -186,8 +212,7 @@ def compare(
         settings_of[path] = resource_setting_of[path] = path
         resource_of[path] = item.resource
     all_settings = set(settings_of.values())
-    catch_all = _catch_alls(policy, all_settings)
-    matcher = policy.matcher(frozenset(catch_all))
+    judge = Judge(policy, today, settings_of)
 
     pair_paths = {
         (left, right): _differing(stacks[left], stacks[right])
@@ -199,29 +224,23 @@ def compare(
             references[path][env] = named
     differing = set().union(*pair_paths.values(), references, extra)
 
-    results: list[PathResult] = []
-    matched: dict[int, int] = defaultdict(int)
-    broken: dict[int, str] = {}
-    for path in sorted(differing):
+    def values_at(path: str) -> dict[str, Any]:
         if path in extra:
-            values = extra[path].values
-        else:
-            values = {env: stacks[env].leaves.get(path, ABSENT) for env in envs}
+            return dict(extra[path].values)
+        return {env: stacks[env].leaves.get(path, ABSENT) for env in envs}
+
+    results: list[PathResult] = []
+    for path in sorted(differing | judge.asserted(set(settings_of) - differing)):
         result = _classify(
             path,
             resource_of[path],
             settings_of[path],
-            values,
+            values_at(path),
             references.get(path, {}),
-            policy,
-            matcher,
-            today,
+            judge,
         )
-        if result.rule_index is not None:
-            matched[result.rule_index] += 1
-            if result.classification is not Classification.DECLARED:
-                broken.setdefault(result.rule_index, f"{path}: {result.reason}")
-        results.append(result)
+        if result.classification is not Classification.EQUAL:
+            results.append(result)
 
     by_setting: dict[str, Classification] = {s: Classification.EQUAL for s in all_settings}
     by_resource_setting: dict[str, Classification] = {
@@ -233,11 +252,145 @@ def compare(
     return Comparison(
         environments=envs,
         results=results,
-        rules=_rule_reports(policy, matched, broken, catch_all, all_settings, today),
+        rules=judge.reports(len(all_settings)),
         overall=Tally.of(by_setting.values()),
-        pairs=_pairs(stacks, pair_paths, results, policy, matcher, today, extra),
+        pairs=_pairs(stacks, list(pair_paths), results, judge, extra),
         resources=_resources(stacks, by_resource_setting, resource_setting_of, resource_of),
+        policy_share=judge.policy_share,
     )
+
+
+class Judge:
+    """The policy applied to one run: which rules and allowances are live, and what each
+    declared (rules and allowances too broad to mean anything are left out)."""
+
+    def __init__(self, policy: ParityPolicy, today: dt.date, settings_of: Mapping[str, str]):
+        self.policy = policy
+        self.today = today
+        total = len(set(settings_of.values())) or 1
+        self.rule_share = [_share(rule.path, settings_of, total) for rule in policy.rules]
+        self.allowance_share = [
+            _share(a.path, settings_of, total) for a in policy.cross_environment
+        ]
+        broad = RULE_SHARE if total > BREADTH_FLOOR else 1.0
+        catch_all = frozenset(i for i, share in enumerate(self.rule_share) if share > broad)
+        self.catch_all = catch_all
+        self.broad_allowances = {j for j, share in enumerate(self.allowance_share) if share > broad}
+        self.matcher = policy.matcher(catch_all)
+        covered: set[str] = set()
+        for index, rule in enumerate(policy.rules):
+            if index not in catch_all:
+                pattern = glob(rule.path)
+                covered |= {s for p, s in settings_of.items() if pattern.match(p)}
+        self.policy_share = len(covered) / total if total > BREADTH_FLOOR else 0.0
+        self.matched: dict[int, int] = defaultdict(int)
+        self.broken: dict[int, str] = {}
+        self.allowed: dict[int, int] = defaultdict(int)
+
+    def asserted(self, paths: set[str]) -> set[str]:
+        """Paths that do not differ but that a rule other than `any` speaks about: the rule may
+        still be broken there."""
+        found = set()
+        for path in paths:
+            rule = self.matcher.rule_for(path)
+            if rule is not None and not rule[1].any:
+                found.add(path)
+        return found
+
+    def unallowed(
+        self, path: str, references: Mapping[str, list[str]], count: bool
+    ) -> dict[str, list[str]]:
+        """The references no live allowance covers (env -> names)."""
+        open_: dict[str, list[str]] = {}
+        for env, names in references.items():
+            for named in names:
+                index = next(
+                    (
+                        j
+                        for j, a in enumerate(self.policy.cross_environment)
+                        if j not in self.broad_allowances and a.allows(path, env, named, self.today)
+                    ),
+                    None,
+                )
+                if index is None:
+                    open_.setdefault(env, []).append(named)
+                elif count:
+                    self.allowed[index] += 1
+        return open_
+
+    def note(self, result: PathResult) -> None:
+        if result.rule_index is None:
+            return
+        self.matched[result.rule_index] += 1
+        if result.classification is not Classification.DECLARED:
+            self.broken.setdefault(result.rule_index, f"{result.path}: {result.reason}")
+
+    def reports(self, settings: int) -> list[RuleReport]:
+        reports = []
+        for index, rule in enumerate(self.policy.rules):
+            count = self.matched.get(index, 0)
+            if index in self.catch_all:
+                state, detail = RuleState.CATCH_ALL, self._too_broad(self.rule_share[index])
+            elif rule.expired(self.today):
+                state, detail = RuleState.EXPIRED, f"expired on {rule.expires}"
+            elif count == 0:
+                state, detail = RuleState.STALE, "matches no differing path: remove it"
+            elif index in self.broken:
+                state, detail = RuleState.BROKEN, self.broken[index]
+            else:
+                state = RuleState.ACTIVE
+                detail = f"declares {count} path{'s' if count != 1 else ''}"
+            reports.append(
+                RuleReport(
+                    rule.path,
+                    rule.relation,
+                    rule.reason,
+                    rule.owner,
+                    rule.expires,
+                    state,
+                    count,
+                    detail,
+                )
+            )
+        for index, allowance in enumerate(self.policy.cross_environment):
+            count = self.allowed.get(index, 0)
+            if index in self.broad_allowances:
+                state = RuleState.CATCH_ALL
+                detail = self._too_broad(self.allowance_share[index])
+            elif allowance.expires is not None and allowance.expires < self.today:
+                state, detail = RuleState.EXPIRED, f"expired on {allowance.expires}"
+            elif count == 0:
+                state, detail = RuleState.STALE, "allows no reference: remove it"
+            else:
+                state = RuleState.ACTIVE
+                detail = f"allows {count} reference{'s' if count != 1 else ''}"
+            relation = f"{allowance.environment} may name {', '.join(allowance.references)}"
+            reports.append(
+                RuleReport(
+                    allowance.path,
+                    relation,
+                    allowance.reason,
+                    allowance.owner,
+                    allowance.expires,
+                    state,
+                    count,
+                    detail,
+                )
+            )
+        return reports
+
+    @staticmethod
+    def _too_broad(share: float) -> str:
+        return (
+            f"matches {share:.0%} of all settings (more than {RULE_SHARE:.0%}), so it declares "
+            "nothing: name the resources and properties it is for"
+        )
+
+
+def _share(pattern_text: str, settings_of: Mapping[str, str], total: int) -> float:
+    """The share of all settings with a leaf the pattern matches."""
+    pattern = glob(pattern_text)
+    return len({s for p, s in settings_of.items() if pattern.match(p)}) / total
 
 
 RANK = {
@@ -312,19 +465,19 @@ def _classify(
     setting: str,
     values: dict[str, Any],
     references: dict[str, list[str]],
-    policy: ParityPolicy,
-    matcher: RuleMatcher,
-    today: dt.date,
+    judge: Judge,
+    count: bool = True,
 ) -> PathResult:
-    critical = policy.is_critical(path)
-    unallowed, allowance = _references(path, references, policy, today)
+    """One path's class across the given environments (all of them, or one pair)."""
+    critical = judge.policy.is_critical(path)
+    unallowed = judge.unallowed(path, references, count)
     if unallowed:
         named = "; ".join(f"{env} names {', '.join(names)}" for env, names in unallowed.items())
         reason = (
             f"{named}: a reference to another environment; fix the value, or allow it under "
             "crossEnvironment in parity.yaml with a reason"
         )
-        return PathResult(
+        result = PathResult(
             path,
             resource,
             setting,
@@ -335,59 +488,66 @@ def _classify(
             reason,
             references=references,
         )
+        return result
     present = [v for v in values.values() if v is not ABSENT]
-    if len(present) == len(values) and all(_equal(v, present[0]) for v in present[1:]):
-        klass = Classification.DECLARED if allowance else Classification.EQUAL
+    equal = len(present) == len(values) and all(_equal(v, present[0]) for v in present[1:])
+    found = judge.matcher.rule_for(path)
+    if equal and (found is None or found[1].any):
         return PathResult(
             path,
             resource,
             setting,
             values,
-            klass,
+            Classification.EQUAL,
             critical,
-            None,
-            allowance.reason if allowance else None,
             references=references,
-            allowance=allowance,
-        )
-    if allowance is not None:
-        return PathResult(
-            path,
-            resource,
-            setting,
-            values,
-            Classification.DECLARED,
-            critical,
-            None,
-            allowance.reason,
-            references=references,
-            allowance=allowance,
         )
     fallback = Classification.MISSING if len(present) < len(values) else Classification.UNDECLARED
-    found = matcher.rule_for(path)
     if found is None:
-        return PathResult(path, resource, setting, values, fallback, critical)
+        return PathResult(
+            path, resource, setting, values, fallback, critical, references=references
+        )
     index, rule = found
-    why_not = _why_not(rule, values, today)
+    why_not = _why_not(rule, values, judge.today)
+    if equal:
+        # An identical path a rule speaks about: only a broken rule makes it a finding.
+        klass = Classification.EQUAL if why_not is None else Classification.UNDECLARED
+        result = PathResult(
+            path, resource, setting, values, klass, critical, rule, why_not, index, references
+        )
+        if count and why_not is not None:
+            judge.note(result)
+        return result
+    if why_not is None and critical and not names_a_property(rule.path, path):
+        why_not = (
+            f"rule {rule.path!r} does not name this property; a critical path is declared only "
+            f"by a rule that names it: {rule.reason}"
+        )
     klass = Classification.DECLARED if why_not is None else fallback
-    reason = why_not or rule.reason
-    return PathResult(path, resource, setting, values, klass, critical, rule, reason, index)
+    result = PathResult(
+        path,
+        resource,
+        setting,
+        values,
+        klass,
+        critical,
+        rule,
+        why_not or rule.reason,
+        index,
+        references,
+    )
+    if count:
+        judge.note(result)
+    return result
 
 
-def _references(
-    path: str, references: dict[str, list[str]], policy: ParityPolicy, today: dt.date
-) -> tuple[dict[str, list[str]], Allowance | None]:
-    """The references no allowance covers (env -> names), and an allowance that covered one."""
-    unallowed: dict[str, list[str]] = {}
-    allowance = None
-    for env, names in references.items():
-        for named in names:
-            found = policy.allowance_for(path, env, named, today)
-            if found is None:
-                unallowed.setdefault(env, []).append(named)
-            else:
-                allowance = found
-    return unallowed, allowance
+def names_a_property(rule_path: str, path: str) -> bool:
+    """Whether a rule's literal text names one of the path's properties (not only its resource,
+    not only a list item's name)."""
+    _, _, properties = _KEYED.sub("", path).partition(".")
+    words = set(_WORD.findall(properties))
+    literal = re.split(r"[*?]", _KEYED.sub("", rule_path))
+    return any(word in words for chunk in literal for word in _WORD.findall(chunk))
 
 
 def _why_not(rule: Rule, values: dict[str, Any], today: dt.date) -> str | None:
@@ -406,30 +566,27 @@ def _equal(left: Any, right: Any) -> bool:
 
 def _pairs(
     stacks: Mapping[str, NormalisedStack],
-    pair_paths: Mapping[tuple[str, str], set[str]],
+    pair_names: Iterable[tuple[str, str]],
     results: list[PathResult],
-    policy: ParityPolicy,
-    matcher: RuleMatcher,
-    today: dt.date,
+    judge: Judge,
     extra: Mapping[str, Extra],
 ) -> dict[tuple[str, str], Tally]:
     """Per pair: its own settings, its own differences, the rules judged on its own values."""
-    by_path = {r.path: r for r in results}
     pairs = {}
-    for (left, right), paths in pair_paths.items():
+    for left, right in pair_names:
         a, b = stacks[left], stacks[right]
         settings = {*a.settings.values(), *b.settings.values(), *extra}
         classes = {s: Classification.EQUAL for s in settings}
-        candidates = paths | {
-            p for p, r in by_path.items() if left in r.references or right in r.references
-        }
-        candidates |= {p for p, e in extra.items() if e.values[left] != e.values[right]}
-        for path in candidates:
-            result = by_path[path]
+        # Every path the N-way run found (a difference, a reference, a broken assertion, a
+        # hand-edited stack file), judged again on this pair's values alone.
+        for result in results:
+            path = result.path
             values = {left: result.values[left], right: result.values[right]}
+            if all(v is ABSENT for v in values.values()):
+                continue
             refs = {e: n for e, n in result.references.items() if e in (left, right)}
             pair_result = _classify(
-                path, result.resource, result.setting, values, refs, policy, matcher, today
+                path, result.resource, result.setting, values, refs, judge, count=False
             )
             _worsen(classes, result.setting, pair_result.classification)
         pairs[(left, right)] = Tally.of(classes.values())
@@ -457,45 +614,3 @@ def _resources(
             tally=Tally.of(grouped[name]),
         )
     return resources
-
-
-def _catch_alls(policy: ParityPolicy, settings: set[str]) -> set[int]:
-    """Rules whose pattern matches more than half of all settings declare nothing."""
-    if not settings:
-        return set()
-    found = set()
-    for index, rule in enumerate(policy.rules):
-        pattern = glob(rule.path)
-        hits = sum(1 for s in settings if pattern.match(s) or pattern.match(s + ".x"))
-        if hits > CATCH_ALL_SHARE * len(settings):
-            found.add(index)
-    return found
-
-
-def _rule_reports(
-    policy: ParityPolicy,
-    matched: dict[int, int],
-    broken: dict[int, str],
-    catch_all: set[int],
-    settings: set[str],
-    today: dt.date,
-) -> list[RuleReport]:
-    reports = []
-    for index, rule in enumerate(policy.rules):
-        count = matched.get(index, 0)
-        if index in catch_all:
-            state = RuleState.CATCH_ALL
-            detail = (
-                f"matches more than {CATCH_ALL_SHARE:.0%} of the {len(settings)} settings, so it "
-                "declares nothing: declare each difference on its own path"
-            )
-        elif rule.expired(today):
-            state, detail = RuleState.EXPIRED, f"expired on {rule.expires}"
-        elif count == 0:
-            state, detail = RuleState.STALE, "matches no differing path: remove it"
-        elif index in broken:
-            state, detail = RuleState.BROKEN, broken[index]
-        else:
-            state, detail = RuleState.ACTIVE, f"declares {count} path{'s' if count != 1 else ''}"
-        reports.append(RuleReport(rule, state, count, detail))
-    return reports

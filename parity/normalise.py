@@ -121,9 +121,15 @@ class Normaliser:
     ) -> None:
         self.env = env
         self.roles = dict(roles or {})
-        words = sorted({*keep, *self.roles}, key=len, reverse=True)
+        names_only = env_pattern([*env_names, env])
+        # Only words that contain an environment's name need keeping whole.
+        words = sorted(
+            (w for w in {*keep, *self.roles} if names_only.search(w)), key=len, reverse=True
+        )
         kept = "|".join([*(re.escape(w) for w in words), _NEVER_AN_ENVIRONMENT])
-        names = env_pattern([*env_names, env]).pattern
+        names = names_only.pattern
+        # A cheap first look: most strings hold no environment's name in any spelling.
+        self._maybe = re.compile("|".join(re.escape(n) for n in {*env_names, env}), re.IGNORECASE)
         self.pattern = re.compile(
             rf"(?<![A-Za-z0-9])(?P<keep>{kept})(?![A-Za-z0-9])|(?P<env>{names})", re.IGNORECASE
         )
@@ -177,10 +183,11 @@ class Normaliser:
     def text(self, value: str, service: str | None = None) -> str:
         # A literal `{env}` in a value is not this environment's name.
         own = value.replace(ENV_TOKEN, "{" + ENV_TOKEN + "}")
-        own = self.pattern.sub(
-            lambda m: ENV_TOKEN if m["env"] and m["env"].lower() == self.env else m.group(0),
-            own,
-        )
+        if self._maybe.search(own):
+            own = self.pattern.sub(
+                lambda m: ENV_TOKEN if m["env"] and m["env"].lower() == self.env else m.group(0),
+                own,
+            )
         colors = self._colors.get(service or "")
         if colors is not None:
             roles = self.roles[service or ""]
@@ -190,9 +197,12 @@ class Normaliser:
     def others_named(self, value: str) -> set[str]:
         """The other environments a value names, however it spells them: any case, camelCase
         (`readFromStagingReplica`), percent-encoded, full-width, with zero-width characters."""
-        text = unicodedata.normalize("NFKC", value).translate(_INVISIBLE)
+        text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+        text = text.translate(_INVISIBLE)
         if "%" in text:
             text = urllib.parse.unquote(text)
+        if not self._maybe.search(text):
+            return set()
         found = set()
         for variant in {text, _CAMEL.sub("-", text)}:
             for match in self.pattern.finditer(variant):
@@ -267,9 +277,7 @@ def normalise_stack(
             RESOURCE_KEY: resource["type"] + (f" (parent {shown_parent})" if shown_parent else "")
         }
         # Each input at depth 0: its JSON (container definitions, a policy) is parsed.
-        node.update(
-            {str(k): norm.value(v, service, str(k)) for k, v in resource["inputs"].items()}
-        )
+        node.update({str(k): norm.value(v, service, str(k)) for k, v in resource["inputs"].items()})
         result.tree[key] = node
         result.names[key] = name
         result.types[key] = resource["type"]

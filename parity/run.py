@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity.compare import Classification, Comparison, Extra, PathResult, compare
+from parity.compare import POLICY_SHARE, Classification, Comparison, Extra, PathResult, compare
 from parity.formats import mask_report
 from parity.normalise import normalise_stack
 from parity.policy import ABSENT, ParityPolicy, load_policy
@@ -50,9 +50,16 @@ class ParityReport:
         elif score < self.min_score:
             reasons.append(f"parity {score:.2f}% is below the minimum {self.min_score:g}%")
         for report in self.comparison.catch_alls:
-            reasons.append(f"rule {report.rule.path!r} is a catch-all: {report.detail}")
+            reasons.append(f"rule {report.path!r} is a catch-all: {report.detail}")
+        if self.comparison.policy_too_broad:
+            reasons.append(
+                f"the rules in {self.policy_file} together match "
+                f"{self.comparison.policy_share:.0%} of all settings (more than "
+                f"{POLICY_SHARE:.0%}): a policy that declares most of the stack is a catch-all; "
+                "declare each difference on its own path"
+            )
         for result in self.comparison.critical_failures:
-            if result.references and result.rule is None and result.allowance is None:
+            if result.references and result.rule is None:
                 reasons.append(f"critical path {result.path}: {result.reason}")
             else:
                 reasons.append(f"critical path {result.path} is {result.classification.value}")
@@ -149,23 +156,11 @@ def difference_dict(report: ParityReport, result: PathResult) -> dict[str, Any]:
         "classification": result.classification.value,
         "critical": result.critical,
         "cross_environment": dict(result.references),
-        "rule": _rule_path(result),
-        "owner": _owner(result),
+        "rule": result.rule.path if result.rule else None,
+        "owner": result.rule.owner if result.rule else None,
         "reason": result.reason,
         "source": report.sources.get(result.path),
     }
-
-
-def _rule_path(result: PathResult) -> str | None:
-    if result.allowance is not None:
-        return result.allowance.path
-    return result.rule.path if result.rule else None
-
-
-def _owner(result: PathResult) -> str | None:
-    if result.allowance is not None:
-        return result.allowance.owner
-    return result.rule.owner if result.rule else None
 
 
 def report_dict(report: ParityReport) -> dict[str, Any]:
@@ -203,13 +198,11 @@ def report_dict(report: ParityReport) -> dict[str, Any]:
             "differences": [difference_dict(report, r) for r in comparison.differences],
             "rules": [
                 {
-                    "path": rule_report.rule.path,
-                    "relation": rule_report.rule.relation,
-                    "reason": rule_report.rule.reason,
-                    "owner": rule_report.rule.owner,
-                    "expires": rule_report.rule.expires.isoformat()
-                    if rule_report.rule.expires
-                    else None,
+                    "path": rule_report.path,
+                    "relation": rule_report.relation,
+                    "reason": rule_report.reason,
+                    "owner": rule_report.owner,
+                    "expires": rule_report.expires.isoformat() if rule_report.expires else None,
                     "state": rule_report.state.value,
                     "matched": rule_report.matched,
                     "detail": rule_report.detail,

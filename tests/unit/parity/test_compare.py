@@ -201,9 +201,10 @@ def test_a_reference_shared_by_every_compared_environment_is_still_caught() -> N
     assert result.overall.undeclared == 1
 
 
-def test_an_allowance_declares_exactly_the_reference_it_names() -> None:
+def test_an_allowance_allows_the_reference_and_a_rule_still_judges_the_values() -> None:
     stacks = normalised(
         {
+            "dev": {"w": {"upstream": "https://attacker.example.net"}},
             "staging": {"w": {"upstream": "https://api.prod.example.com"}},
             "prod": {"w": {"upstream": "https://api.{env}.example.com"}},
         }
@@ -215,25 +216,98 @@ def test_an_allowance_declares_exactly_the_reference_it_names() -> None:
         "reason": "staging replays against prod's read-only API",
         "owner": "api-team",
     }
-    allowed = compare(stacks, policy(crossEnvironment=[allowance]), TODAY)
-    (difference,) = allowed.differences
-    assert difference.classification is Classification.DECLARED
-    assert difference.reason == "staging replays against prod's read-only API"
+    rule = {
+        "path": "w.upstream",
+        "values": {"dev": "https://api.{env}.example.com", "prod": "https://api.{env}.example.com"},
+        "reason": "only staging replays",
+        "owner": "api-team",
+    }
+    # The allowance alone: the reference is fine, the difference is not declared.
+    alone = compare(stacks, policy(crossEnvironment=[allowance]), TODAY)
+    (difference,) = alone.differences
+    assert difference.classification is Classification.UNDECLARED
+    assert not difference.critical
+    # With a rule for the values: dev's stray value breaks it.
+    both = compare(stacks, policy(crossEnvironment=[allowance], rules=[rule]), TODAY)
+    assert both.differences[0].classification is Classification.UNDECLARED
+    assert both.differences[0].reason is not None
+    assert both.differences[0].reason.startswith("rule broken")
+    fixed = normalised(
+        {
+            "dev": {"w": {"upstream": "https://api.dev.example.com"}},
+            "staging": {"w": {"upstream": "https://api.prod.example.com"}},
+            "prod": {"w": {"upstream": "https://api.prod.example.com"}},
+        }
+    )
+    good = compare(fixed, policy(crossEnvironment=[allowance], rules=[rule]), TODAY)
+    assert [d.classification for d in good.differences] == [Classification.DECLARED]
+    assert [r.state for r in good.rules] == [RuleState.ACTIVE, RuleState.ACTIVE]
+    assert good.rules[1].relation == "staging may name prod"
     for wrong in ({"environment": "dev"}, {"references": ["dev"]}, {"path": "w.other"}):
-        result = compare(stacks, policy(crossEnvironment=[{**allowance, **wrong}]), TODAY)
+        result = compare(fixed, policy(crossEnvironment=[{**allowance, **wrong}]), TODAY)
         assert [r.path for r in result.critical_failures] == ["w.upstream"], wrong
+        assert result.rules[0].state is RuleState.STALE
+
+
+def many(prod_edits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """30 resources `r00`..`r29` with a port and a health check path; prod's edited."""
+    base = {f"r{i:02d}": {"port": 80, "hc": {"path": "/healthz"}} for i in range(30)}
+    return normalised({"dev": base, "prod": {**base, **prod_edits}})
 
 
 def test_a_catch_all_rule_declares_nothing_and_says_so() -> None:
+    stacks = many({"r00": {"port": 81, "hc": {"path": "/healthz"}}})
     rules = [{"path": "*", "any": True, "reason": "everything", "owner": "o"}]
-    result = compare(STACKS, policy(rules=rules), TODAY)
-    assert result.overall.score == compare(STACKS, policy(), TODAY).overall.score
+    result = compare(stacks, policy(rules=rules), TODAY)
+    assert result.overall.score == compare(stacks, policy(), TODAY).overall.score
     (report,) = result.catch_alls
     assert report.state is RuleState.CATCH_ALL
     assert "declares nothing" in report.detail
-    # A broad but honest rule is not a catch-all.
-    narrow = compare(STACKS, policy(rules=[{**rules[0], "path": "c.*"}]), TODAY)
-    assert narrow.catch_alls == []
+    # `*[*`-like tricks are judged by what they match, not by how they look: r0* matches r00 to
+    # r09, a third of the stack.
+    broad = compare(stacks, policy(rules=[{**rules[0], "path": "r0*"}]), TODAY)
+    assert [r.path for r in broad.catch_alls] == ["r0*"]
+    # A rule for what differs is not a catch-all.
+    narrow = compare(stacks, policy(rules=[{**rules[0], "path": "r00.port"}]), TODAY)
+    assert narrow.catch_alls == [] and narrow.overall.undeclared == 0
+
+
+def test_rules_that_together_cover_most_of_the_stack_are_reported() -> None:
+    stacks = many({"r00": {"port": 81, "hc": {"path": "/healthz"}}})
+    rules = [{"path": f"r{i:02d}.*", "any": True, "reason": "r", "owner": "o"} for i in range(16)]
+    result = compare(stacks, policy(rules=rules), TODAY)
+    assert result.catch_alls == []
+    assert result.policy_too_broad and result.policy_share > 0.5
+    assert not compare(stacks, policy(rules=rules[:10]), TODAY).policy_too_broad
+
+
+def test_a_critical_path_is_declared_only_by_a_rule_naming_its_property() -> None:
+    stacks = many({"r00": {"port": 80, "hc": {"path": "/health"}}})
+    vague = {"path": "r00*", "any": True, "reason": "r00 may differ", "owner": "o"}
+    result = compare(stacks, policy(critical=["*.hc.*"], rules=[vague]), TODAY)
+    (difference,) = result.critical_failures
+    assert difference.reason is not None and "does not name this property" in difference.reason
+    named = {**vague, "path": "r00.hc.path"}
+    assert (
+        compare(stacks, policy(critical=["*.hc.*"], rules=[named]), TODAY).critical_failures == []
+    )
+
+
+def test_a_values_rule_is_checked_where_the_values_are_identical() -> None:
+    # The rule says prod serves HTTPS; prod lost its TLS and now equals dev.
+    stacks = normalised({"dev": {"l": {"protocol": "HTTP"}}, "prod": {"l": {"protocol": "HTTP"}}})
+    rule = {
+        "path": "l.protocol",
+        "values": {"dev": "HTTP", "prod": "HTTPS"},
+        "reason": "only prod has a certificate",
+        "owner": "o",
+    }
+    result = compare(stacks, policy(rules=[rule]), TODAY)
+    (difference,) = result.differences
+    assert difference.classification is Classification.UNDECLARED
+    assert difference.reason is not None and difference.reason.startswith("rule broken")
+    assert result.rules[0].state is RuleState.BROKEN
+    assert result.pairs[("dev", "prod")].undeclared == 1
 
 
 @pytest.mark.parametrize(
