@@ -8,11 +8,11 @@ from typing import Any
 
 from parity.compare import POLICY_SHARE, Classification, Comparison, Extra, PathResult, compare
 from parity.formats import mask_report
-from parity.normalise import normalise_stack
+from parity.normalise import RESERVED_NAMES, normalise_stack
 from parity.policy import ABSENT, ParityPolicy, load_policy
 from parity.provenance import Provenance
 from parity.render import RenderedStack, render_stack
-from shipyard.config.load import StackSources, load_stack
+from shipyard.config.load import LoadedStack, StackSources, load_stack
 from shipyard.errors import UsageError
 from shipyard.stacks import plan_stack_files
 
@@ -89,6 +89,7 @@ def run_parity(
     if not 0 <= min_score <= 100:
         raise UsageError(f"--min-score must be 0..100 (got {min_score:g})")
     loaded = {env: load_stack(sources, env) for env in envs}
+    _check_names(known, loaded)
     stacks = rendered or {env: render_stack(sources, env) for env in envs}
     names = sorted({*known, *envs})
     normalised = {env: normalise_stack(stacks[env], names, loaded[env]) for env in envs}
@@ -119,6 +120,25 @@ def run_parity(
         sources=explained,
         generated=today.isoformat(),
     )
+
+
+def _check_names(known: list[str], loaded: dict[str, LoadedStack]) -> None:
+    """Names parity could not tell apart: an environment called like a role, a color or a
+    token parity writes, or a service called like an environment."""
+    for env in known:
+        if env in RESERVED_NAMES:
+            words = ", ".join(sorted(RESERVED_NAMES))
+            raise UsageError(
+                f"environment {env!r}: parity uses that word itself ({words}); rename the "
+                "environment to compare it"
+            )
+    for env, stack in loaded.items():
+        for service in stack.config.services:
+            if service.name in known:
+                raise UsageError(
+                    f"{env}: service {service.name!r} has the name of an environment, so parity "
+                    "cannot tell a reference to the environment from the service; rename it"
+                )
 
 
 def _check_allowances(policy: ParityPolicy, known: list[str], policy_file: str) -> None:
