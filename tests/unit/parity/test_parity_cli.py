@@ -142,6 +142,12 @@ def test_expired_and_stale_rules_are_reported(
         ),
         ("rules: [\n", "stacks/parity.yaml: line"),
         (
+            "rules:\n  - path: x\n    any: true\n    reason: r\n    owner: o\n"
+            "    expires: 2027-02-30\n",
+            "stacks/parity.yaml: line 6: '2027-02-30' is not a valid date (day is out of range "
+            "for month); correct it, or quote it if it is text",
+        ),
+        (
             "rules:\n  - path: x\n    ratio: {dev: 0}\n    reason: r\n    owner: o\n",
             "stacks/parity.yaml: rules[0].ratio.dev: must be greater than 0",
         ),
