@@ -72,6 +72,9 @@ def run_parity(
     envs = options.environments or sources.environments()
     for env in envs:
         sources.require_environment(env)
+    twice = next((env for i, env in enumerate(envs) if env in envs[:i]), None)
+    if twice is not None:
+        raise UsageError(f"{twice} is named twice; name each environment once")
     if len(envs) < 2:
         raise UsageError(f"parity compares two or more environments (got {', '.join(envs)})")
     policy_path = sources.stacks_dir / POLICY_FILE

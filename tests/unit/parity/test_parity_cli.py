@@ -191,6 +191,27 @@ def test_unknown_environment_and_too_few_environments_exit_2(
     assert "two or more environments" in single.err
 
 
+@pytest.mark.parametrize(
+    ("envs", "message"),
+    [
+        (["prod", "prod"], "prod is named twice; name each environment once"),
+        (["dev", "prod", "dev"], "dev is named twice; name each environment once"),
+        (
+            ["parity", "dev"],
+            "'parity' is not an environment: stacks/parity.yaml holds the parity rules; name an "
+            "environment (dev, staging, prod)",
+        ),
+    ],
+)
+def test_environments_named_twice_or_not_environments_exit_2(
+    cli: Callable[..., CliResult], repo_sources: StackSources, envs: list[str], message: str
+) -> None:
+    result = cli("parity", *envs, project=repo_sources)
+    assert result.code == 2, result
+    assert result.err == f"shipyard: {message}\n"
+    assert result.out == ""
+
+
 def test_every_format_writes_to_a_file(
     cli: Callable[..., CliResult], repo_sources: StackSources, tmp_path: Path
 ) -> None:
