@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from shipyard.config.documents import load_mapping, validate_document
@@ -53,6 +53,17 @@ class Rule(_Model):
     reason: str
     owner: str
     expires: dt.date | None = None
+
+    @field_validator("ratio")
+    @classmethod
+    def _two_or_more(cls, ratio: dict[str, float] | None) -> dict[str, float] | None:
+        if ratio is not None and len(ratio) < 2:
+            raise ValueError(
+                "a ratio relates two or more environments (got "
+                f"{', '.join(ratio) or 'none'}); name each with its factor, e.g. "
+                "{staging: 1, prod: 2}"
+            )
+        return ratio
 
     @model_validator(mode="after")
     def _one_relation(self) -> Rule:

@@ -80,7 +80,7 @@ def run_parity(
     policy_path = sources.stacks_dir / POLICY_FILE
     policy = load_policy(policy_path, sources.rel(policy_path))
     known = sources.environments()
-    _check_allowances(policy, known, sources.rel(policy_path))
+    _check_environments(policy, known, sources.rel(policy_path))
     min_score = options.min_score if options.min_score is not None else policy.min_score
     if not 0 <= min_score <= 100:
         raise UsageError(f"--min-score must be 0..100 (got {min_score:g})")
@@ -117,8 +117,18 @@ def run_parity(
     )
 
 
-def _check_allowances(policy: ParityPolicy, known: list[str], policy_file: str) -> None:
-    """An allowance for an environment that does not exist allows nothing: say so."""
+def _check_environments(policy: ParityPolicy, known: list[str], policy_file: str) -> None:
+    """Every environment the policy names must exist: a misspelt one in a ratio leaves the rule
+    relating one environment (so it never fails), in values it checks nothing, in an allowance
+    it allows nothing. Say so instead."""
+    for index, rule in enumerate(policy.rules):
+        for relation, named in (("ratio", rule.ratio), ("values", rule.values)):
+            for env in named or {}:
+                if env not in known:
+                    raise UsageError(
+                        f"{policy_file}: rules[{index}].{relation} names {env!r}, which is not "
+                        f"an environment (environments: {', '.join(known)}); fix the name"
+                    )
     for index, allowance in enumerate(policy.cross_environment):
         for env in [allowance.environment, *allowance.references]:
             if env not in known:

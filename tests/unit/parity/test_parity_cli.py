@@ -152,6 +152,22 @@ def test_expired_and_stale_rules_are_reported(
             "stacks/parity.yaml: rules[0].ratio.dev: must be greater than 0",
         ),
         (
+            "rules:\n  - path: x\n    ratio: {stagign: 1, prod: 2}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio names 'stagign', which is not an environment "
+            "(environments: dev, staging, prod); fix the name",
+        ),
+        (
+            "rules:\n  - path: x\n    any: true\n    reason: r\n    owner: o\n"
+            "  - path: y\n    values: {dev: 1, prdo: 2}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[1].values names 'prdo', which is not an environment "
+            "(environments: dev, staging, prod); fix the name",
+        ),
+        (
+            "rules:\n  - path: x\n    ratio: {prod: 2}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio: a ratio relates two or more environments (got "
+            "prod); name each with its factor, e.g. {staging: 1, prod: 2}",
+        ),
+        (
             "crossEnvironment:\n  - path: x\n    environment: prod\n    references: [stagin]\n"
             "    reason: r\n    owner: o\n",
             "stacks/parity.yaml: crossEnvironment[0] names 'stagin', which is not an environment",
