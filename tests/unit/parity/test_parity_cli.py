@@ -167,6 +167,12 @@ def test_expired_and_stale_rules_are_reported(
             "stacks/parity.yaml: rules[0].ratio: a ratio relates two or more environments (got "
             "prod); name each with its factor, e.g. {staging: 1, prod: 2}",
         ),
+        ("minScore: true\n", "stacks/parity.yaml: minScore: must be a valid number (got True)"),
+        (
+            "rules:\n  - path: x\n    ratio: {staging: true, prod: 2}\n    reason: r\n"
+            "    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio.staging: must be a valid number (got True)",
+        ),
         (
             "crossEnvironment:\n  - path: x\n    environment: prod\n    references: [stagin]\n"
             "    reason: r\n    owner: o\n",
