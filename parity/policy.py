@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from shipyard.config.documents import load_mapping, validate_document
@@ -48,11 +48,23 @@ class Rule(_Model):
     path: str
     any: bool = False
     one_of: list[Any] | None = None
-    ratio: dict[str, Annotated[float, Field(gt=0)]] | None = None
+    # Strict: YAML's `true` is not the factor 1 (nor a quoted "2" the factor 2).
+    ratio: dict[str, Annotated[StrictFloat, Field(gt=0)]] | None = None
     values: dict[str, Any] | None = None
     reason: str
     owner: str
     expires: dt.date | None = None
+
+    @field_validator("ratio")
+    @classmethod
+    def _two_or_more(cls, ratio: dict[str, float] | None) -> dict[str, float] | None:
+        if ratio is not None and len(ratio) < 2:
+            raise ValueError(
+                "a ratio relates two or more environments (got "
+                f"{', '.join(ratio) or 'none'}); name each with its factor, e.g. "
+                "{staging: 1, prod: 2}"
+            )
+        return ratio
 
     @model_validator(mode="after")
     def _one_relation(self) -> Rule:
@@ -157,7 +169,8 @@ class Allowance(_Model):
 class ParityPolicy(_Model):
     """The whole of stacks/parity.yaml."""
 
-    min_score: Annotated[float, Field(ge=0, le=100)] = DEFAULT_MIN_SCORE
+    # Strict: YAML's `true` is not 1%.
+    min_score: Annotated[StrictFloat, Field(ge=0, le=100)] = DEFAULT_MIN_SCORE
     critical: list[str] = []
     rules: list[Rule] = []
     cross_environment: list[Allowance] = []

@@ -79,12 +79,15 @@ def run_parity(
     envs = options.environments or sources.environments()
     for env in envs:
         sources.require_environment(env)
+    twice = next((env for i, env in enumerate(envs) if env in envs[:i]), None)
+    if twice is not None:
+        raise UsageError(f"{twice} is named twice; name each environment once")
     if len(envs) < 2:
         raise UsageError(f"parity compares two or more environments (got {', '.join(envs)})")
     policy_path = sources.stacks_dir / POLICY_FILE
     policy = load_policy(policy_path, sources.rel(policy_path))
     known = sources.environments()
-    _check_allowances(policy, known, sources.rel(policy_path))
+    _check_environments(policy, known, sources.rel(policy_path))
     min_score = options.min_score if options.min_score is not None else policy.min_score
     if not 0 <= min_score <= 100:
         raise UsageError(f"--min-score must be 0..100 (got {min_score:g})")
@@ -141,8 +144,18 @@ def _check_names(known: list[str], loaded: dict[str, LoadedStack]) -> None:
                 )
 
 
-def _check_allowances(policy: ParityPolicy, known: list[str], policy_file: str) -> None:
-    """An allowance for an environment that does not exist allows nothing: say so."""
+def _check_environments(policy: ParityPolicy, known: list[str], policy_file: str) -> None:
+    """Every environment the policy names must exist: a misspelt one in a ratio leaves the rule
+    relating one environment (so it never fails), in values it checks nothing, in an allowance
+    it allows nothing. Say so instead."""
+    for index, rule in enumerate(policy.rules):
+        for relation, named in (("ratio", rule.ratio), ("values", rule.values)):
+            for env in named or {}:
+                if env not in known:
+                    raise UsageError(
+                        f"{policy_file}: rules[{index}].{relation} names {env!r}, which is not "
+                        f"an environment (environments: {', '.join(known)}); fix the name"
+                    )
     for index, allowance in enumerate(policy.cross_environment):
         for env in [allowance.environment, *allowance.references]:
             if env not in known:

@@ -2,9 +2,9 @@
 
 A value in a stack may hold anything: `<script>`, control characters, `|`, backticks, newlines.
 `visible` turns the characters no report can carry (XML 1.0 forbids most C0 controls; a
-terminal obeys C1 and escape sequences; bidi overrides make text read differently than it is)
-into escapes a person can read (`\\x07`, `\\n`); the Markdown and HTML helpers escape what is
-left for their format.
+terminal obeys C1 and escape sequences; U+2028 and U+2029 break lines; bidi overrides make text
+read differently than it is) into escapes a person can read (`\\x07`, `\\n`, `\\u2028`); the
+Markdown and HTML helpers escape what is left for their format.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-# C0 controls but tab, DEL and C1, lone surrogates, the two XML non-characters, bidi controls.
+# C0 controls but tab, DEL and C1 (NEL, U+0085, among them), the line and paragraph separators
+# (U+2028, U+2029: line breaks to str.splitlines, JavaScript and many viewers), lone surrogates,
+# the two XML non-characters, bidi controls.
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
 )
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 

@@ -14,7 +14,7 @@ from rollout.metrics import Metrics, compute
 from rollout.pulumi_history import events_from_history, load_history
 from shipyard.cli.common import format_option
 from shipyard.cli.deploy_cmd import _ledger, ledger_option
-from shipyard.cli.output import stdout
+from shipyard.cli.output import stdout, write_output
 
 
 def metric_rows(m: Metrics) -> list[dict[str, Any]]:
@@ -174,7 +174,7 @@ def metrics_command(
     if output_format in renderers:
         text = renderers[output_format](m)
         if output:
-            Path(output).write_text(text, encoding="utf-8")
+            write_output(output, text)
         else:
             click.echo(text, nl=False)
         return

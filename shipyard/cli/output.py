@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from shipyard.errors import UsageError
 
 PLAIN_WIDTH = 120  # tables written to a pipe or file are not squeezed to 80 columns
 
@@ -30,6 +33,19 @@ def is_terminal() -> bool:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_output(path: str, text: str) -> None:
+    """Write a command's --output file; a path that cannot be written is a one-line usage
+    error (exit 2), not a traceback."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(
+            f"cannot write {path}: {reason}; give --output a file in a directory that exists "
+            "and that you can write to"
+        ) from None
 
 
 def progress(message: str) -> None:

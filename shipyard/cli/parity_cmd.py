@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import click
 
 from parity.formats import RENDERERS
 from parity.run import ParityOptions, report_dict, run_parity
 from shipyard.cli.common import short_lived_heap, sources_from
-from shipyard.cli.output import is_terminal, progress, working
+from shipyard.cli.output import is_terminal, progress, working, write_output
 from shipyard.errors import CheckFailed
 
 
@@ -88,7 +87,7 @@ def parity(
     color = output is None and output_format == "text" and is_terminal()
     text = RENDERERS[output_format](data, color)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_output(output, text)
         progress(f"wrote {output}: parity {data['score']}")
     else:
         click.echo(text, nl=False)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from parity.render import render_stack
 from shipyard.cli.common import short_lived_heap, sources_from
-from shipyard.cli.output import warn
+from shipyard.cli.output import warn, write_output
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files
 
@@ -49,7 +47,7 @@ def render(ctx: click.Context, env: str, output_format: str, output: str | None)
     warn_if_stale(sources, env)
     text = rendered.to_json() if output_format == "json" else rendered.to_yaml()
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         click.echo(text, nl=False)
 

@@ -7,6 +7,8 @@ two guards it lacks. Aliases may not expand a document by more than MAX_ALIAS_EX
 validation then walks for minutes and gigabytes. And a mapping may not repeat a key: YAML says
 keys are unique (https://yaml.org/spec/1.2.2/#3211-nodes), PyYAML silently keeps the last.
 Both checks run on the composed node graph, before anything is constructed or expanded.
+A plain scalar YAML resolves as a timestamp but no calendar has (`2027-02-30`) is refused at its
+line with the hint to quote it, not left to escape as datetime's ValueError.
 
 PyYAML constructs an anchored node once and hands every alias of it (and every `<<:` merge of
 it) that same object, so editing one service's aliased health check would edit every service
@@ -21,7 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from shipyard.config.errors import explain_validation_error
@@ -33,6 +35,31 @@ M = TypeVar("M", bound=BaseModel)
 # shared block reused by every service adds tens each.
 MAX_ALIAS_EXPANSION = 10_000
 MERGE_TAG = "tag:yaml.org,2002:merge"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class _ScalarError(ConstructorError):
+    """A plain scalar looks like a typed value (a date) but is not a valid one."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that an impossible date (`2027-02-30` matches YAML's
+    timestamp pattern, then `datetime` raises ValueError) is a YAML error at its line."""
+
+    def construct_checked_timestamp(self, node: ScalarNode) -> object:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise _ScalarError(
+                None,
+                None,
+                f"{node.value!r} is not a valid date ({exc}); correct it, or quote it if it is "
+                "text",
+                node.start_mark,
+            ) from None
+
+
+_Loader.add_constructor(TIMESTAMP_TAG, _Loader.construct_checked_timestamp)
 
 
 def read_document(path: Path, name: str) -> str:
@@ -59,18 +86,20 @@ def decode_utf8(data: bytes, name: str) -> str:
 def parse_yaml(text: str, name: str) -> Any:
     """YAML text as Python data, refusing alias bombs and duplicate keys; errors name the file
     and the line."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _NodeCheck(name).run(node)
+        _NodeCheck(name, loader).run(node)
         return unshared(loader.construct_document(node))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(name, where, f"invalid YAML: {problem}") from None
+        if not isinstance(exc, _ScalarError):
+            problem = f"invalid YAML: {problem}"
+        raise ConfigError(name, where, problem) from None
     except RecursionError:
         raise ConfigError(name, "", "nested too deeply to read; flatten the document") from None
     finally:
@@ -123,8 +152,9 @@ def validate_document(model: type[M], doc: dict[str, Any], name: str) -> M:
 class _NodeCheck:
     """One walk of the node graph: each distinct node once, its expanded size remembered."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, loader: _Loader) -> None:
         self.name = name
+        self.loader = loader
         self.sizes: dict[int, int] = {}
         self.open: set[int] = set()
         self.limit = 0
@@ -171,7 +201,7 @@ class _NodeCheck:
         for key_node, _ in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == MERGE_TAG:
                 continue
-            key = SafeConstructor().construct_object(key_node)
+            key = self.loader.construct_object(key_node)
             first = seen.setdefault(key, key_node)
             if first is not key_node:
                 raise ConfigError(

@@ -21,7 +21,8 @@ from shipyard.config.template import MAX_OUTPUT, BoundedSandbox, TemplateTooLarg
 from shipyard.errors import ConfigError, UsageError
 
 TEMPLATE = "template.yaml.j2"
-NOT_ENVIRONMENTS = frozenset({"parity"})
+# stacks/<name>.yaml files that are not environments, and what each holds instead.
+NOT_ENVIRONMENTS = {"parity": "the parity rules"}
 PROMOTION_ORDER = ("dev", "staging", "prod")
 KEYED_LISTS = {"services": "name"}
 
@@ -61,8 +62,13 @@ class StackSources:
 
     def require_environment(self, env: str) -> None:
         known = self.environments()
+        listed = ", ".join(known) or "none"
+        if env in NOT_ENVIRONMENTS:
+            raise UsageError(
+                f"{env!r} is not an environment: {self.rel(self.overlay(env))} holds "
+                f"{NOT_ENVIRONMENTS[env]}; name an environment ({listed})"
+            )
         if env not in known:
-            listed = ", ".join(known) or "none"
             raise UsageError(
                 f"unknown environment {env!r}: no {self.rel(self.overlay(env))} "
                 f"(environments: {listed})"

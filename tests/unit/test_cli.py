@@ -58,6 +58,32 @@ def test_usage_errors_are_one_line_with_a_pointer_to_help(
     assert "No such command 'deploy-everything'" in unknown.err
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["parity", "--format", "html"],
+        ["render", "dev"],
+        ["metrics", "--format", "json", "--from-pulumi-history", "{history}"],
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_one_line(
+    cli: Callable[..., CliResult], project: StackSources, tmp_path: Path, command: list[str]
+) -> None:
+    history = tmp_path / "history.json"
+    history.write_text("[]")
+    target = tmp_path / "missing" / "report.out"
+    before = snapshot(tmp_path)
+    args = [arg.format(history=history) for arg in command]
+    result = cli(*args, "-o", str(target), project=project)
+    assert result.code == 2, result
+    assert result.err == (
+        f"shipyard: cannot write {target}: No such file or directory; give --output a file in "
+        "a directory that exists and that you can write to\n"
+    )
+    assert result.out == ""
+    assert snapshot(tmp_path) == before
+
+
 def test_outside_a_project_says_where_it_looked(
     cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,6 +6,7 @@ with nothing written, for every YAML file shipyard reads.
 
 from __future__ import annotations
 
+import datetime as dt
 import resource
 import subprocess
 import sys
@@ -137,6 +138,47 @@ def test_a_duplicate_key_names_both_lines_and_writes_nothing(
     one_line_refusal(result, message)
     assert result.err == f"shipyard: {message}\n"
     assert snapshot(project.root) == before
+
+
+def test_an_impossible_date_names_the_file_and_line_and_writes_nothing(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    # A tag value YAML resolves as a timestamp: datetime refuses Feb 30 with a ValueError.
+    prod = project.overlay("prod")
+    prod.write_text(prod.read_text() + "tags:\n  review-by: 2027-02-30\n")
+    line = len(prod.read_text().splitlines())
+    project.pulumi_stack_file("staging").write_text("stale\n")
+    before = snapshot(project.root)
+    expected = (
+        f"stacks/prod.yaml: line {line}: '2027-02-30' is not a valid date (day is out of range "
+        "for month); correct it, or quote it if it is text"
+    )
+    for command in (["stacks", "render"], ["parity"], ["render", "prod"]):
+        result = cli(*command, project=project)
+        one_line_refusal(result, expected)
+    assert snapshot(project.root) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a: 2027-02-30\n", "'2027-02-30' is not a valid date (day is out of range for month)"),
+        ("a: 2027-01-01 25:00:00\n", "'2027-01-01 25:00:00' is not a valid date (hour must be"),
+        ("a: 1\n2027-13-01: x\n", "'2027-13-01' is not a valid date (month must be in 1..12)"),
+        ("a: [1, 2027-04-31]\n", "'2027-04-31' is not a valid date"),
+    ],
+)
+def test_an_impossible_date_is_a_config_error_at_its_line(text: str, problem: str) -> None:
+    line = text.count("\n", 0, text.index(problem.split("'")[1])) + 1
+    with pytest.raises(ConfigError) as caught:
+        documents.parse_yaml(text, "x.yaml")
+    assert str(caught.value).startswith(f"x.yaml: line {line}: {problem}")
+    assert str(caught.value).endswith("; correct it, or quote it if it is text")
+
+
+def test_real_dates_and_quoted_impossible_ones_still_load() -> None:
+    doc = documents.parse_yaml("a: 2027-02-28\nb: '2027-02-30'\n", "x.yaml")
+    assert doc == {"a": dt.date(2027, 2, 28), "b": "2027-02-30"}
 
 
 def test_a_merge_key_overridden_by_the_mapping_is_not_a_duplicate() -> None:

@@ -8,8 +8,11 @@ import re
 from typing import Any
 
 ENVS = ["dev", "staging", "prod"]
-# Every C0 control but tab, DEL, a C1 control, the XML non-characters and a lone surrogate.
-CONTROLS = "".join(chr(c) for c in range(0x20) if c != 0x09) + "\x7f\x9b\ufffe\uffff\ud800"
+# Every C0 control but tab, DEL, two C1 controls (NEL among them), the line and paragraph
+# separators, the XML non-characters and a lone surrogate.
+CONTROLS = (
+    "".join(chr(c) for c in range(0x20) if c != 0x09) + "\x7f\x85\x9b\u2028\u2029\ufffe\uffff\ud800"
+)
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "<img src=x onerror=\"document.body.insertAdjacentHTML('beforeend','<b id=pwned>!</b>')\">"
 # What a value may hold: markup of every format, an XML CDATA end, quotes, control characters.

@@ -293,6 +293,29 @@ def test_text_shows_markup_and_control_characters_as_text(color: bool) -> None:
     assert "\x1b[31mred" not in text and "\x07" not in text
 
 
+@pytest.mark.parametrize(
+    ("char", "escape"),
+    [("\x85", "\\x85"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")],
+    ids=["NEL", "LINE-SEPARATOR", "PARAGRAPH-SEPARATOR"],
+)
+def test_unicode_line_breaks_are_escaped_in_every_format(char: str, escape: str) -> None:
+    # Line breaks outside C0: a JavaScript string, str.splitlines and many viewers end a line
+    # at each, so a value holding one would split its row as a raw newline would.
+    value = f"a{char}b"
+    assert visible(value) == f"a{escape}b"
+    made = report([difference(f"app.{value}", {"dev": value, "staging": "s", "prod": "p"})])
+    outputs = {
+        "text": render_text(made, False),
+        "color text": render_text(made, True),
+        "html": render_html(made),
+        "markdown": render_markdown(made),
+        "junit": render_junit(made),
+    }
+    for name, text in outputs.items():
+        assert char not in text, name
+        assert f"a{escape}b" in text, name
+
+
 def test_every_format_lists_a_catch_all_rule_near_the_verdict() -> None:
     made = report([], rules=[rule("*", "catch-all", detail="declares every path (9)")])
     for render in (render_text, render_markdown):

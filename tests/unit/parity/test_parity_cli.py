@@ -142,8 +142,36 @@ def test_expired_and_stale_rules_are_reported(
         ),
         ("rules: [\n", "stacks/parity.yaml: line"),
         (
+            "rules:\n  - path: x\n    any: true\n    reason: r\n    owner: o\n"
+            "    expires: 2027-02-30\n",
+            "stacks/parity.yaml: line 6: '2027-02-30' is not a valid date (day is out of range "
+            "for month); correct it, or quote it if it is text",
+        ),
+        (
             "rules:\n  - path: x\n    ratio: {dev: 0}\n    reason: r\n    owner: o\n",
             "stacks/parity.yaml: rules[0].ratio.dev: must be greater than 0",
+        ),
+        (
+            "rules:\n  - path: x\n    ratio: {stagign: 1, prod: 2}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio names 'stagign', which is not an environment "
+            "(environments: dev, staging, prod); fix the name",
+        ),
+        (
+            "rules:\n  - path: x\n    any: true\n    reason: r\n    owner: o\n"
+            "  - path: y\n    values: {dev: 1, prdo: 2}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[1].values names 'prdo', which is not an environment "
+            "(environments: dev, staging, prod); fix the name",
+        ),
+        (
+            "rules:\n  - path: x\n    ratio: {prod: 2}\n    reason: r\n    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio: a ratio relates two or more environments (got "
+            "prod); name each with its factor, e.g. {staging: 1, prod: 2}",
+        ),
+        ("minScore: true\n", "stacks/parity.yaml: minScore: must be a valid number (got True)"),
+        (
+            "rules:\n  - path: x\n    ratio: {staging: true, prod: 2}\n    reason: r\n"
+            "    owner: o\n",
+            "stacks/parity.yaml: rules[0].ratio.staging: must be a valid number (got True)",
         ),
         (
             "crossEnvironment:\n  - path: x\n    environment: prod\n    references: [stagin]\n"
@@ -183,6 +211,27 @@ def test_unknown_environment_and_too_few_environments_exit_2(
     single = cli("parity", "prod", project=repo_sources)
     assert single.code == 2
     assert "two or more environments" in single.err
+
+
+@pytest.mark.parametrize(
+    ("envs", "message"),
+    [
+        (["prod", "prod"], "prod is named twice; name each environment once"),
+        (["dev", "prod", "dev"], "dev is named twice; name each environment once"),
+        (
+            ["parity", "dev"],
+            "'parity' is not an environment: stacks/parity.yaml holds the parity rules; name an "
+            "environment (dev, staging, prod)",
+        ),
+    ],
+)
+def test_environments_named_twice_or_not_environments_exit_2(
+    cli: Callable[..., CliResult], repo_sources: StackSources, envs: list[str], message: str
+) -> None:
+    result = cli("parity", *envs, project=repo_sources)
+    assert result.code == 2, result
+    assert result.err == f"shipyard: {message}\n"
+    assert result.out == ""
 
 
 def test_every_format_writes_to_a_file(
