@@ -223,6 +223,13 @@ def compare(
         for path, named in stack.references.items():
             references[path][env] = named
     differing = set().union(*pair_paths.values(), references, extra)
+    # Text the same in every environment as written (`production and test listeners` where an
+    # environment is called production): the own-name token made it look different, but it is
+    # one value. (A reference in it is still judged: `references` are classified below.)
+    for path in sorted(differing - set(extra) - set(references)):
+        raw = [_as_written(stacks[env].leaves.get(path, ABSENT), env) for env in envs]
+        if ABSENT not in raw and all(_equal(r, raw[0]) for r in raw[1:]):
+            differing.discard(path)
 
     def values_at(path: str) -> dict[str, Any]:
         if path in extra:
@@ -558,6 +565,20 @@ def _why_not(rule: Rule, values: dict[str, Any], today: dt.date) -> str | None:
     if violation is not None:
         return f"rule broken ({violation}): {rule.reason}"
     return None
+
+
+_TOKEN = re.compile(r"(?<!\{)\{env\}(?!\})")
+
+
+def _as_written(value: Any, env: str) -> Any:
+    """A normalised value with the environment's own name written back in place of `{env}`."""
+    if isinstance(value, str):
+        return _TOKEN.sub(env, value).replace("{{env}}", "{env}")
+    if isinstance(value, dict):
+        return {_as_written(k, env): _as_written(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_written(v, env) for v in value]
+    return value
 
 
 def _equal(left: Any, right: Any) -> bool:

@@ -294,7 +294,31 @@ def normalise_stack(
         pseudo = resource_key in PSEUDO_RESOURCES
         for prop, value in node.items():
             _flatten(value, resource_key, [prop], pseudo, norm, result)
+    if loaded is not None:
+        _only_configured_references(result)
     return result
+
+
+def _only_configured_references(stack: NormalisedStack) -> None:
+    """Another environment reaches a stack only through its config: the program is the same
+    code everywhere (`production and test listeners` names no environment called production).
+    So a resource's or output's value names another environment only when the stack config
+    names it too; the config's own values are always checked."""
+    prefix = STACK_CONFIG + "."
+    configured = {
+        name
+        for path, names in stack.references.items()
+        if path.startswith(prefix)
+        for name in names
+    }
+    for path in list(stack.references):
+        if path.startswith(prefix):
+            continue
+        kept = [name for name in stack.references[path] if name in configured]
+        if kept:
+            stack.references[path] = kept
+        else:
+            del stack.references[path]
 
 
 def _roles(loaded: LoadedStack | None) -> dict[str, dict[str, str]]:

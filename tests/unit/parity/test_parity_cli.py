@@ -261,15 +261,16 @@ def test_junit_fails_exactly_the_resources_with_open_differences(
     staging.write_text(staging.read_text() + "\nalarms:\n  evaluationPeriods: 5\n")
     assert cli("stacks", "render", project=project).code == 0
     result = cli("parity", "--format", "junit", project=project)
-    # evaluationPeriods is not a critical path and the score stays above 90: the run passes,
-    # but the dashboard shows each resource that differs.
-    assert result.code == 0
+    # The alarms' config is critical (stacks/parity.yaml): the run fails, and the dashboard
+    # shows the verdict and each resource that differs.
+    assert result.code == 1
     report = json.loads(cli("parity", "--format", "json", project=project).out)
     differing = {d["resource"] for d in report["differences"] if d["classification"] != "declared"}
     suite = ET.fromstring(result.out)
     failed = {c.get("name", "") for c in suite.findall("testcase") if c.find("failure") is not None}
-    assert failed == differing
+    assert failed == differing | {"verdict"}
     assert {"api", "web"} == {name.split("-alarms-")[0] for name in failed if "-alarms-" in name}
+    assert "stack-config" in failed
     assert suite.get("failures") == str(len(failed))
 
 

@@ -194,3 +194,148 @@ def test_a_wrong_health_check_path_costs_at_least_what_a_tag_does(project: Stack
     health = base - report(project, "staging", "prod")["score"]
     assert tag > 0
     assert health >= tag
+
+
+def test_a_users_own_color_word_is_compared_as_written(project: StackSources) -> None:
+    # dev pulls .../green and checks /green, prod pulls .../blue and checks /blue: these are
+    # real differences, not the live color.
+    registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    edit_overlay(
+        project,
+        "dev",
+        lambda doc: service(doc, "web").update(
+            image=f"{registry}/green", healthCheck={"path": "/green"}
+        ),
+    )
+    for env in ("staging", "prod"):
+        edit_overlay(
+            project,
+            env,
+            lambda doc: service(doc, "web").update(
+                image=f"{registry}/blue", healthCheck={"path": "/blue"}
+            ),
+        )
+    data = report(project)
+    assert data["passed"] is False
+    failing = " ".join(data["failures"])
+    assert "image.repository" in failing and "healthCheck.path" in failing
+
+
+def test_an_environment_named_production_and_dev_stdout_raise_no_false_alarm(
+    project: StackSources,
+) -> None:
+    (project.stacks_dir / "production.yaml").write_text(project.overlay("prod").read_text())
+    template = project.template
+    template.write_text(
+        template.read_text().replace(
+            "      LOG_LEVEL: info\n", "      LOG_LEVEL: info\n      LOG_FILE: /dev/stdout\n", 1
+        )
+    )
+    write_stack_files(project, plan_stack_files(project))
+    data = report(project)
+    assert [d["path"] for d in data["differences"] if d["cross_environment"]] == []
+
+
+def test_a_service_named_like_an_environment_is_refused(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    edit_overlay(
+        project,
+        "dev",
+        lambda doc: service(doc, "staging").update(
+            image="123456789012.dkr.ecr.us-east-1.amazonaws.com/x",
+            containerPort=8082,
+            testPort=9002,
+            versions={"blue": "v1", "green": "v1"},
+        ),
+    )
+    result = cli("parity", project=project)
+    assert result.code == 2
+    assert result.err.strip() == (
+        "shipyard: dev: service 'staging' has the name of an environment, so parity cannot tell "
+        "a reference to the environment from the service; rename it"
+    )
+
+
+def test_losing_tls_in_prod_breaks_the_rules_that_say_prod_has_it(project: StackSources) -> None:
+    edit_overlay(project, "prod", lambda doc: doc.update(tls=None))
+    data = report(project)
+    assert data["passed"] is False
+    assert "critical path web-production.protocol is undeclared" in data["failures"]
+    protocol = next(d for d in data["differences"] if d["path"] == "web-production.protocol")
+    assert protocol["values"] == {"dev": "HTTP", "staging": "HTTP", "prod": "HTTP"}
+    assert protocol["reason"].startswith("rule broken")
+
+
+def test_a_weakened_prod_deploy_policy_fails(project: StackSources) -> None:
+    def weaken(doc: dict[str, Any]) -> None:
+        doc["deploy"] = {
+            **doc.get("deploy", {}),
+            "bakeSeconds": 0,
+            "trafficSteps": [100],
+            "approvals": {"required": 2, "maxAgeHours": 8760},
+        }
+        doc["alarms"] = {"http5xxCount": 100000}
+
+    edit_overlay(project, "prod", weaken)
+    data = report(project)
+    assert data["passed"] is False
+    critical = {f.split(" ")[2] for f in data["failures"] if f.startswith("critical path")}
+    assert {
+        "stack-config.deploy.bakeSeconds",
+        "stack-config.deploy.trafficSteps[0]",
+        "stack-config.deploy.approvals.maxAgeHours",
+        "stack-config.alarms.http5xxCount",
+    } <= critical
+
+
+def test_broad_rules_and_allowances_do_not_buy_a_pass(project: StackSources) -> None:
+    edit_overlay(
+        project,
+        "prod",
+        lambda doc: service(doc, "web").update(
+            image="123456789012.dkr.ecr.us-east-1.amazonaws.com/other",
+            environment={"APP_ENV": "staging"},
+        ),
+    )
+    policy = project.stacks_dir / "parity.yaml"
+    base = policy.read_text()
+    vague = '  - path: "*[*"\n    any: true\n    reason: lists differ\n    owner: nobody\n'
+    allow_all = (
+        'crossEnvironment:\n  - path: "*"\n    environment: prod\n    references: [staging]\n'
+        "    reason: whatever\n    owner: nobody\n"
+    )
+    policy.write_text(base.replace("rules:\n", "rules:\n" + vague, 1) + allow_all)
+    data = report(project)
+    assert data["passed"] is False
+    states = {(r["path"], r["relation"]): r["state"] for r in data["rules"]}
+    assert states[("*[*", "any")] == "catch-all"
+    assert states[("*", "prod may name staging")] == "catch-all"
+    assert any("prod names staging" in f for f in data["failures"])
+    # Five narrow-looking rules that together cover most of the stack.
+    letters = "".join(
+        f'  - path: "{c}*"\n    any: true\n    reason: r\n    owner: nobody\n' for c in "awsnc"
+    )
+    policy.write_text(base.replace("rules:\n", "rules:\n" + letters, 1))
+    data = report(project)
+    assert data["passed"] is False
+    assert any("together match" in f for f in data["failures"]) or any(
+        r["state"] == "catch-all" for r in data["rules"]
+    )
+
+
+def test_two_environments_that_share_the_wrong_value_still_fail(project: StackSources) -> None:
+    # `shipyard promote staging prod` compares just these two: prod's APP_ENV says staging, as
+    # staging's own does, so the two values are equal as written; it is still a reference.
+    edit_overlay(
+        project, "prod", lambda doc: service(doc, "web").update(environment={"APP_ENV": "staging"})
+    )
+    data = report(project, "staging", "prod")
+    assert data["passed"] is False
+    assert any(
+        f.endswith(
+            "prod names staging: a reference to another environment; fix the value, "
+            "or allow it under crossEnvironment in parity.yaml with a reason"
+        )
+        for f in data["failures"]
+    )
