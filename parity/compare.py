@@ -164,6 +164,7 @@ class Comparison:
     overall: Tally
     pairs: dict[tuple[str, str], Tally]
     resources: dict[str, ResourceInfo] = field(default_factory=dict)
+    policy_share: float = 0.0  # the share of all settings the live rules together match
 
     @property
     def differences(self) -> list[PathResult]:
@@ -172,8 +173,6 @@ class Comparison:
     @property
     def critical_failures(self) -> list[PathResult]:
         return [r for r in self.results if r.critical and not r.classification.matches]
-
-    policy_share: float = 0.0
 
     @property
     def catch_alls(self) -> list[RuleReport]:
@@ -226,10 +225,12 @@ def compare(
     # Text the same in every environment as written (`production and test listeners` where an
     # environment is called production): the own-name token made it look different, but it is
     # one value. (A reference in it is still judged: `references` are classified below.)
+    constant = set()
     for path in sorted(differing - set(extra) - set(references)):
         raw = [_as_written(stacks[env].leaves.get(path, ABSENT), env) for env in envs]
         if ABSENT not in raw and all(_equal(r, raw[0]) for r in raw[1:]):
-            differing.discard(path)
+            constant.add(path)
+    differing -= constant
 
     def values_at(path: str) -> dict[str, Any]:
         if path in extra:
@@ -237,7 +238,7 @@ def compare(
         return {env: stacks[env].leaves.get(path, ABSENT) for env in envs}
 
     results: list[PathResult] = []
-    for path in sorted(differing | judge.asserted(set(settings_of) - differing)):
+    for path in sorted(differing | judge.asserted(set(settings_of) - differing - constant)):
         result = _classify(
             path,
             resource_of[path],
