@@ -21,8 +21,9 @@ A pair's score uses only that pair's differences, judged by the rules on that pa
 A rule other than `any: true` is also an assertion: where its values break it, an identical path
 is undeclared too (prod's protocol is HTTPS, says the rule; if prod's TLS is gone, that is a
 finding). A value naming another environment is allowed by a `crossEnvironment` entry, which
-only allows the reference: the values must still be declared by a rule. A critical path is
-declared only by a rule that names one of its properties (`*-tg.healthCheck.*`, never `w*`).
+only allows the reference: the values must still be declared by a rule, and such a path is
+critical. A critical path is declared only by a rule that names its setting's own key
+(`*-tg.healthCheck.*`, never `w*` nor `stack-config.deploy.*`).
 
 Breadth: a rule or an allowance whose pattern matches more than RULE_SHARE of all settings (and
 more than BREADTH_FLOOR of them) is a catch-all and declares nothing; rules that together match
@@ -44,16 +45,18 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from parity.normalise import NormalisedStack, item_id, join
+from parity.normalise import STACK_CONFIG, TAGS_SETTING, NormalisedStack, item_id, join
 from parity.policy import ABSENT, ParityPolicy, Rule, glob
 
+_PADDING = (TAGS_SETTING + ".", f"{STACK_CONFIG}.tags.", f"{STACK_CONFIG}.pulumiConfig.")
 RULE_SHARE = 0.10
 POLICY_SHARE = 0.50
 # Below this many settings a pattern is never too broad: in a small stack one resource's rule
 # is a large share of everything.
 BREADTH_FLOOR = 20
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_:-]*")
-_KEYED = re.compile(r"\[[^\]]*\]")
+# An identity field inside a keyed list's name: `[name=` says nothing about the property.
+_IDENTITY = re.compile(r"\[(?:name|type|arn|targetGroupArn)=|[\[\]=,]")
 
 
 class Classification(StrEnum):
@@ -275,6 +278,9 @@ class Judge:
     def __init__(self, policy: ParityPolicy, today: dt.date, settings_of: Mapping[str, str]):
         self.policy = policy
         self.today = today
+        # Breadth is measured against the stack's structure: tags and Pulumi config keys are
+        # left out, so adding a thousand of them cannot make a broad rule look narrow.
+        settings_of = {p: s for p, s in settings_of.items() if not s.startswith(_PADDING)}
         total = len(set(settings_of.values())) or 1
         self.rule_share = [_share(rule.path, settings_of, total) for rule in policy.rules]
         self.allowance_share = [
@@ -477,7 +483,8 @@ def _classify(
     count: bool = True,
 ) -> PathResult:
     """One path's class across the given environments (all of them, or one pair)."""
-    critical = judge.policy.is_critical(path)
+    # A value that names another environment, even with an allowance, must be declared.
+    critical = judge.policy.is_critical(path) or bool(references)
     unallowed = judge.unallowed(path, references, count)
     if unallowed:
         named = "; ".join(f"{env} names {', '.join(names)}" for env, names in unallowed.items())
@@ -526,7 +533,7 @@ def _classify(
         if count and why_not is not None:
             judge.note(result)
         return result
-    if why_not is None and critical and not names_a_property(rule.path, path):
+    if why_not is None and critical and not names_a_property(rule.path, path, setting):
         why_not = (
             f"rule {rule.path!r} does not name this property; a critical path is declared only "
             f"by a rule that names it: {rule.reason}"
@@ -549,13 +556,20 @@ def _classify(
     return result
 
 
-def names_a_property(rule_path: str, path: str) -> bool:
-    """Whether a rule's literal text names one of the path's properties (not only its resource,
-    not only a list item's name)."""
-    _, _, properties = _KEYED.sub("", path).partition(".")
-    words = set(_WORD.findall(properties))
-    literal = re.split(r"[*?]", _KEYED.sub("", rule_path))
-    return any(word in words for chunk in literal for word in _WORD.findall(chunk))
+def names_a_property(rule_path: str, path: str, setting: str) -> bool:
+    """Whether a rule's literal text names the setting's own key or something below it
+    (`healthCheck`, `path`, a variable's name), not only the resource or the section around it
+    (`w*`, `*[*`, `stack-config.deploy.*` name nothing a critical path can be declared by)."""
+    head = setting.rsplit(".", 1)[0] if "." in setting else setting
+    if path.startswith(setting) and head != setting:
+        tail = path[len(head) + 1 :]
+    else:  # a tag (its setting is stack-wide) or a stack file: everything after the resource
+        tail = path.split(".", 1)[1] if "." in path else path
+    words = set(_WORD.findall(_IDENTITY.sub(" ", tail))) - {"value"}
+    literal = re.split(r"[*?]", rule_path)
+    return any(
+        word in words for chunk in literal for word in _WORD.findall(_IDENTITY.sub(" ", chunk))
+    )
 
 
 def _why_not(rule: Rule, values: dict[str, Any], today: dt.date) -> str | None:

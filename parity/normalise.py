@@ -67,11 +67,12 @@ COLOR_VARIABLES = frozenset({"SHIPYARD_COLOR"})
 # Words that name no environment whatever they contain: AWS regions and zones (`us-east-1a`
 # for an environment called `us`) and device files (`/dev/stdout` for `dev`).
 _NEVER_AN_ENVIRONMENT = (
-    r"[a-z]{2}(?:-gov)?-[a-z]+-\d[a-z]?|/dev/(?:std(?:in|out|err)|null|zero|u?random|shm|tty)"
+    r"[a-z]{2}(?:-gov|-iso[a-z]?)?-(?:north|south|east|west|central|northeast|southeast"
+    r"|northwest|southwest)-\d[a-z]?"  # an AWS region or zone, us-east-1a
+    r"|/dev/[A-Za-z0-9_./-]+"  # a device file, /dev/stdout, /dev/log
 )
 # Characters that hide a name from a plain search: zero-width and joining characters.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u2060\ufeff"))
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # The id AWS appends to a load balancer's or target group's ARN suffix
 # (`targetgroup/web-blue-tg/73e2d6bc24d8a067`): generated per resource, like a physical name.
 _GENERATED_ID = re.compile(r"\b((?:targetgroup|app|net|listener)/[^/\s]+/)[0-9a-f]{16}\b")
@@ -121,7 +122,8 @@ class Normaliser:
     ) -> None:
         self.env = env
         self.roles = dict(roles or {})
-        names_only = env_pattern([*env_names, env])
+        every = sorted({*env_names, env}, key=len, reverse=True)
+        names_only = env_pattern(every)
         # Only words that contain an environment's name need keeping whole.
         words = sorted(
             (w for w in {*keep, *self.roles} if names_only.search(w)), key=len, reverse=True
@@ -133,17 +135,36 @@ class Normaliser:
         self.pattern = re.compile(
             rf"(?<![A-Za-z0-9])(?P<keep>{kept})(?![A-Za-z0-9])|(?P<env>{names})", re.IGNORECASE
         )
-        # A color inside a service's names: right after the service (`web-blue-tg`,
-        # `prod-web-blue`), its alarms (`web-alarms-blue-5xx`) or in a description (`web blue:`).
+        # A name inside camelCase: `readFromStagingReplica`, `fromSTAGINGReplica`.
+        camel = "|".join(
+            re.escape(n[:1].upper() + n[1:]) + "|" + re.escape(n.upper()) for n in every
+        )
+        self._camel = re.compile(rf"(?<=[a-z0-9])(?P<env>{camel})(?![a-z0-9])")
+        # A color inside the names the program builds for a service: right after the service
+        # (`web-blue`, `prod-web-blue`, `web-blue-tg`), its alarms (`web-alarms-blue-5xx`) or a
+        # description (`web blue:`), and followed only by one of the program's own suffixes,
+        # so a user's `web-blue-assets` stays as written.
+        suffixes = "|".join(
+            re.escape(suffix) for suffix in sorted(_program_suffixes(keep), key=len, reverse=True)
+        )
+        tail = rf"(?=(?:{suffixes})?(?![A-Za-z0-9-]))" if suffixes else r"(?![A-Za-z0-9-])"
         self._colors = {
             service: re.compile(
-                rf"(?<![A-Za-z0-9])({re.escape(service)}(?:-alarms)?[- ])({COLORS_RE})"
-                r"(?![A-Za-z0-9])"
+                rf"(?<![A-Za-z0-9])({re.escape(service)}(?:-alarms)?[- ])({COLORS_RE}){tail}"
             )
             for service in self.roles
         }
 
-    def value(self, value: Any, service: str | None = None, key: str = "", depth: int = 0) -> Any:
+    def value(
+        self,
+        value: Any,
+        service: str | None = None,
+        key: str = "",
+        depth: int = 0,
+        program_keys: bool = False,
+    ) -> Any:
+        """One value normalised; with `program_keys`, mapping keys are the program's own words
+        (the outputs' `listenerArns.production`) and are kept as written."""
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, float):
@@ -153,7 +174,7 @@ class Normaliser:
             # definitions, policies); a JSON string inside a variable stays a string.
             parsed = json_in(value) if depth == 0 else None
             if parsed is not None:
-                return self.value(parsed, service, key, depth + 1)
+                return self.value(parsed, service, key, depth + 1, program_keys)
             if key in COLOR_VALUE_KEYS:
                 return self.color(value, service)
             text = self.text(value, service)
@@ -163,18 +184,23 @@ class Normaliser:
                 value = {**value, "value": self.color(value["value"], service)}
             by_color = bool(value) and set(value) <= {"blue", "green"}
             return {
-                (self.color(str(k), service) if by_color else self.text(str(k), service)): (
-                    self.value(v, service, str(k), depth + 1)
+                self._key(str(k), service, by_color, program_keys): (
+                    self.value(v, service, str(k), depth + 1, program_keys)
                 )
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
-            items = [self.value(item, service, "", depth + 1) for item in value]
+            items = [self.value(item, service, "", depth + 1, program_keys) for item in value]
             if key in ORDERED_LISTS:
                 return {f"[{index}]": item for index, item in enumerate(items)}
             keyed = keyed_by_identity(items)
             return keyed if keyed is not None else items
         return value
+
+    def _key(self, key: str, service: str | None, by_color: bool, program_keys: bool) -> str:
+        if by_color:
+            return self.color(key, service)
+        return key if program_keys else self.text(key, service)
 
     def color(self, value: str, service: str | None) -> str:
         """A color written on its own, as its role in the service."""
@@ -184,8 +210,9 @@ class Normaliser:
         # A literal `{env}` in a value is not this environment's name.
         own = value.replace(ENV_TOKEN, "{" + ENV_TOKEN + "}")
         if self._maybe.search(own):
+            # The program writes the name as it is (lowercase): `PROD` is not normalised.
             own = self.pattern.sub(
-                lambda m: ENV_TOKEN if m["env"] and m["env"].lower() == self.env else m.group(0),
+                lambda m: ENV_TOKEN if m["env"] == self.env else m.group(0),
                 own,
             )
         colors = self._colors.get(service or "")
@@ -194,22 +221,37 @@ class Normaliser:
             own = colors.sub(lambda m: m.group(1) + roles[m.group(2)], own)
         return _GENERATED_ID.sub(rf"\g<1>{GENERATED_ID}", own)
 
-    def others_named(self, value: str) -> set[str]:
+    def others_named(self, value: str, key: bool = False) -> set[str]:
         """The other environments a value names, however it spells them: any case, camelCase
-        (`readFromStagingReplica`), percent-encoded, full-width, with zero-width characters."""
+        (`readFromStagingReplica`), percent-encoded, full-width, with zero-width characters.
+        A key (a variable's or a tag's name) counts only as written, whole: `prod-owner`, not
+        `DISABLE_DEV_TOOLS` or `testPort`."""
         text = value if value.isascii() else unicodedata.normalize("NFKC", value)
         text = text.translate(_INVISIBLE)
-        if "%" in text:
+        for _ in range(3):  # %2573 is %73 is s
+            if "%" not in text:
+                break
             text = urllib.parse.unquote(text)
         if not self._maybe.search(text):
             return set()
         found = set()
-        for variant in {text, _CAMEL.sub("-", text)}:
-            for match in self.pattern.finditer(variant):
-                name = (match["env"] or "").lower()
-                if name and name != self.env:
-                    found.add(name)
+        for match in self.pattern.finditer(text):
+            name = match["env"] or ""
+            if name and (name == name.lower() or not key) and name.lower() != self.env:
+                found.add(name.lower())
+        if not key:
+            found |= {m["env"].lower() for m in self._camel.finditer(text)} - {self.env}
         return found
+
+
+def _program_suffixes(logical_names: Iterable[str]) -> set[str]:
+    """What the program appends after a color in its logical names (`-tg`, `-task`, `-5xx`)."""
+    found = set()
+    for name in logical_names:
+        match = re.search(rf"-(?:{COLORS_RE})(-[A-Za-z0-9-]+)$", name)
+        if match:
+            found.add(match.group(1))
+    return found
 
 
 def split_image(image: str) -> Any:
@@ -390,11 +432,11 @@ def _outputs_tree(outputs: Mapping[str, Any], norm: Normaliser) -> dict[str, Any
     for key, value in outputs.items():
         if key == "services" and isinstance(value, dict):
             tree[key] = {
-                norm.text(service): norm.value(entry, service, depth=1)
+                service: norm.value(entry, service, depth=1, program_keys=True)
                 for service, entry in value.items()
             }
         else:
-            tree[key] = norm.value(value, depth=1)
+            tree[key] = norm.value(value, depth=1, program_keys=True)
     return tree
 
 
@@ -457,9 +499,24 @@ def _leaf(
     into.leaves[path] = value
     into.resource_of[path] = resource
     into.settings[path], into.resource_settings[path] = setting_of(resource, segments, pseudo)
-    named = set().union(*(norm.others_named(s) for s in [*segments, *_strings(value)]))
+    named = set().union(
+        *(norm.others_named(s, key=True) for s in segments),
+        *(norm.others_named(s) for s in _strings(value)),
+    )
     if named:
         into.references[path] = sorted(named)
+
+
+def _values(value: Any) -> Iterable[str]:
+    """The strings a document holds as values (not its keys)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _values(item)
 
 
 def _strings(value: Any) -> Iterable[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from parity.compare import Classification, RuleState, compare
+from parity.compare import Classification, RuleState, compare, names_a_property
 from parity.policy import ParityPolicy
 from tests.unit.parity.helpers import normalised
 
@@ -222,11 +222,12 @@ def test_an_allowance_allows_the_reference_and_a_rule_still_judges_the_values() 
         "reason": "only staging replays",
         "owner": "api-team",
     }
-    # The allowance alone: the reference is fine, the difference is not declared.
+    # The allowance alone: the reference is fine, the difference is not declared, and a path
+    # naming another environment is critical until it is.
     alone = compare(stacks, policy(crossEnvironment=[allowance]), TODAY)
     (difference,) = alone.differences
     assert difference.classification is Classification.UNDECLARED
-    assert not difference.critical
+    assert difference.critical and alone.critical_failures == [difference]
     # With a rule for the values: dev's stray value breaks it.
     both = compare(stacks, policy(crossEnvironment=[allowance], rules=[rule]), TODAY)
     assert both.differences[0].classification is Classification.UNDECLARED
@@ -412,3 +413,49 @@ def test_globs_treat_brackets_literally() -> None:
     result = compare(stacks, policy(rules=[rule]), TODAY)
     assert result.differences[0].path == "t.env[name=LOG].value"
     assert result.differences[0].classification is Classification.DECLARED
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "setting", "names"),
+    [
+        (
+            "stack-config.deploy.*",
+            "stack-config.deploy.bakeSeconds",
+            "stack-config.deploy.bakeSeconds",
+            False,
+        ),
+        (
+            "stack-config.deploy.bakeSeconds",
+            "stack-config.deploy.bakeSeconds",
+            "stack-config.deploy.bakeSeconds",
+            True,
+        ),
+        ("w*", "web-live-tg.healthCheck.path", "web-live-tg.healthCheck", False),
+        ("*[*", "web-live-tg.healthCheck.path", "web-live-tg.healthCheck", False),
+        ("*-tg.healthCheck.*", "web-live-tg.healthCheck.path", "web-live-tg.healthCheck", True),
+        (
+            "*UPSTREAM*",
+            "api-live-task.containerDefinitions[name=api].environment[name=UPSTREAM].value",
+            "api-live-task.containerDefinitions",
+            True,
+        ),
+        (
+            "*[name=*",
+            "api-live-task.containerDefinitions[name=api].environment[name=UPSTREAM].value",
+            "api-live-task.containerDefinitions",
+            False,
+        ),
+    ],
+)
+def test_a_critical_rule_must_name_the_setting_or_below(
+    rule: str, path: str, setting: str, names: bool
+) -> None:
+    assert names_a_property(rule, path, setting) is names
+
+
+def test_padding_the_stack_with_tags_does_not_make_a_broad_rule_narrow() -> None:
+    tags = {f"pad-{i:04d}": "x" for i in range(1000)}
+    base = {f"r{i:02d}": {"port": 80, "tags": tags} for i in range(30)}
+    stacks = normalised({"dev": base, "prod": {**base, "r00": {"port": 81, "tags": tags}}})
+    rule = {"path": "r0*", "any": True, "reason": "r", "owner": "o"}
+    assert [r.path for r in compare(stacks, policy(rules=[rule]), TODAY).catch_alls] == ["r0*"]

@@ -170,7 +170,7 @@ def test_colors_become_roles_and_the_stack_config_is_a_pseudo_resource(
 
 def test_a_service_named_like_an_environment_or_a_color_is_kept_whole() -> None:
     roles = {"dev-portal": {"blue": "live", "green": "idle"}, "blue-api": {"green": "live"}}
-    norm = Normaliser("prod", ENVS, roles)
+    norm = Normaliser("prod", ENVS, roles, keep=["blue-api-green-tg"])
     assert norm.text("shipyard-prod-dev-portal") == "shipyard-{env}-dev-portal"
     assert norm.others_named("shipyard-prod-dev-portal") == set()
     assert norm.others_named("shipyard-dev-portal-dev") == {"dev"}
@@ -179,7 +179,8 @@ def test_a_service_named_like_an_environment_or_a_color_is_kept_whole() -> None:
 
 def test_only_the_programs_own_color_words_become_roles() -> None:
     roles = {"web": {"blue": "live", "green": "idle"}}
-    norm = Normaliser("prod", ENVS, roles)
+    # The program's logical names tell what it appends after a color.
+    norm = Normaliser("prod", ENVS, roles, keep=["web-blue-tg", "web-alarms-green-5xx"])
     # Names the program builds from the service and its color, and its color fields.
     assert norm.text("prod-web-blue", "web") == "{env}-web-live"
     assert (
@@ -195,8 +196,9 @@ def test_only_the_programs_own_color_words_become_roles() -> None:
         "[name=SHIPYARD_COLOR]": {"value": "idle"}
     }
     assert norm.value({"blue": 100, "green": 0}, "web") == {"live": 100, "idle": 0}
-    # A user's own words stay as written: a repository, a path, a theme.
+    # A user's own words stay as written: a repository, a path, a theme, a bucket.
     assert norm.text("123.dkr.ecr/green", "web") == "123.dkr.ecr/green"
+    assert norm.text("web-blue-assets", "web") == "web-blue-assets"
     assert norm.value({"THEME": "blue", "path": "/blue"}, "web") == {
         "THEME": "blue",
         "path": "/blue",
@@ -214,8 +216,24 @@ def test_references_are_found_however_they_are_spelled() -> None:
         "stag\u200bing",
     ):
         assert norm.others_named(spelled) == {"staging"}, spelled
-    for innocent in ("production", "/dev/stdout", "us-east-1a", "devices", "Staged"):
+    assert norm.others_named("fromSTAGINGReplica") == {"staging"}
+    assert norm.others_named("%2573taging") == {"staging"}
+    for innocent in (
+        "production",
+        "/dev/stdout",
+        "/dev/log",
+        "us-east-1a",
+        "devices",
+        "Staged",
+        "--ignore devDependencies",
+    ):
         assert norm.others_named(innocent) == set(), innocent
+    # A region-shaped name is no region: es-staging-1 names staging.
+    assert norm.others_named("https://es-staging-1.internal:9200") == {"staging"}
+    # Keys count only as written: a variable's name is not a reference.
+    assert norm.others_named("DISABLE_DEV_TOOLS", key=True) == set()
+    assert norm.others_named("testPort", key=True) == set()
+    assert norm.others_named("staging-owner", key=True) == {"staging"}
 
 
 def test_a_literal_env_token_is_not_the_environments_name() -> None:
