@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parity.run import ParityOptions, run_parity
+from parity.safe_text import visible
 from rollout.deploy import DeployOptions, choose_service, deploy
 from rollout.executor import Outcome, Platform, StepListener
 from rollout.gates import ReleaseId, evaluate_gate, unvouched
@@ -14,6 +15,9 @@ from rollout.ledger import Ledger
 from shipyard.config.load import PROMOTION_ORDER, StackSources, load_stack
 from shipyard.config.model import Service, StackConfig
 from shipyard.errors import CheckFailed, UsageError
+
+# How many of parity's reasons a refused promotion names; `shipyard parity` lists them all.
+PARITY_REASONS_SHOWN = 2
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,7 @@ def promote(
         if problem is not None:
             raise UsageError(problem)
     if min_parity is not None:
-        report = run_parity(sources, ParityOptions(environments=[source, target]))
-        pair = report.comparison.pairs.get((source, target)) or report.comparison.pairs.get(
-            (target, source)
-        )
-        score = pair.score if pair else None
-        if score is None or score < min_parity:
-            raise CheckFailed(
-                f"parity between {source} and {target} is {score}%, below "
-                f"{min_parity:g}%: run `shipyard parity {source} {target}`"
-            )
+        check_parity(sources, source, target, min_parity)
     approvals = [
         e for e in ledger.events(target) if e.kind == "approval" and live.release.matches(e.data)
     ]
@@ -101,6 +96,41 @@ def promote(
         actor=actor,
     )
     return outcome
+
+
+def check_parity(sources: StackSources, source: str, target: str, min_parity: float) -> None:
+    """Refuse, before anything changes, a promotion between two stacks that parity fails.
+
+    The gate is parity's own verdict on the two environments with `min_parity` as the minimum
+    (in place of minScore in stacks/parity.yaml): it refuses an undeclared or missing
+    difference on a critical path (prod reading staging's secret, TLS removed, another image
+    repository, a hand-edited Pulumi.<env>.yaml), a catch-all rule, and a pair score below
+    `min_parity`, however high the score. Like an unmet approval gate, a refusal is exit 1
+    and nothing is deployed or recorded."""
+    report = run_parity(sources, ParityOptions(environments=[source, target], min_score=min_parity))
+    pairs = report.comparison.pairs
+    pair = pairs.get((source, target)) or pairs.get((target, source))
+    score = pair.score if pair else None
+    reasons = list(report.failures)
+    if score is None or score < min_parity:
+        below = (
+            f"parity {score:.2f}% is below the minimum {min_parity:g}%"
+            if score is not None
+            else "no paths to compare: parity is n/a"
+        )
+        if below not in reasons:
+            reasons.insert(0, below)
+    if not reasons:
+        return
+    shown = "; ".join(visible(reason) for reason in reasons[:PARITY_REASONS_SHOWN])
+    more = len(reasons) - PARITY_REASONS_SHOWN
+    scored = "n/a" if score is None else f"{score:.2f}%"
+    raise CheckFailed(
+        f"parity between {source} and {target} fails (score {scored}, minimum "
+        f"{min_parity:g}%): {shown}{f' (and {more} more)' if more > 0 else ''}; nothing was "
+        f"deployed: run `shipyard parity {source} {target} --min-score {min_parity:g}` for "
+        "the whole report"
+    )
 
 
 def _resolve(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from rollout.ledger import SqliteLedger
 from rollout.platforms.local.platform import local_down
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.conftest import CliResult
+from tests.conftest import REPO, CliResult, snapshot
 
 FAST = {
     "trafficSteps": [100],
@@ -119,7 +120,9 @@ def test_a_release_travels_dev_to_staging_through_its_gate(
         project=pipeline,
     )
     assert too_different.code == 1
-    assert "parity between dev and staging is 9" in too_different.err
+    assert too_different.err.startswith("shipyard: parity between dev and staging fails (score 9")
+    assert "is below the minimum 99.9%" in too_different.err
+    assert "run `shipyard parity dev staging --min-score 99.9`" in too_different.err
     staging.write_text(original)
     write_stack_files(pipeline, plan_stack_files(pipeline))
     promoted = cli(
@@ -189,3 +192,67 @@ def test_a_release_nobody_wrote_goes_to_dev_but_is_never_promoted(
     assert "redeploy it to dev with --author WHO" in refused.err
     assert refused.err.count("\n") == 1
     assert len(ledger.events()) == before  # nothing recorded, nothing deployed
+
+
+STAGING_SECRET = (
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/staging/web/database-url"
+)
+
+
+def test_a_promotion_parity_fails_is_refused_however_high_the_score(
+    pipeline: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    """prod's web reading staging's database secret is a critical difference: the gate takes
+    parity's verdict, not only its score, so nothing reaches prod."""
+    for env, approver in (("dev", None), ("staging", "bob")):
+        if approver:
+            approved = cli("approve", env, "--release", "web@v5#c0ffee", "--by", approver,
+                           project=pipeline)  # fmt: skip
+            assert approved.code == 0, approved
+        deployed = cli("deploy", env, "--version", "v5", "--service", "web", "--commit",
+                       "c0ffee", "--author", "ada", "--by", "ci", project=pipeline)  # fmt: skip
+        assert deployed.code == 0, deployed
+    # staging's stack config as committed again (the quick policy was for the test's deploy):
+    # staging and prod now differ only as stacks/parity.yaml declares, and prod's gate is met.
+    staging = pipeline.overlay("staging")
+    staging.write_text((REPO / "stacks" / "staging.yaml").read_text())
+    write_stack_files(pipeline, plan_stack_files(pipeline))
+    assert cli("parity", "staging", "prod", "--min-score", "90", project=pipeline).code == 0
+    for reviewer in ("bob", "carol"):
+        approved = cli("approve", "prod", "--release", "web@v5#c0ffee", "--by", reviewer,
+                       project=pipeline)  # fmt: skip
+        assert approved.code == 0, approved
+    ready = cli("promote", "staging", "prod", "--service", "web", "--by", "dave", "--dry-run",
+                project=pipeline)  # fmt: skip
+    assert ready.out.endswith("would go staging -> prod; the gate is satisfied\n"), ready
+
+    prod = pipeline.overlay("prod")
+    doc: dict[str, Any] = yaml.safe_load(prod.read_text())
+    web = next(s for s in doc["services"] if s["name"] == "web")
+    web["secrets"] = {"DATABASE_URL": STAGING_SECRET}
+    prod.write_text(yaml.safe_dump(doc, sort_keys=False))
+    rendered = cli("stacks", "render", project=pipeline)
+    assert rendered.code == 0, rendered
+    report = cli("parity", "staging", "prod", "--format", "json", project=pipeline)
+    assert report.code == 1
+    assert json.loads(report.out)["score"] >= 90  # a score-only gate would let it through
+
+    ledger = SqliteLedger(pipeline.root / ".shipyard" / "ledger.db")
+    events = len(ledger.events())
+    before = snapshot(pipeline.root / "stacks")
+    refused = cli("promote", "staging", "prod", "--service", "web", "--by", "dave",
+                  "--min-parity", "90", project=pipeline)  # fmt: skip
+    assert refused.code == 1, refused
+    assert refused.err.count("\n") == 1
+    assert refused.err.startswith("shipyard: parity between staging and prod fails (score ")
+    assert ".secrets[name=DATABASE_URL].valueFrom: prod names staging" in refused.err
+    assert re.search(r"\(and \d+ more\)", refused.err)  # `shipyard parity` lists them all
+    assert refused.err.endswith(
+        "nothing was deployed: run `shipyard parity staging prod --min-score 90` for the whole "
+        "report\n"
+    )
+    # prod is as it was: no event in the ledger, no process started, no stack file written.
+    assert len(ledger.events()) == events
+    assert ledger.events("prod") == [e for e in ledger.events("prod") if e.kind == "approval"]
+    assert not (pipeline.root / ".shipyard" / "local" / "prod").exists()
+    assert snapshot(pipeline.root / "stacks") == before
