@@ -108,7 +108,9 @@ def _not_nan(value: float | None) -> float | None:
     type=click.FloatRange(0, 100),
     callback=lambda ctx, param, value: _not_nan(value),
     metavar="PERCENT",
-    help="Refuse when parity between FROM and TO is below this.",
+    help="First check parity between FROM and TO (`shipyard parity FROM TO --min-score "
+    "PERCENT`): refuse when it fails, i.e. the score is below PERCENT, a critical path "
+    "differs undeclared or a rule is a catch-all. Without it, parity is not checked.",
 )
 @click.option("--by", metavar="WHO", help="Who promotes (the deployer; cannot approve).")
 @click.option(
@@ -137,8 +139,11 @@ def promote_command(
     """Take the release live in FROM to TO, through TO's approval gate.
 
     The path is dev -> staging -> prod, one step at a time. The release must have succeeded
-    in FROM. TO's gate (deploy.approvals in its stack config) must be satisfied: exit 1
-    lists exactly what is missing. Lead time and approval wait go to the ledger.
+    in FROM. With --min-parity, parity between FROM and TO must pass first: exit 1 names
+    the first failures (prod reading staging's secret, TLS removed, another image
+    repository, a hand-edited Pulumi.TO.yaml, a catch-all rule, a score below PERCENT),
+    nothing deployed. TO's gate (deploy.approvals in its stack config) must be satisfied:
+    exit 1 lists exactly what is missing. Lead time and approval wait go to the ledger.
     """
     actor = identity(by)
     sources, ledger = _ledger(ctx, ledger_path, reading=dry_run)
