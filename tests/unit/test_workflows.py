@@ -51,6 +51,28 @@ def test_every_merge_is_live_in_dev_within_15_minutes_at_worst() -> None:
     assert budget is not None and budget.group(1) == "15"  # the documented sum
 
 
+def test_promote_checks_parity_before_any_infrastructure_changes() -> None:
+    """`pulumi up` applies the target's stack before `shipyard promote` runs its parity gate:
+    a parity step with the same minimum must stop the job first, in every promote job."""
+    text = (REPO / ".github/workflows/promote.yml").read_text()
+    doc = yaml.safe_load(text)
+    budget = re.search(r"= (\d+)\.\n", text)  # the documented sum
+    assert budget is not None
+    for name, job in doc["jobs"].items():
+        steps = job["steps"]
+        runs = [step.get("run", "") for step in steps]
+        (pulumi_up,) = [i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "up"]
+        (promote,) = [i for i, run in enumerate(runs) if "--min-parity" in run]
+        gate = re.search(r"shipyard promote (\w+) (\w+) .*--min-parity (\S+)", runs[promote])
+        assert gate is not None, runs[promote]
+        source, target, minimum = gate.groups()
+        assert target == steps[pulumi_up]["with"]["stack-name"] == name
+        check = f".venv/bin/shipyard parity {source} {target} --min-score {minimum} "
+        parity = [i for i, run in enumerate(runs) if run.startswith(check)]
+        assert parity and parity[0] < pulumi_up < promote, (name, parity, pulumi_up, promote)
+        assert sum(step["timeout-minutes"] for step in steps) == int(budget.group(1))
+
+
 def test_environments_never_race() -> None:
     groups = {}
     for workflow in WORKFLOWS:
