@@ -103,7 +103,8 @@ def test_the_workflows_commands_run_as_written(
         runner.run(command, merge)
     assert live_version(pipeline, "dev", "web") == "v3"
 
-    # promote.yml, staging: the GitHub environment's approver recorded, then the promotion.
+    # promote.yml, staging: parity before `pulumi up`, the GitHub environment's approver
+    # recorded, then the promotion.
     staging = workflow_commands(WORKFLOWS / "promote.yml", "staging")
     approval = {"SERVICE": "web", "login": "bob"}
     for command in staging:
@@ -150,11 +151,13 @@ def test_the_workflows_commands_run_as_written(
         ("parity --format", 0),
         ("deploy dev", 0),
         ("smoke --env", 0),
+        ("parity dev", 0),
         ("promote dev", 0),
         ("approve staging", 0),
         ("promote dev", 0),
         ("smoke --env", 0),
         ("approve prod", 0),
+        ("parity staging", 0),
         ("promote staging", 0),
         ("approve prod", 0),
         ("promote staging", 0),
