@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator,
 from pydantic.alias_generators import to_camel
 
 from shipyard.config.documents import load_mapping, validate_document
+from shipyard.errors import UsageError
 
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
 RATIO_TOLERANCE = 1e-9
@@ -223,9 +224,21 @@ def glob(pattern: str) -> re.Pattern[str]:
 
 
 def load_policy(path: Path, display: str) -> ParityPolicy:
-    """Read and validate parity.yaml; a missing file means defaults (no declared differences)."""
-    if not path.is_file():
+    """Read and validate parity.yaml; a missing file means defaults (no declared differences).
+    Something else at its path (a directory, a dangling link, a device) is refused: read as
+    "no policy", it would drop the critical paths and the minimum the file sets, silently."""
+    if not path.exists() and not path.is_symlink():
         return ParityPolicy()
+    if not path.is_file():
+        what = "not a regular file"
+        if path.is_dir():
+            what = "a directory"
+        elif not path.exists():
+            what = "a link to nothing"
+        raise UsageError(
+            f"{display} is {what}: parity reads its rules from that file; replace it with the "
+            "YAML rules file (docs/parity.md), or remove it to compare without rules"
+        )
     doc = load_mapping(path, display, "a mapping with minScore, critical and rules")
     return validate_document(ParityPolicy, doc, display)
 

@@ -202,6 +202,36 @@ def test_malformed_parity_file_exits_2_naming_file_and_path(
     assert snapshot(project.root) == before
 
 
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda path: path.mkdir(), "a directory"),
+        (lambda path: path.symlink_to(path.with_name("gone.yaml")), "a link to nothing"),
+    ],
+    ids=["directory", "dangling-link"],
+)
+def test_a_parity_file_that_is_not_a_file_exits_2(
+    project: StackSources,
+    cli: Callable[..., CliResult],
+    make: Callable[[Path], None],
+    what: str,
+) -> None:
+    """Read as "no policy", it would drop every critical path and the minimum: refused."""
+    policy = project.stacks_dir / "parity.yaml"
+    policy.unlink()
+    make(policy)
+    before = snapshot(project.root)
+    result = cli("parity", project=project)
+    assert result.code == 2, result
+    assert result.err == (
+        f"shipyard: stacks/parity.yaml is {what}: parity reads its rules from that file; "
+        "replace it with the YAML rules file (docs/parity.md), or remove it to compare without "
+        "rules\n"
+    )
+    assert result.out == ""
+    assert snapshot(project.root) == before
+
+
 def test_unknown_environment_and_too_few_environments_exit_2(
     cli: Callable[..., CliResult], repo_sources: StackSources
 ) -> None:
