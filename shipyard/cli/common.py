@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from shipyard.config.load import StackSources
+from shipyard.errors import UsageError
 from shipyard.project import find_project
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +35,14 @@ def short_lived_heap() -> Iterator[None]:
 
 def sources_from(ctx: click.Context) -> StackSources:
     return find_project(ctx.obj.get("project_dir") if ctx.obj else None)
+
+
+def project_root(ctx: click.Context) -> Path | None:
+    """The project's root, for a command that also works outside one; None there."""
+    try:
+        return sources_from(ctx).root
+    except UsageError:
+        return None
 
 
 def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:

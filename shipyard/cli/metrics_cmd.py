@@ -12,7 +12,7 @@ import jinja2
 from rollout.ledger import require_verified
 from rollout.metrics import Metrics, compute
 from rollout.pulumi_history import events_from_history, load_history
-from shipyard.cli.common import format_option
+from shipyard.cli.common import format_option, project_root
 from shipyard.cli.deploy_cmd import _ledger, ledger_option
 from shipyard.cli.output import stdout, write_output
 
@@ -174,7 +174,7 @@ def metrics_command(
     if output_format in renderers:
         text = renderers[output_format](m)
         if output:
-            write_output(output, text)
+            write_output(output, text, project_root(ctx))
         else:
             click.echo(text, nl=False)
         return

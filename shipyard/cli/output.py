@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,35 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_output(path: str, text: str) -> None:
-    """Write a command's --output file; a path that cannot be written is a one-line usage
+# The project's own inputs, relative to its root: a report written over one of them would
+# replace the stack sources, the Pulumi project or a stack file with its own text.
+PROJECT_INPUTS = ("stacks/", "Pulumi.yaml", "Pulumi.<env>.yaml", "__main__.py")
+_PULUMI_FILE = re.compile(r"Pulumi(\.[^/]+)?\.ya?ml")
+
+
+def check_output(path: str, project: Path | None) -> None:
+    """Refuse (exit 2) an --output path that is one of the project's inputs: anything under
+    stacks/, Pulumi.yaml, a Pulumi.<env>.yaml, __main__.py; links are followed."""
+    if project is None:
+        return
+    target = Path(path).resolve()
+    root = project.resolve()
+    inside_stacks = target.is_relative_to(root / "stacks")
+    top_level = target.parent == root and (
+        target.name == "__main__.py" or _PULUMI_FILE.fullmatch(target.name) is not None
+    )
+    if inside_stacks or top_level:
+        raise UsageError(
+            f"will not write {path}: it is {target.relative_to(root)}, one of the project's "
+            f"inputs ({', '.join(PROJECT_INPUTS)}); give --output another file"
+        )
+
+
+def write_output(path: str, text: str, project: Path | None) -> None:
+    """Write a command's --output file, never over one of the project's inputs (`project`:
+    its root; None outside a project); a path that cannot be written is a one-line usage
     error (exit 2), not a traceback."""
+    check_output(path, project)
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:

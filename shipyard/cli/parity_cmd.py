@@ -9,7 +9,7 @@ import click
 from parity.formats import RENDERERS
 from parity.run import ParityOptions, report_dict, run_parity
 from shipyard.cli.common import short_lived_heap, sources_from
-from shipyard.cli.output import is_terminal, progress, working, write_output
+from shipyard.cli.output import check_output, is_terminal, progress, working, write_output
 from shipyard.errors import CheckFailed
 
 
@@ -33,7 +33,8 @@ from shipyard.errors import CheckFailed
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write the report here instead of stdout.",
+    help="Write the report here instead of stdout; never over the project's inputs "
+    "(stacks/, Pulumi.yaml, Pulumi.<env>.yaml, __main__.py).",
 )
 @click.option(
     "--today",
@@ -76,6 +77,8 @@ def parity(
       shipyard parity --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
     sources = sources_from(ctx)
+    if output:
+        check_output(output, sources.root)  # before the work, not only before the write
     options = ParityOptions(
         environments=list(envs),
         min_score=min_score,
@@ -87,7 +90,7 @@ def parity(
     color = output is None and output_format == "text" and is_terminal()
     text = RENDERERS[output_format](data, color)
     if output:
-        write_output(output, text)
+        write_output(output, text, sources.root)
         progress(f"wrote {output}: parity {data['score']}")
     else:
         click.echo(text, nl=False)

@@ -6,7 +6,7 @@ import click
 
 from parity.render import render_stack
 from shipyard.cli.common import short_lived_heap, sources_from
-from shipyard.cli.output import warn, write_output
+from shipyard.cli.output import check_output, warn, write_output
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files
 
@@ -25,7 +25,8 @@ from shipyard.stacks import plan_stack_files
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write here instead of stdout.",
+    help="Write here instead of stdout; never over the project's inputs (stacks/, "
+    "Pulumi.yaml, Pulumi.<env>.yaml, __main__.py).",
 )
 @click.pass_context
 def render(ctx: click.Context, env: str, output_format: str, output: str | None) -> None:
@@ -42,12 +43,14 @@ def render(ctx: click.Context, env: str, output_format: str, output: str | None)
     """
     sources = sources_from(ctx)
     sources.require_environment(env)
+    if output:
+        check_output(output, sources.root)  # before the render, not only before the write
     with short_lived_heap():
         rendered = render_stack(sources, env)
     warn_if_stale(sources, env)
     text = rendered.to_json() if output_format == "json" else rendered.to_yaml()
     if output:
-        write_output(output, text)
+        write_output(output, text, sources.root)
     else:
         click.echo(text, nl=False)
 

@@ -84,6 +84,74 @@ def test_an_output_path_that_cannot_be_written_is_one_line(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["parity", "--format", "json"],
+        ["render", "dev"],
+        ["metrics", "--format", "json", "--from-pulumi-history", "{history}"],
+    ],
+    ids=["parity", "render", "metrics"],
+)
+@pytest.mark.parametrize(
+    "target",
+    [
+        "stacks/parity.yaml",
+        "stacks/prod.yaml",
+        "stacks/template.yaml.j2",
+        "stacks/report.json",  # a new file there would be read as an environment or a source
+        "Pulumi.yaml",
+        "Pulumi.prod.yaml",
+        "__main__.py",
+        "{tmp}/link-to-policy.yaml",  # a link is followed
+    ],
+)
+def test_an_output_path_never_overwrites_the_projects_inputs(
+    cli: Callable[..., CliResult],
+    project: StackSources,
+    tmp_path: Path,
+    command: list[str],
+    target: str,
+) -> None:
+    history = tmp_path / "history.json"
+    history.write_text("[]")
+    (tmp_path / "link-to-policy.yaml").symlink_to(project.stacks_dir / "parity.yaml")
+    output = target.format(tmp=tmp_path)
+    if not output.startswith("/"):
+        output = str(project.root / output)
+    before = snapshot(tmp_path)
+    args = [arg.format(history=history) for arg in command]
+    result = cli(*args, "-o", output, project=project)
+    assert result.code == 2, result
+    shown = "stacks/parity.yaml" if target.startswith("{tmp}") else target
+    assert result.err == (
+        f"shipyard: will not write {output}: it is {shown}, one of the project's inputs "
+        "(stacks/, Pulumi.yaml, Pulumi.<env>.yaml, __main__.py); give --output another file\n"
+    )
+    assert result.out == ""
+    assert snapshot(tmp_path) == before
+
+
+def test_parity_never_writes_its_report_over_its_policy(
+    cli: Callable[..., CliResult], project: StackSources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.root)
+    before = snapshot(project.root)
+    result = cli("parity", "-o", "stacks/parity.yaml", project=project)
+    assert result.code == 2, result
+    assert result.err.startswith("shipyard: will not write stacks/parity.yaml: it is stacks/")
+    assert snapshot(project.root) == before
+
+
+def test_an_output_path_beside_the_projects_inputs_is_written(
+    cli: Callable[..., CliResult], project: StackSources
+) -> None:
+    for name in ("parity.yaml", "Pulumi.prod.yaml.html", "stacks.json", "main.py"):
+        result = cli("parity", "--format", "json", "-o", str(project.root / name), project=project)
+        assert result.code == 0, (name, result)
+        assert (project.root / name).read_text().startswith("{")
+
+
 def test_outside_a_project_says_where_it_looked(
     cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
