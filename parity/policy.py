@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from functools import cached_property
 from pathlib import Path
@@ -241,6 +242,12 @@ def load_policy(path: Path, display: str) -> ParityPolicy:
         )
     doc = load_mapping(path, display, "a mapping with minScore, critical and rules")
     return validate_document(ParityPolicy, doc, display)
+
+
+def share_text(share: float) -> str:
+    """A breadth share as a percent with one decimal, rounded up: a share over a limit never
+    reads as the limit itself ("10.1% of all settings (more than 10%)", never "10%")."""
+    return f"{math.ceil(round(share * 1000, 6)) / 10:.1f}%"
 
 
 def _same(left: Any, right: Any) -> bool:

@@ -49,9 +49,10 @@ def catch_all_rules(report: Report) -> list[dict[str, Any]]:
 
 
 def catch_all_text(rule: dict[str, Any]) -> str:
+    """A catch-all declares nothing (its detail says why): what it matches stays undeclared."""
     return (
         f"rule {rule['path']} ({rule['owner']}) is a catch-all: {rule['detail']}; "
-        "every difference it matches counts as declared"
+        "the differences it matches count as undeclared"
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from parity.compare import POLICY_SHARE, Classification, Comparison, Extra, PathResult, compare
 from parity.formats import mask_report
 from parity.normalise import RESERVED_NAMES, normalise_stack
-from parity.policy import ABSENT, ParityPolicy, load_policy
+from parity.policy import ABSENT, ParityPolicy, load_policy, share_text
 from parity.provenance import Provenance
 from parity.render import RenderedStack, render_stack
 from shipyard.config.load import LoadedStack, StackSources, load_stack
@@ -54,7 +54,7 @@ class ParityReport:
         if self.comparison.policy_too_broad:
             reasons.append(
                 f"the rules in {self.policy_file} together match "
-                f"{self.comparison.policy_share:.0%} of all settings (more than "
+                f"{share_text(self.comparison.policy_share)} of all settings (more than "
                 f"{POLICY_SHARE:.0%}): a policy that declares most of the stack is a catch-all; "
                 "declare each difference on its own path"
             )

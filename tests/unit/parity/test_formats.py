@@ -9,9 +9,11 @@ import pytest
 from markdown_it import MarkdownIt
 
 from parity.formats import cell_text, render_html, render_junit, render_markdown, render_text
+from parity.policy import share_text
 from parity.safe_text import html_path, md_code, visible
 from tests.unit.parity.html_page import Page
 from tests.unit.parity.report_factory import (
+    CATCH_ALL_DETAIL,
     CONTROLS,
     HOSTILE,
     SCRIPT,
@@ -138,8 +140,9 @@ def test_markdown_opens_with_the_verdict_then_what_needs_attention() -> None:
     assert lines[0] == "## ❌ FAIL: parity 90.00% (minimum 95%)"
     headings = [line for line in lines if line.startswith(("#", "<details>", "> "))]
     assert headings[1:] == [
-        "> **Warning:** rule \\* \\(web-team\\) is a catch-all: declares every path it meets "
-        "\\(40\\); every difference it matches counts as declared",
+        "> **Warning:** rule \\* \\(web-team\\) is a catch-all: matches 45.0% of all settings "
+        "\\(more than 10%\\), so it declares nothing: name the resources and properties it is "
+        "for; the differences it matches count as undeclared",
         "### Needs attention (4)",
         "### Pairs",
         "### Rules needing attention",
@@ -264,22 +267,26 @@ def test_junit_cases_a_difference_whose_resource_is_not_listed() -> None:
 
 
 def test_text_opens_with_the_verdict_and_the_settings_counts() -> None:
-    lines = render_text(failing_report()).splitlines()
-    assert lines[:5] == [
+    text = render_text(failing_report())
+    lines = text.splitlines()
+    assert lines[:3] == [
         "FAIL: parity 90.00% (minimum 95%) across dev, staging, prod",
         f"fail: critical path {APP_ENV}: undeclared",
         "fail: parity 90.00% is below the minimum 95%",
-        "rule * (web-team) is a catch-all: declares every path it meets (40); every difference "
-        "it matches counts as declared",
-        "40 settings: 35 identical, 1 declared, 4 undeclared (raw identity 87.50%); "
-        "5 differences, 1 critical",
     ]
-    text = "\n".join(lines)
+    catch_all, _, rest = text.split("\n", 3)[3].partition("\n40 settings: ")
+    assert " ".join(catch_all.split()) == (  # wrapped at the console's width
+        f"rule * (web-team) is a catch-all: {CATCH_ALL_DETAIL}; the differences it matches "
+        "count as undeclared"
+    )
+    assert rest.startswith(
+        "35 identical, 1 declared, 4 undeclared (raw identity 87.50%); 5 differences, 1 critical\n"
+    )
     table = text[text.index("needs attention") : text.index("pairs")]
     assert table.index("APP_ENV") < table.index("LOG_LEVEL") < table.index("bakeSeconds")
     assert "undeclared, critical, prod names staging" in table
     assert lines[-2:] == [
-        "rule * (web-team): catch-all: declares every path it meets (40)",
+        f"rule * (web-team): catch-all: {CATCH_ALL_DETAIL}",
         "rule gone-*.x (web-team): stale: matches no path",
     ]
 
@@ -317,9 +324,34 @@ def test_unicode_line_breaks_are_escaped_in_every_format(char: str, escape: str)
 
 
 def test_every_format_lists_a_catch_all_rule_near_the_verdict() -> None:
-    made = report([], rules=[rule("*", "catch-all", detail="declares every path (9)")])
+    made = report([], rules=[rule("*", "catch-all", detail=CATCH_ALL_DETAIL)])
+    said = (
+        f"rule * (web-team) is a catch-all: {CATCH_ALL_DETAIL}; the differences it matches "
+        "count as undeclared"
+    )
     for render in (render_text, render_markdown):
-        head = render(made).splitlines()[:4]
-        assert any("rule * (web-team) is a catch-all" in line.replace("\\", "") for line in head)
+        head = " ".join(render(made).replace("\\", "").splitlines()[:5])
+        assert said in " ".join(head.split()), head
     blocks = Page(render_html(made)).body_blocks()
     assert blocks[1].attrs["class"] == "alarm catch-all"
+    assert " ".join(blocks[1].text.split()) == said
+
+
+def test_no_format_says_a_catch_all_declares_what_it_matches() -> None:
+    """It declares nothing: what it matches is undeclared, and no format says otherwise."""
+    made = failing_report()
+    for render in (render_text, render_markdown, render_html):  # JUnit: only the failures
+        text = render(made)
+        assert "declares nothing" in text and "counts as declared" not in text, render
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [(0.1001, "10.1%"), (0.10049, "10.1%"), (0.45, "45.0%"), (0.5, "50.0%"), (0.7201, "72.1%")],
+)
+def test_a_breadth_share_has_one_decimal_and_never_reads_as_its_limit(
+    share: float, shown: str
+) -> None:
+    # "matches 10% of all settings (more than 10%)" read as a contradiction: one decimal,
+    # rounded up, so a share over the limit always reads as over it.
+    assert share_text(share) == shown
