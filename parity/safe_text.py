@@ -2,9 +2,10 @@
 
 A value in a stack may hold anything: `<script>`, control characters, `|`, backticks, newlines.
 `visible` turns the characters no report can carry (XML 1.0 forbids most C0 controls; a
-terminal obeys C1 and escape sequences; U+2028 and U+2029 break lines; bidi overrides make text
-read differently than it is) into escapes a person can read (`\\x07`, `\\n`, `\\u2028`); the
-Markdown and HTML helpers escape what is left for their format.
+terminal obeys C1 and escape sequences; U+2028 and U+2029 break lines; bidi marks and overrides
+make text read differently than it is; zero-width characters hide a difference) into escapes
+a person can read (`\\x07`, `\\n`, `\\u2028`, `\\u200b`); the Markdown and HTML helpers
+escape what is left for their format.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from markupsafe import Markup, escape
 
 # C0 controls but tab, DEL and C1 (NEL, U+0085, among them), the line and paragraph separators
 # (U+2028, U+2029: line breaks to str.splitlines, JavaScript and many viewers), lone surrogates,
-# the two XML non-characters, bidi controls.
+# the two XML non-characters; bidi marks, embeddings, overrides and isolates (U+061C, U+200E,
+# U+200F, U+202A..U+202E, U+2066..U+2069), which make text read differently than it is; and
+# the zero-width characters (U+200B..U+200D, U+2060 word joiner, U+FEFF), which make two
+# different values look the same.
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060"
+    "\u2066-\u2069\ud800-\udfff\ufeff\ufffe\uffff]"
 )
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
@@ -31,7 +36,8 @@ def _escape_one(match: re.Match[str]) -> str:
 
 
 def visible(text: str) -> str:
-    """The text with every control, surrogate and non-character written as an escape."""
+    """The text with every control, surrogate, non-character, bidi and zero-width character
+    written as an escape."""
     return _INVISIBLE.sub(_escape_one, text)
 
 

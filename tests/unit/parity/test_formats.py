@@ -323,6 +323,38 @@ def test_unicode_line_breaks_are_escaped_in_every_format(char: str, escape: str)
         assert f"a{escape}b" in text, name
 
 
+# Zero-width characters make two different values look the same; bidi marks, embeddings,
+# overrides and isolates make a value read differently than it is ("Trojan Source").
+INVISIBLE = [
+    *"\u200b\u200c\u200d\u2060\ufeff",
+    *"\u200e\u200f\u061c",
+    *(chr(c) for c in range(0x202A, 0x202F)),
+    *(chr(c) for c in range(0x2066, 0x206A)),
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_zero_width_and_bidi_characters_are_escaped_in_every_format(char: str) -> None:
+    escape = f"\\u{ord(char):04x}"
+    value = f"prod{char}db"
+    assert visible(value) == f"prod{escape}db"
+    made = report(
+        [difference(f"app.{value}", {"dev": value, "staging": "s", "prod": "p"})],
+        rules=[rule(f"app.{value}", "catch-all", detail=CATCH_ALL_DETAIL)],
+    )
+    made["failures"] = [f"critical path app.{value} is undeclared"]
+    outputs = {
+        "text": render_text(made, False),
+        "color text": render_text(made, True),
+        "html": render_html(made),
+        "markdown": render_markdown(made),
+        "junit": render_junit(made),
+    }
+    for name, text in outputs.items():
+        assert char not in text, name
+        assert f"prod{escape}db" in text.replace("<wbr>", ""), name
+
+
 def test_every_format_lists_a_catch_all_rule_near_the_verdict() -> None:
     made = report([], rules=[rule("*", "catch-all", detail=CATCH_ALL_DETAIL)])
     said = (
