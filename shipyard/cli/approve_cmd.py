@@ -109,8 +109,8 @@ def _not_nan(value: float | None) -> float | None:
     callback=lambda ctx, param, value: _not_nan(value),
     metavar="PERCENT",
     help="First check parity between FROM and TO (`shipyard parity FROM TO --min-score "
-    "PERCENT`): refuse when it fails, i.e. the score is below PERCENT, a critical path "
-    "differs undeclared or a rule is a catch-all. Without it, parity is not checked.",
+    "PERCENT`) and refuse when it fails: a score below PERCENT, an undeclared or missing "
+    "difference on a critical path, a catch-all rule. Without it, parity is not checked.",
 )
 @click.option("--by", metavar="WHO", help="Who promotes (the deployer; cannot approve).")
 @click.option(
