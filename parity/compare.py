@@ -46,7 +46,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from parity.normalise import STACK_CONFIG, TAGS_SETTING, NormalisedStack, item_id, join
-from parity.policy import ABSENT, ParityPolicy, Rule, glob
+from parity.policy import ABSENT, ParityPolicy, Rule, glob, share_text
 
 _PADDING = (TAGS_SETTING + ".", f"{STACK_CONFIG}.tags.", f"{STACK_CONFIG}.pulumiConfig.")
 RULE_SHARE = 0.10
@@ -396,8 +396,8 @@ class Judge:
     @staticmethod
     def _too_broad(share: float) -> str:
         return (
-            f"matches {share:.0%} of all settings (more than {RULE_SHARE:.0%}), so it declares "
-            "nothing: name the resources and properties it is for"
+            f"matches {share_text(share)} of all settings (more than {RULE_SHARE:.0%}), so it "
+            "declares nothing: name the resources and properties it is for"
         )
 
 
