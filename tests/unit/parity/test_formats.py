@@ -8,7 +8,14 @@ import xml.etree.ElementTree as ET
 import pytest
 from markdown_it import MarkdownIt
 
-from parity.formats import cell_text, render_html, render_junit, render_markdown, render_text
+from parity.formats import (
+    Report,
+    cell_text,
+    render_html,
+    render_junit,
+    render_markdown,
+    render_text,
+)
 from parity.policy import share_text
 from parity.safe_text import html_path, md_code, visible
 from tests.unit.parity.html_page import Page
@@ -311,16 +318,20 @@ def test_unicode_line_breaks_are_escaped_in_every_format(char: str, escape: str)
     value = f"a{char}b"
     assert visible(value) == f"a{escape}b"
     made = report([difference(f"app.{value}", {"dev": value, "staging": "s", "prod": "p"})])
-    outputs = {
+    for name, text in every_format(made).items():
+        assert char not in text, name
+        assert f"a{escape}b" in text, name
+
+
+def every_format(made: Report) -> dict[str, str]:
+    """The report in every format that escapes (JSON is data)."""
+    return {
         "text": render_text(made, False),
         "color text": render_text(made, True),
         "html": render_html(made),
         "markdown": render_markdown(made),
         "junit": render_junit(made),
     }
-    for name, text in outputs.items():
-        assert char not in text, name
-        assert f"a{escape}b" in text, name
 
 
 # Zero-width characters make two different values look the same; bidi marks, embeddings,
@@ -343,14 +354,7 @@ def test_zero_width_and_bidi_characters_are_escaped_in_every_format(char: str) -
         rules=[rule(f"app.{value}", "catch-all", detail=CATCH_ALL_DETAIL)],
     )
     made["failures"] = [f"critical path app.{value} is undeclared"]
-    outputs = {
-        "text": render_text(made, False),
-        "color text": render_text(made, True),
-        "html": render_html(made),
-        "markdown": render_markdown(made),
-        "junit": render_junit(made),
-    }
-    for name, text in outputs.items():
+    for name, text in every_format(made).items():
         assert char not in text, name
         assert f"prod{escape}db" in text.replace("<wbr>", ""), name
 
