@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity.compare import POLICY_SHARE, Classification, Comparison, Extra, PathResult, compare
+from parity.compare import Classification, Comparison, Extra, PathResult, compare
 from parity.formats import mask_report
+from parity.judge import POLICY_SHARE
 from parity.normalise import RESERVED_NAMES, normalise_stack
 from parity.policy import ABSENT, ParityPolicy, load_policy, share_text
 from parity.provenance import Provenance

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from parity.compare import Classification, RuleState, compare, names_a_property
+from parity.compare import Classification, compare
+from parity.judge import RuleState, names_a_property
 from parity.policy import ParityPolicy
 from tests.unit.parity.helpers import normalised
 
