@@ -337,25 +337,17 @@ def normalise_stack(
         for prop, value in node.items():
             _flatten(value, resource_key, [prop], pseudo, norm, result)
     if loaded is not None:
-        _only_configured_references(result)
+        configured = set().union(*(norm.others_named(v) for v in _values(loaded.overlay)))
+        _only_configured_references(result, configured)
     return result
 
 
-def _only_configured_references(stack: NormalisedStack) -> None:
-    """Another environment reaches a stack only through its config: the program is the same
-    code everywhere (`production and test listeners` names no environment called production).
-    So a resource's or output's value names another environment only when the stack config
-    names it too; the config's own values are always checked."""
-    prefix = STACK_CONFIG + "."
-    configured = {
-        name
-        for path, names in stack.references.items()
-        if path.startswith(prefix)
-        for name in names
-    }
+def _only_configured_references(stack: NormalisedStack, configured: set[str]) -> None:
+    """Another environment reaches a stack only through that environment's own file,
+    stacks/<env>.yaml: the program and the template are the same for every environment
+    (`production and test listeners`, a team address `qa-team@...` in the template name no
+    environment). So a value names another environment only when that file names it too."""
     for path in list(stack.references):
-        if path.startswith(prefix):
-            continue
         kept = [name for name in stack.references[path] if name in configured]
         if kept:
             stack.references[path] = kept

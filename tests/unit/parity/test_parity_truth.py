@@ -341,3 +341,24 @@ def test_two_environments_that_share_the_wrong_value_still_fail(project: StackSo
         )
         for f in data["failures"]
     )
+
+
+def test_a_shared_template_value_naming_an_environment_is_no_reference(
+    project: StackSources,
+) -> None:
+    (project.stacks_dir / "qa.yaml").write_text(project.overlay("staging").read_text())
+    template = project.template
+    template.write_text(
+        template.read_text().replace(
+            "      LOG_LEVEL: info\n", "      LOG_LEVEL: info\n      TEAM: qa-team@example.com\n", 1
+        )
+    )
+    write_stack_files(project, plan_stack_files(project))
+    data = report(project)
+    assert [d["path"] for d in data["differences"] if d["cross_environment"]] == []
+    # The same address set in prod's own file is prod's decision: that names qa.
+    edit_overlay(
+        project, "prod", lambda doc: service(doc, "api").update(environment={"OWNER": "qa-team"})
+    )
+    named = {d["path"] for d in report(project)["differences"] if d["cross_environment"]}
+    assert "stack-config.services[name=api].environment[name=OWNER].value" in named
