@@ -13,7 +13,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from parity.normalise import NormalisedStack, item_id, join
+from parity.leaves import item_id, join
+from parity.normalise import NormalisedStack
 
 
 def differing(left: NormalisedStack, right: NormalisedStack) -> set[str]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from parity.normalise import STACK_CONFIG, TAGS_SETTING
+from parity.leaves import TAGS_SETTING
+from parity.normalise import STACK_CONFIG
 from parity.policy import ParityPolicy, Rule, glob, share_text
 
 _PADDING = (TAGS_SETTING + ".", f"{STACK_CONFIG}.tags.", f"{STACK_CONFIG}.pulumiConfig.")

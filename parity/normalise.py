@@ -25,29 +25,25 @@ equal things:
   `@resource` (its type, and its parent); the stack config is the pseudo resource
   `stack-config` and the stack's outputs `stack-outputs`.
 
-Every leaf belongs to one *setting*, the unit the score counts (docs/parity.md): a resource's
-top-level property, a section key of the stack config or outputs, or, for resource tags, the
-tag key across the whole stack (`@tags.cost-center`).
+The tree's leaves, and the *setting* each belongs to, are parity.leaves'.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import urllib.parse
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from parity.leaves import flatten, values
 from parity.render import RenderedStack
 from shipyard.config.json_text import json_in
 from shipyard.config.load import LoadedStack
 
 ENV_TOKEN = "{env}"
 RESOURCE_KEY = "@resource"
-TAGS_SETTING = "@tags"
 STACK_CONFIG = "stack-config"
 STACK_OUTPUTS = "stack-outputs"
 PSEUDO_RESOURCES = (STACK_CONFIG, STACK_OUTPUTS)
@@ -284,19 +280,6 @@ def keyed_by_identity(items: list[Any]) -> dict[str, Any] | None:
     return None
 
 
-def item_id(item: Any) -> str:
-    """A multiset item named by its whole content: `[fromPort=443,protocol=tcp,...]`."""
-    if isinstance(item, dict):
-        return "[" + ",".join(f"{k}={_compact(v)}" for k, v in sorted(item.items())) + "]"
-    return f"[{_compact(item)}]"
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def normalise_stack(
     stack: RenderedStack,
     env_names: Iterable[str],
@@ -335,9 +318,9 @@ def normalise_stack(
     for resource_key, node in result.tree.items():
         pseudo = resource_key in PSEUDO_RESOURCES
         for prop, value in node.items():
-            _flatten(value, resource_key, [prop], pseudo, norm, result)
+            flatten(value, resource_key, [prop], pseudo, norm, result)
     if loaded is not None:
-        configured = set().union(*(norm.others_named(v) for v in _values(loaded.overlay)))
+        configured = set().union(*(norm.others_named(v) for v in values(loaded.overlay)))
         _only_configured_references(result, configured)
     return result
 
@@ -430,94 +413,3 @@ def _outputs_tree(outputs: Mapping[str, Any], norm: Normaliser) -> dict[str, Any
         else:
             tree[key] = norm.value(value, depth=1, program_keys=True)
     return tree
-
-
-def join(path: str, key: str) -> str:
-    return f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
-
-
-def setting_of(resource: str, segments: list[str], pseudo: bool) -> tuple[str, str]:
-    """(the setting the score counts this leaf under, the setting within its resource)."""
-    if not pseudo:
-        own = join(resource, segments[0])
-        if segments[0] == "tags" and len(segments) > 1:
-            return join(TAGS_SETTING, segments[1]), own
-        return own, own
-    depth = 1
-    if len(segments) > 1:
-        depth = 3 if segments[1].startswith("[") and len(segments) > 2 else 2
-    path = resource
-    for segment in segments[:depth]:
-        path = join(path, segment)
-    return path, path
-
-
-def _flatten(
-    value: Any,
-    resource: str,
-    segments: list[str],
-    pseudo: bool,
-    norm: Normaliser,
-    into: NormalisedStack,
-) -> None:
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            _flatten(item, resource, [*segments, key], pseudo, norm, into)
-        return
-    if isinstance(value, list) and value:
-        counts = Counter(item_id(item) for item in value)
-        first: dict[str, Any] = {}
-        for item in value:
-            first.setdefault(item_id(item), item)
-        for ident, item in first.items():
-            copies = counts[ident]
-            shown = item if copies == 1 else [item] * copies
-            _leaf(shown, resource, [*segments, ident], pseudo, norm, into)
-        return
-    _leaf(value, resource, segments, pseudo, norm, into)
-
-
-def _leaf(
-    value: Any,
-    resource: str,
-    segments: list[str],
-    pseudo: bool,
-    norm: Normaliser,
-    into: NormalisedStack,
-) -> None:
-    path = resource
-    for segment in segments:
-        path = join(path, segment)
-    into.leaves[path] = value
-    into.resource_of[path] = resource
-    into.settings[path], into.resource_settings[path] = setting_of(resource, segments, pseudo)
-    named = set().union(
-        *(norm.others_named(s, key=True) for s in segments),
-        *(norm.others_named(s) for s in _strings(value)),
-    )
-    if named:
-        into.references[path] = sorted(named)
-
-
-def _values(value: Any) -> Iterable[str]:
-    """The strings a document holds as values (not its keys)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _values(item)
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
