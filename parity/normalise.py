@@ -25,7 +25,7 @@ equal things:
   `@resource` (its type, and its parent); the stack config is the pseudo resource
   `stack-config` and the stack's outputs `stack-outputs`.
 
-The tree's leaves, and the *setting* each belongs to, are parity.leaves'.
+The tree's leaves, and the *setting* each belongs to, come from parity.leaves.
 """
 
 from __future__ import annotations
