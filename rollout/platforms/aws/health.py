@@ -80,9 +80,15 @@ class AwsHealth:
     def snapshot(self) -> dict[Color, ColorHealth]:
         names = [name for group in self.alarms.values() for name in group]
         firing = set()
+        # DescribeAlarms takes at most 100 names and answers a page of at most MaxRecords (50 by
+        # default) with a NextToken for the rest:
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html
+        pages = self.cloudwatch.get_paginator("describe_alarms")
         for start in range(0, len(names), 100):
-            found = self.cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])
-            firing |= {a["AlarmName"] for a in found["MetricAlarms"] if a["StateValue"] == "ALARM"}
+            for found in pages.paginate(AlarmNames=names[start : start + 100], MaxRecords=100):
+                firing |= {
+                    a["AlarmName"] for a in found["MetricAlarms"] if a["StateValue"] == "ALARM"
+                }
         now = self.clock()
         return {
             color: ColorHealth(
