@@ -167,7 +167,22 @@ def test_the_analysis_window_sums_the_target_groups_alb_metrics(aws: Aws) -> Non
     assert (green.requests, green.http_5xx, green.errors) == (120, 3, 1)
     assert (blue.requests, blue.http_5xx, blue.errors) == (900, 0, 0)
     assert green.ready and blue.ready
+    # The ALB's own 502/503/504 are counted per load balancer only: they count against every
+    # color that took requests in the window.
+    cloudwatch.put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {
+                "MetricName": "HTTPCode_ELB_5XX_Count",
+                "Dimensions": [{"Name": "LoadBalancer", "Value": "app/web-alb/cc"}],
+                "Value": 7,
+                "Timestamp": at,
+            }
+        ],
+    )
+    window = health.over_window(before, health.snapshot())
+    assert (window[GREEN].http_5xx, window[BLUE].http_5xx) == (3 + 7, 7)
     # One GetMetricData for every color's counters; p99 per color (moto keeps none: 0 ms).
-    assert shipyard_aws.CALLS["cloudwatch:GetMetricData"] == 1
-    assert shipyard_aws.CALLS["cloudwatch:GetMetricStatistics"] == 2
+    assert shipyard_aws.CALLS["cloudwatch:GetMetricData"] == 2
+    assert shipyard_aws.CALLS["cloudwatch:GetMetricStatistics"] == 4
     assert green.response_ms == 0

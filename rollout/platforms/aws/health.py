@@ -6,6 +6,12 @@ the target group's ALB metrics over an analysis window.
 - window: `RequestCount`, `HTTPCode_Target_5XX_Count` and `TargetConnectionErrorCount` summed,
   and `TargetResponseTime` p99, between the two snapshots. ALB metrics come in 60-second
   periods and arrive about a minute late: bakes on AWS should be 60 s or more.
+- the load balancer's own 5xx (`HTTPCode_ELB_5XX_Count`: the 502, 503 and 504 the ALB answers
+  when a target resets, is missing or times out, which no target's count includes) are
+  reported per load balancer only, never per target group
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html):
+  they count against every color that took requests in the window, so a release that breaks
+  connections cannot pass analysis.
 
 moto registers every target as healthy, never evaluates alarms and keeps no p99: tests pass
 their own `target_health`, drive alarms with `set_alarm_state` and put metric data themselves.
@@ -37,6 +43,7 @@ SUMS = {
     "errors": "TargetConnectionErrorCount",
 }
 PERIOD = 60
+ELB_5XX_ID = "elb_http_5xx"
 TargetHealth = Callable[[str], list[tuple[str, str]]]  # target group ARN -> (target, state)
 
 
@@ -149,13 +156,37 @@ class AwsHealth:
             for color in self.target_groups
             for field, metric in SUMS.items()
         ]
+        if self.load_balancer:
+            queries.append(
+                {
+                    "Id": ELB_5XX_ID,
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": NAMESPACE,
+                            "MetricName": "HTTPCode_ELB_5XX_Count",
+                            "Dimensions": [{"Name": "LoadBalancer", "Value": self.load_balancer}],
+                        },
+                        "Period": PERIOD,
+                        "Stat": "Sum",
+                    },
+                    "ReturnData": True,
+                }
+            )
         found = self.cloudwatch.get_metric_data(
             MetricDataQueries=queries, StartTime=start, EndTime=end
         )
         sums: dict[tuple[Color, str], int] = {}
+        elb_5xx = 0
         for result in found["MetricDataResults"]:
+            total = round(sum(result.get("Values", [])))
+            if result["Id"] == ELB_5XX_ID:
+                elb_5xx = total
+                continue
             color, _, field = result["Id"].partition("_")
-            sums[(Color(color), field)] = round(sum(result.get("Values", [])))
+            sums[(Color(color), field)] = total
+        for color in self.target_groups:
+            if sums.get((color, "requests"), 0):
+                sums[(color, "http_5xx")] = sums.get((color, "http_5xx"), 0) + elb_5xx
         return sums
 
     def _p99_ms(self, color: Color, start: dt.datetime, end: dt.datetime) -> int:
