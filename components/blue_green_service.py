@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from components.tags import tagged
 from shipyard.config.model import Color, Service, Tls, elb_weight
+from shipyard.config.secret_refs import ACTIONS, SecretRef, Store
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ANYWHERE = ["0.0.0.0/0"]
@@ -291,7 +292,7 @@ class BlueGreenService(pulumi.ComponentResource):
             aws.iam.RolePolicy(
                 f"{name}-read-secrets",
                 role=role.id,
-                policy=json.dumps(_secrets_policy(service.secrets.values()), sort_keys=True),
+                policy=json.dumps(secrets_policy(service.secret_refs()), sort_keys=True),
                 opts=self._child,
             )
         return role
@@ -358,17 +359,13 @@ def _all_egress() -> aws.ec2.SecurityGroupEgressArgs:
     )
 
 
-def _secrets_policy(references: Any) -> dict[str, Any]:
-    refs = sorted(references)
+def secrets_policy(refs: Sequence[SecretRef]) -> dict[str, Any]:
+    """The execution role's policy to read a service's secrets at task start: one statement per
+    store, each Resource the pattern IAM matches against the secret's real ARN
+    (shipyard.config.secret_refs says which form is granted how)."""
     statements = []
-    managers = [r for r in refs if r.startswith("arn:aws:secretsmanager:")]
-    parameters = [r for r in refs if r.startswith("arn:aws:ssm:")]
-    if managers:
-        statements.append(
-            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": managers}
-        )
-    if parameters:
-        statements.append(
-            {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameters}
-        )
+    for store in Store:
+        grants = sorted({ref.grant for ref in refs if ref.store is store})
+        if grants:
+            statements.append({"Effect": "Allow", "Action": [ACTIONS[store]], "Resource": grants})
     return {"Version": "2012-10-17", "Statement": statements}

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from shipyard.config.plain_secrets import plain_secret, plain_secrets_in
+from shipyard.config.secret_refs import SecretRef, SecretRefError, parse_secret_ref, partition_of
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
@@ -285,12 +286,17 @@ class Service(Model):
     @classmethod
     def _secret_references(cls, value: dict[str, str]) -> dict[str, str]:
         for key, ref in value.items():
-            if not ref.startswith(("arn:aws:secretsmanager:", "arn:aws:ssm:")):
-                raise ValueError(
-                    f"{key}: must reference a secret by ARN (arn:aws:secretsmanager:... or "
-                    "arn:aws:ssm:...), never hold its value"
-                )
+            try:
+                parse_secret_ref(ref)
+            except SecretRefError as exc:
+                raise PydanticCustomError(
+                    AT_KEY, "{problem}", {"key": key, "problem": str(exc)}
+                ) from None
         return value
+
+    def secret_refs(self) -> list[SecretRef]:
+        """The parsed `secrets:` references, in variable-name order."""
+        return [parse_secret_ref(ref) for _, ref in sorted(self.secrets.items())]
 
     @model_validator(mode="after")
     def _consistent(self) -> Service:
@@ -527,6 +533,28 @@ class StackConfig(Model):
                 "looks like a secret ({kind}) and is published in Pulumi.<env>.yaml; {fix}",
                 {"loc": loc, "kind": kind, "fix": fix},
             )
+        return self
+
+    @model_validator(mode="after")
+    def _secrets_in_partition(self) -> StackConfig:
+        """IAM grants only resources of its own partition: a role in us-gov-west-1 cannot read
+        an arn:aws: secret (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)."""
+        partition = partition_of(self.region)
+        for index, service in enumerate(self.services):
+            for key, ref in sorted(service.secrets.items()):
+                found = parse_secret_ref(ref).partition
+                if found != partition:
+                    raise PydanticCustomError(
+                        AT_PATH,
+                        "is in partition {found} but region {region} is in {partition}: "
+                        "reference a secret of the stack's partition (arn:{partition}:...)",
+                        {
+                            "loc": ("services", index, "secrets", key),
+                            "found": found,
+                            "region": self.region,
+                            "partition": partition,
+                        },
+                    )
         return self
 
     @model_validator(mode="after")

@@ -169,7 +169,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "secret given as a value instead of a reference",
         "dev",
         lambda d: service(d, "api").update(secrets={"TOKEN": "hunter2"}),
-        "stacks/dev.yaml: services[1].secrets: TOKEN: must reference a secret by ARN",
+        "stacks/dev.yaml: services[1].secrets.TOKEN: must reference a secret by ARN",
     ),
     (
         "image with a tag",

@@ -180,12 +180,101 @@ def test_secrets_are_referenced_never_inlined(rendered: dict[str, RenderedStack]
         }
     ]
     assert "DATABASE_URL" not in {e["name"] for e in container["environment"]}
-    policy = json.loads(
-        rendered["prod"].find("aws:iam/rolePolicy:RolePolicy", "web-read-secrets")["inputs"][
-            "policy"
-        ]
+    # The committed stacks hold a partial ARN (no random suffix): granted verbatim, IAM would
+    # deny GetSecretValue on the real ARN and no task would start.
+    assert read_secrets_policy(rendered["prod"], "web") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+                    "shipyard/prod/web/database-url-??????"
+                ],
+            }
+        ],
+    }
+
+
+# Each accepted form of `secrets:`, as written, and the Resource the execution role is granted.
+SECRET_FORMS = {
+    "FULL": (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/full-AbCdEf",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/full-AbCdEf",
+    ),
+    "PARTIAL": (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/partial",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/partial-??????",
+    ),
+    "JSON_KEY": (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/db-Xy12Zw:password::",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/db-Xy12Zw",
+    ),
+    "JSON_KEY_PARTIAL": (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/db:user:AWSCURRENT:",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/db-??????",
+    ),
+    "PARAMETER": (
+        "arn:aws:ssm:us-east-1:123456789012:parameter/shipyard/dev/web/token",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/shipyard/dev/web/token",
+    ),
+}
+
+
+def read_secrets_policy(stack: RenderedStack, service: str) -> dict[str, Any]:
+    role_policy = stack.find("aws:iam/rolePolicy:RolePolicy", f"{service}-read-secrets")
+    policy: dict[str, Any] = json.loads(role_policy["inputs"]["policy"])
+    return policy
+
+
+def test_each_secret_form_is_read_as_written_and_granted_as_iam_matches_it(
+    project: StackSources, rerender: Callable[[str], RenderedStack]
+) -> None:
+    overlay = project.overlay("dev")
+    doc: dict[str, Any] = yaml.safe_load(overlay.read_text())
+    doc["services"][0]["secrets"] = {name: ref for name, (ref, _) in SECRET_FORMS.items()}
+    overlay.write_text(yaml.safe_dump(doc))
+    stack = rerender("dev")
+
+    container = json.loads(stack.find(TASK, "web-blue-task")["inputs"]["containerDefinitions"])[0]
+    template_secret = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/database-url"
     )
-    assert policy["Statement"][0]["Resource"] == [container["secrets"][0]["valueFrom"]]
+    written = {name: ref for name, (ref, _) in SECRET_FORMS.items()} | {
+        "DATABASE_URL": template_secret
+    }
+    assert container["secrets"] == [
+        {"name": name, "valueFrom": written[name]} for name in sorted(written)
+    ]
+    assert read_secrets_policy(stack, "web") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [
+                    f"{template_secret}-??????",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/db-??????",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/db-Xy12Zw",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/full-AbCdEf",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:shipyard/dev/web/partial-??????",
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters"],
+                "Resource": ["arn:aws:ssm:us-east-1:123456789012:parameter/shipyard/dev/web/token"],
+            },
+        ],
+    }
+    # Every granted Resource is one of the forms' expected grants (and the template's).
+    granted = {
+        r
+        for statement in read_secrets_policy(stack, "web")["Statement"]
+        for r in statement["Resource"]
+    }
+    assert granted == {grant for _, grant in SECRET_FORMS.values()} | {f"{template_secret}-??????"}
 
 
 @pytest.mark.parametrize("env", ENVS)
