@@ -32,6 +32,11 @@ def render_stacks(
     Every environment is validated before anything is written, so one bad file changes
     nothing. Default: all environments in stacks/.
 
+    Only the file's header and `config:` are written and checked; Pulumi's own stack settings
+    beside them (secretsprovider, encryptedkey, encryptionsalt, environment) are kept as they
+    are. A `config:` key that stacks/ does not render (a `pulumi config set`) is never dropped:
+    exit 2 until it is under `pulumiConfig:` in stacks/<env>.yaml or deleted.
+
     \b
     Examples:
       shipyard stacks render              write all stale stack files

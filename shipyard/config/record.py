@@ -95,9 +95,9 @@ def record_live(
         return []
     overlay.write_text(after, encoding="utf-8")
     try:
-        files = plan_stack_files(sources, [environment])
+        # Refused (nothing written) when the stack file holds config stacks/ does not render.
+        written = write_stack_files(sources, plan_stack_files(sources, [environment]))
     except ShipyardError:
         overlay.write_text(before, encoding="utf-8")
         raise
-    written = write_stack_files(sources, files)
     return [overlay] + [sources.pulumi_stack_file(f.env) for f in written]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 import yaml
 
 from shipyard.config.load import StackSources
@@ -63,14 +64,22 @@ def test_check_names_every_stale_file(project: StackSources, cli: Callable[..., 
     assert "Pulumi.dev.yaml, Pulumi.staging.yaml" in result.err
 
 
-def test_check_notices_a_comment_only_edit(
-    project: StackSources, cli: Callable[..., CliResult]
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("\n  shipyard:environment:", "\n  # tweaked by hand\n  shipyard:environment:", 5),
+        ("# Do not edit:", "# Edit freely:", 2),
+    ],
+    ids=["inside-config", "header"],
+)
+def test_check_notices_a_comment_only_edit_of_what_shipyard_writes(
+    project: StackSources, cli: Callable[..., CliResult], old: str, new: str, line: int
 ) -> None:
     prod = project.pulumi_stack_file("prod")
-    prod.write_text(prod.read_text() + "# tweaked by hand\n")
+    prod.write_text(prod.read_text().replace(old, new, 1))
     result = cli("stacks", "render", "--check", project=project)
     assert result.code == 1
-    assert "same values, text differs" in result.out
+    assert f"same values, text differs at line {line}" in result.out
 
 
 def test_render_rewrites_stale_files_and_then_check_passes(

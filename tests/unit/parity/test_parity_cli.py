@@ -102,6 +102,21 @@ def test_a_hand_edited_stack_file_is_an_undeclared_critical_difference(
     assert alarm["reason"].startswith("rule broken (expected")
 
 
+def test_pulumi_stack_settings_are_not_stack_file_drift(
+    project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    # Pulumi's own top-level settings (https://www.pulumi.com/docs/iac/concepts/projects/
+    # stack-settings-file/) are not what shipyard writes: prod holding them is not drift.
+    prod = project.pulumi_stack_file("prod")
+    prod.write_text(
+        prod.read_text().replace("config:\n", "secretsprovider: awskms://alias/x\nconfig:\n", 1)
+    )
+    result = cli("parity", "--format", "json", project=project)
+    assert result.code == 0, result
+    paths = [d["path"] for d in json.loads(result.out)["differences"]]
+    assert not any(path.startswith("stack-file:") for path in paths)
+
+
 def test_expired_and_stale_rules_are_reported(
     project: StackSources, cli: Callable[..., CliResult]
 ) -> None:
