@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from components.tags import tagged
 from shipyard.config.model import Color, Service, Tls, elb_weight
 from shipyard.config.secret_refs import ACTIONS, SecretRef, Store
+from shipyard.revision import Revision, containers_at, tags_at
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ANYWHERE = ["0.0.0.0/0"]
@@ -39,16 +40,22 @@ class BlueGreenServiceArgs:
 
 
 def container_definitions(service: Service, color: Color, region: str, log_group: str) -> str:
-    """The task definition's container JSON for one color (deterministic key order)."""
-    version = service.version_of(color)
-    environment = dict(service.environment)
-    environment.update({"SHIPYARD_COLOR": color.value, "SHIPYARD_VERSION": version})
-    container: dict[str, Any] = {
+    """The task definition's container JSON for one color (deterministic key order): the
+    template below at the color's version (`shipyard.revision`, shared with the ECS fleet)."""
+    template = container_template(service, color, region, log_group)
+    return json.dumps(containers_at([template], revision_of(service, color)), sort_keys=True)
+
+
+def container_template(
+    service: Service, color: Color, region: str, log_group: str
+) -> dict[str, Any]:
+    """The app container before a version is applied: image without its tag, no SHIPYARD_*."""
+    return {
         "name": service.name,
-        "image": f"{service.image}:{version}",
+        "image": service.image,
         "essential": True,
         "portMappings": [{"containerPort": service.container_port, "protocol": "tcp"}],
-        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "environment": [{"name": k, "value": v} for k, v in sorted(service.environment.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(service.secrets.items())],
         "logConfiguration": {
             "logDriver": "awslogs",
@@ -59,7 +66,16 @@ def container_definitions(service: Service, color: Color, region: str, log_group
             },
         },
     }
-    return json.dumps([container], sort_keys=True)
+
+
+def revision_of(service: Service, color: Color) -> Revision:
+    """What the color's task definition runs, as config says."""
+    return Revision(container=service.name, color=color, version=service.version_of(color))
+
+
+def task_tags(base: Mapping[str, str], name: str, service: Service, color: Color) -> dict[str, str]:
+    """The task definition's tags: the base tags at the color's version (`shipyard.revision`)."""
+    return tags_at(tagged(base, name, service=service.name), revision_of(service, color))
 
 
 class BlueGreenService(pulumi.ComponentResource):
@@ -310,7 +326,7 @@ class BlueGreenService(pulumi.ComponentResource):
             container_definitions=container_definitions(
                 service, color, args.region, f"/shipyard/{args.environment}/{service.name}"
             ),
-            tags=tagged(args.tags, f"{name}-{color.value}-task", service=service.name, color=color),
+            tags=task_tags(args.tags, f"{name}-{color.value}-task", service, color),
             opts=self._child,
         )
 

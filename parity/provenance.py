@@ -91,6 +91,7 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("network-{tier}-{az}.@resource", f"{_AZS}; {_NETWORK_MODE}"),
     ("network-{any}.@resource", f"network.cidr; {_NETWORK_MODE}"),
     # Tags the program sets itself, over any config tag of the same key.
+    ("{service}-{role}-task.tags.shipyard:version", f"{_SERVICE}.versions.{{color}}"),
     ("{any}.tags.{name=Name|shipyard:environment}", ""),
     ("{service}-{any}.tags.{name=shipyard:service|shipyard:color}", ""),
     ("network-{tier}-{az}.tags.shipyard:tier", ""),

@@ -9,8 +9,9 @@ from tests.conftest import REPO
 
 POLICY = REPO / "docs" / "iam" / "shipyard-deployer-policy.json"
 # Granted for calls the code does not make itself: ECS checks iam:PassRole when a task
-# definition names an execution or task role.
-IMPLIED = frozenset({"iam:PassRole"})
+# definition names an execution or task role, and ecs:TagResource when RegisterTaskDefinition
+# carries tags (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html).
+IMPLIED = frozenset({"iam:PassRole", "ecs:TagResource"})
 
 
 @cache

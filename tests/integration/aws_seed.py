@@ -103,6 +103,8 @@ def seed(stack: RenderedStack, ec2: Any, elbv2: Any, ecs: Any, cloudwatch: Any) 
             memory=inputs["memory"],
             networkMode=inputs["networkMode"],
             requiresCompatibilities=inputs["requiresCompatibilities"],
+            executionRoleArn=inputs["executionRoleArn"],
+            tags=[{"key": k, "value": v} for k, v in inputs["tags"].items()],
         )["taskDefinition"]
         seeded.task_definitions[resource["name"]] = task["taskDefinitionArn"]
     for resource in stack.of_type(ECS_SERVICE):

@@ -64,9 +64,15 @@ class World:
         return service
 
     def image(self, name: str) -> str:
+        return str(self.task(name)["taskDefinition"]["containerDefinitions"][0]["image"])
+
+    def task(self, name: str) -> dict[str, Any]:
+        """The service's task definition, with its tags."""
         task = self.ecs_service(name)["taskDefinition"]
-        definition = self.aws["ecs"].describe_task_definition(taskDefinition=task)
-        return str(definition["taskDefinition"]["containerDefinitions"][0]["image"])
+        found: dict[str, Any] = self.aws["ecs"].describe_task_definition(
+            taskDefinition=task, include=["TAGS"]
+        )
+        return found
 
     def weights_set(self, router: str = "production") -> list[tuple[int, int]]:
         return [
@@ -135,6 +141,12 @@ def test_a_deploy_moves_verified_weights_and_writes_the_live_colors_back(
     assert world.weights_set("test") == [(100, 0), (0, 100)]
     assert world.raw_weights("test") == {"green": 1}
     assert world.image("web-blue").endswith("/shipyard-web:v3")
+    # The revision is the program's at v3, not only a new image (shipyard.revision).
+    blue = world.task("web-blue")
+    environment = blue["taskDefinition"]["containerDefinitions"][0]["environment"]
+    assert {"name": "SHIPYARD_VERSION", "value": "v3"} in environment
+    assert {"name": "SHIPYARD_COLOR", "value": "blue"} in environment
+    assert {"key": "shipyard:version", "value": "v3"} in blue["tags"]
     assert world.ecs_service("web-blue")["desiredCount"] == 1
     assert world.ecs_service("web-green")["desiredCount"] == 0  # scaleDownDelaySeconds 0
 

@@ -3,6 +3,7 @@ the same executor as the local platform (ECS fleet: a fake until the ECS fleet l
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from rollout.ledger import SqliteLedger
 from rollout.plan import Release, build_plan
 from rollout.platforms.aws.health import AwsHealth
 from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
+from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Deploy
 from smoke.runner import CheckResult, SmokeReport
 from tests.integration.aws_seed import Seeded, clients_for, seed
@@ -173,3 +175,90 @@ def test_the_ecs_fleet_rolls_a_color_onto_a_new_version_and_scales_it_down(
     assert fleet.await_ready(GREEN, timeout=5)
     fleet.drain_and_stop(BLUE, timeout=5)
     assert fleet.versions() == {BLUE: None, GREEN: "v2"}
+
+
+def test_a_new_revision_is_the_programs_revision_at_the_new_version(
+    aws: dict[str, Any],
+    seeded: Seeded,
+    repo_sources: StackSources,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The revision a rollout registers is what `pulumi up` would make for the color at that
+    version: image tag, SHIPYARD_VERSION, SHIPYARD_COLOR and tags all at v2, the rest as the
+    program's revision had it. An app reporting its version from its environment passes smoke."""
+    from components.blue_green_service import container_definitions
+    from rollout.platforms.aws.fleet import EcsFleet
+
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "true")
+    ecs = aws["ecs"]
+    fleet = EcsFleet(ecs, seeded.cluster, {BLUE: "web-blue", GREEN: "web-green"},
+                     desired_count=2, container="web")  # fmt: skip
+    before = ecs.describe_task_definition(
+        taskDefinition=seeded.task_definitions["web-green-task"], include=["TAGS"]
+    )
+    fleet.start(GREEN, "v2")
+    current = ecs.describe_services(cluster=seeded.cluster, services=["web-green"])["services"][0]
+    after = ecs.describe_task_definition(taskDefinition=current["taskDefinition"], include=["TAGS"])
+    old, new = before["taskDefinition"], after["taskDefinition"]
+    assert new["revision"] == old["revision"] + 1
+
+    [container] = new["containerDefinitions"]
+    assert container["image"].endswith("/shipyard-web:v2")
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert (environment["SHIPYARD_VERSION"], environment["SHIPYARD_COLOR"]) == ("v2", "green")
+    # Everything the program writes into the container, as it would write it for green at v2.
+    config = load_stack(repo_sources, "staging").config
+    web = config.service("web")
+    at_v2 = web.model_copy(update={"versions": web.versions.model_copy(update={"green": "v2"})})
+    [program] = json.loads(
+        container_definitions(at_v2, GREEN, config.region, "/shipyard/staging/web")
+    )
+    assert {key: container[key] for key in program} == program
+
+    tags = {t["key"]: t["value"] for t in after["tags"]}
+    old_tags = {t["key"]: t["value"] for t in before["tags"]}
+    assert old_tags["shipyard:version"] == "v1"
+    assert tags == {**old_tags, "shipyard:version": "v2"}  # the other tags survive
+    recorded = {"taskDefinitionArn", "revision", "containerDefinitions", "registeredAt",
+                "registeredBy"}  # fmt: skip
+    assert {k: v for k, v in new.items() if k not in recorded} == {
+        k: v for k, v in old.items() if k not in recorded
+    }
+    assert old["executionRoleArn"].endswith(":role/web-execution-role")  # the seed set it
+    assert fleet.versions()[GREEN] == "v2"
+
+
+def test_a_new_revision_keeps_what_the_program_does_not_set_yet(
+    aws: dict[str, Any], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fields added to the task definition later (a task role, volumes, ARM, more storage) are
+    carried into the rollout's revision without a change to the fleet."""
+    from rollout.platforms.aws.fleet import EcsFleet
+
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "true")
+    ecs = aws["ecs"]
+    old = ecs.describe_task_definition(taskDefinition=seeded.task_definitions["web-green-task"])
+    extra = {
+        "taskRoleArn": "arn:aws:iam::123456789012:role/web-task-role",
+        "volumes": [{"name": "scratch", "host": {}}],
+        "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        "ipcMode": "none",
+    }
+    task = old["taskDefinition"]
+    richer = ecs.register_task_definition(
+        family=task["family"],
+        containerDefinitions=task["containerDefinitions"],
+        cpu=task["cpu"],
+        memory=task["memory"],
+        networkMode=task["networkMode"],
+        requiresCompatibilities=task["requiresCompatibilities"],
+        tags=[{"key": "Name", "value": "web-green-task"}],
+        **extra,
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=seeded.cluster, service="web-green", taskDefinition=richer)
+    fleet = EcsFleet(ecs, seeded.cluster, {BLUE: "web-blue", GREEN: "web-green"},
+                     desired_count=1, container="web")  # fmt: skip
+    fleet.start(GREEN, "v2")
+    current = ecs.describe_services(cluster=seeded.cluster, services=["web-green"])["services"][0]
+    new = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
+    assert {key: new.get(key) for key in extra} == extra

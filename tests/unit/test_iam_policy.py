@@ -116,5 +116,10 @@ def test_the_policy_is_scoped_where_iam_allows_it() -> None:
     assert by_action["iam:PassRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
+    # Tags on a new revision are authorized as ecs:TagResource; granted for that only.
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html
+    assert by_action["ecs:TagResource"]["Condition"] == {
+        "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
+    }
     writes = {a for a in by_action if not a.split(":")[1].startswith(("Describe", "Get", "List"))}
     assert all(by_action[a]["Resource"] != "*" for a in writes - {"ecs:RegisterTaskDefinition"})

@@ -481,3 +481,34 @@ def test_logical_names_are_unique_within_each_stack(rendered: dict[str, Rendered
     for stack in rendered.values():
         names = [r["name"] for r in stack.resources]
         assert len(names) == len(set(names)), stack.stack
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_version_enters_each_task_definition_only_through_the_shared_rule(
+    env: str, repo_sources: StackSources, rendered: dict[str, RenderedStack]
+) -> None:
+    """The fleet registers new revisions with `shipyard.revision`; the program must build its
+    own with the same rule, or a rollout's revision would differ from what `pulumi up` made."""
+    from components.blue_green_service import container_template, revision_of
+    from components.tags import tagged
+    from shipyard.revision import containers_at, tag_of, tags_at
+
+    config = config_of(repo_sources, env)
+    base = {"shipyard:environment": env, "shipyard:project": "shipyard"}
+    for service in config.services:
+        for color in Color:
+            name = f"{service.name}-{color.value}-task"
+            task = rendered[env].find(TASK, name)["inputs"]
+            template = container_template(
+                service, color, config.region, f"/shipyard/{env}/{service.name}"
+            )
+            # The template holds no version: only the rule puts one in.
+            assert tag_of(template["image"]) is None
+            assert not {e["name"] for e in template["environment"]} & {
+                "SHIPYARD_VERSION",
+                "SHIPYARD_COLOR",
+            }
+            revision = revision_of(service, color)
+            assert json.loads(task["containerDefinitions"]) == containers_at([template], revision)
+            assert task["tags"] == tags_at(tagged(base, name, service=service.name), revision)
+            assert task["tags"]["shipyard:version"] == service.version_of(color)

@@ -1,5 +1,6 @@
 """Fleet on ECS: one service per color; a version is a new revision of the color's task
-definition with the image tag changed."""
+definition: the described revision, everything kept, at the version (`shipyard.revision`, the
+rule the Pulumi program follows too)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ from typing import Any
 
 from shipyard.aws import MissingResource
 from shipyard.config.model import Color
+from shipyard.revision import Revision, version_in, with_version
 
 TargetsHealthy = Callable[[Color], bool]
+# A described task definition has fields ECS records itself (taskDefinitionArn, revision,
+# status, compatibilities, requiresAttributes, registeredAt, registeredBy) that
+# RegisterTaskDefinition refuses; every other field is carried over by name, taken from the
+# register call's own input shape so that a field ECS adds later is kept without a change here.
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html
+# Tag keys and values starting with aws: are AWS's own and may not be set by anyone else.
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html
+RESERVED_TAG_PREFIX = "aws:"
 
 
 class EcsFleet:
@@ -24,8 +35,10 @@ class EcsFleet:
         targets_healthy: TargetsHealthy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         environment: str | None = None,
+        container: str = "",
     ) -> None:
         self.environment = environment
+        self.container = container
         self.ecs = ecs
         self.cluster = cluster
         self.services = dict(services)
@@ -51,6 +64,11 @@ class EcsFleet:
     def _task(self, arn: str) -> dict[str, Any]:
         return dict(self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"])
 
+    def _container(self, containers: list[dict[str, Any]]) -> str:
+        """The app container: the one the program names after the service (the first, when the
+        fleet was not told its name)."""
+        return self.container or str(containers[0]["name"])
+
     def versions(self) -> dict[Color, str | None]:
         versions: dict[Color, str | None] = {}
         for color in Color:
@@ -58,33 +76,53 @@ class EcsFleet:
             if not service.get("desiredCount"):
                 versions[color] = None
                 continue
-            image = self._task(service["taskDefinition"])["containerDefinitions"][0]["image"]
-            versions[color] = image.rsplit(":", 1)[-1]
+            containers = self._task(service["taskDefinition"])["containerDefinitions"]
+            versions[color] = version_in(containers, self._container(containers))
         return versions
 
-    def start(self, color: Color, version: str) -> None:
-        """Register the color's task definition again with the image at `version`, and roll
-        the color's service onto it at full size."""
-        task = self._task(self._service(color)["taskDefinition"])
+    def next_revision(self, color: Color, version: str) -> dict[str, Any]:
+        """RegisterTaskDefinition's input: the color's current revision (with its tags) at
+        `version`, everything else the same."""
+        current = self._service(color)["taskDefinition"]
+        # Tags come back only when asked for with include=TAGS.
+        # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html
+        described = self.ecs.describe_task_definition(taskDefinition=current, include=["TAGS"])
+        task = dict(described["taskDefinition"])
+        tags = {
+            t["key"]: t.get("value", "")
+            for t in described.get("tags", [])
+            if not t["key"].lower().startswith(RESERVED_TAG_PREFIX)
+        }
         containers = task["containerDefinitions"]
-        repository = containers[0]["image"].rsplit(":", 1)[0]
-        containers[0] = {**containers[0], "image": f"{repository}:{version}"}
-        keep = (
-            "family",
-            "cpu",
-            "memory",
-            "networkMode",
-            "requiresCompatibilities",
-            "executionRoleArn",
-            "taskRoleArn",
-        )
-        registered = self.ecs.register_task_definition(
-            containerDefinitions=containers, **{k: task[k] for k in keep if task.get(k)}
-        )["taskDefinition"]["taskDefinitionArn"]
+        try:
+            containers, tags = with_version(
+                containers, tags, Revision(self._container(containers), color, version)
+            )
+        except ValueError as error:
+            raise MissingResource(
+                f"task definition {current} is not the one the Pulumi program made ({error}): "
+                f"run `pulumi up -s {self.environment or 'ENV'}`, then retry",
+                "ecs:DescribeTaskDefinition",
+                "MISSING",
+            ) from error
+        accepted = self._register_fields()
+        request = {k: v for k, v in task.items() if k in accepted and v is not None}
+        request["containerDefinitions"] = containers
+        request["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        return request
+
+    def _register_fields(self) -> frozenset[str]:
+        model = self.ecs.meta.service_model.operation_model("RegisterTaskDefinition")
+        return frozenset(model.input_shape.members)
+
+    def start(self, color: Color, version: str) -> None:
+        """Register the color's next task-definition revision at `version`, and roll the
+        color's service onto it at full size."""
+        registered = self.ecs.register_task_definition(**self.next_revision(color, version))
         self.ecs.update_service(
             cluster=self.cluster,
             service=self.services[color],
-            taskDefinition=registered,
+            taskDefinition=registered["taskDefinition"]["taskDefinitionArn"],
             desiredCount=self.desired_count,
         )
 

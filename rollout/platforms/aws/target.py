@@ -72,6 +72,7 @@ class AwsPlatform:
             idle_count=service.idle_desired_count,
             targets_healthy=targets_healthy,
             environment=self.environment,
+            container=service.name,
         )
         spec = self.spec or load_spec()
 
