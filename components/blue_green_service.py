@@ -298,18 +298,25 @@ class BlueGreenService(pulumi.ComponentResource):
             tags=tagged(args.tags, f"{name}-execution-role", service=service.name),
             opts=self._child,
         )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-execution-policy",
-            role=role.name,
-            policy_arn=EXECUTION_POLICY,
-            opts=self._child,
-        )
-        if service.secrets:
-            aws.iam.RolePolicy(
-                f"{name}-read-secrets",
-                role=role.id,
-                policy=json.dumps(secrets_policy(service.secret_refs()), sort_keys=True),
+        # A task starts only once its role may pull the image, write its logs and read its
+        # secrets: the task definitions wait for these grants (and for the log group), or ECS
+        # could start a task that fails with AccessDenied or ResourceNotFound.
+        self.execution_grants: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-execution-policy",
+                role=role.name,
+                policy_arn=EXECUTION_POLICY,
                 opts=self._child,
+            )
+        ]
+        if service.secrets:
+            self.execution_grants.append(
+                aws.iam.RolePolicy(
+                    f"{name}-read-secrets",
+                    role=role.id,
+                    policy=json.dumps(secrets_policy(service.secret_refs()), sort_keys=True),
+                    opts=self._child,
+                )
             )
         return role
 
@@ -327,7 +334,9 @@ class BlueGreenService(pulumi.ComponentResource):
                 service, color, args.region, f"/shipyard/{args.environment}/{service.name}"
             ),
             tags=task_tags(args.tags, f"{name}-{color.value}-task", service, color),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.log_group, *self.execution_grants]
+            ),
         )
 
     def _ecs_service(self, color: Color) -> aws.ecs.Service:

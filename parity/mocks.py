@@ -102,15 +102,18 @@ class AwsMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """A MockMonitor that also records each resource's parent URN."""
+    """A MockMonitor that also records each resource's parent URN and the URNs it depends on
+    (explicit `depends_on` and those its inputs come from), as the engine would order them."""
 
     def __init__(self, mocks: AwsMocks) -> None:
         super().__init__(mocks)
         self.parents: dict[tuple[str, str], str] = {}
+        self.dependencies: dict[tuple[str, str], list[str]] = {}
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if request.type != "pulumi:pulumi:Stack":
             with self._lock:
                 self.parents[(request.type, request.name)] = request.parent
+                self.dependencies[(request.type, request.name)] = list(request.dependencies)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]

@@ -12,7 +12,7 @@ import gc
 import json
 import runpy
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ class RenderedStack:
     stack: str
     resources: list[dict[str, Any]]
     outputs: dict[str, Any]
+    # Logical name -> the logical names it waits for (not printed: order, not configuration).
+    depends_on: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The stack as printed: anything secret-shaped in an input or output is masked."""
@@ -172,7 +174,13 @@ def render_program(
             }
         )
     resources.sort(key=lambda r: (r["type"], r["name"]))
-    return RenderedStack(project=project, stack=stack, resources=resources, outputs=outputs)
+    depends_on = {
+        key[1]: sorted({names[urn] for urn in urns if urn in names})
+        for key, urns in monitor.dependencies.items()
+    }
+    return RenderedStack(
+        project=project, stack=stack, resources=resources, outputs=outputs, depends_on=depends_on
+    )
 
 
 @contextlib.contextmanager

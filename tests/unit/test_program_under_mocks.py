@@ -512,3 +512,23 @@ def test_the_version_enters_each_task_definition_only_through_the_shared_rule(
             assert json.loads(task["containerDefinitions"]) == containers_at([template], revision)
             assert task["tags"] == tags_at(tagged(base, name, service=service.name), revision)
             assert task["tags"]["shipyard:version"] == service.version_of(color)
+
+
+def test_task_definitions_wait_for_their_log_group_and_their_roles_grants(
+    rendered: dict[str, RenderedStack],
+) -> None:
+    # ECS starts a task as soon as its service points at the task definition: its log group
+    # and its execution role's grants (the managed policy, the secrets it reads) must exist
+    # first, or the task fails with ResourceNotFound or AccessDenied.
+    for env in ENVS:
+        for color in ("blue", "green"):
+            waits_for = rendered[env].depends_on[f"web-{color}-task"]
+            assert {
+                "web-logs",
+                "web-execution-role",
+                "web-execution-policy",
+                "web-read-secrets",
+            } <= set(waits_for), (env, color, waits_for)
+            # api reads no secret: nothing to wait for but its log group and managed policy.
+            api = set(rendered[env].depends_on[f"api-{color}-task"])
+            assert {"api-logs", "api-execution-policy"} <= api and "api-read-secrets" not in api
