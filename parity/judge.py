@@ -66,20 +66,17 @@ class Judge:
         # left out, so adding a thousand of them cannot make a broad rule look narrow.
         settings_of = {p: s for p, s in settings_of.items() if not s.startswith(_PADDING)}
         total = len(set(settings_of.values())) or 1
-        self.rule_share = [_share(rule.path, settings_of, total) for rule in policy.rules]
+        rule_hits = [_hits(rule.path, settings_of) for rule in policy.rules]
+        self.rule_share = [len(hits) / total for hits in rule_hits]
         self.allowance_share = [
-            _share(a.path, settings_of, total) for a in policy.cross_environment
+            len(_hits(a.path, settings_of)) / total for a in policy.cross_environment
         ]
         broad = RULE_SHARE if total > BREADTH_FLOOR else 1.0
         catch_all = frozenset(i for i, share in enumerate(self.rule_share) if share > broad)
         self.catch_all = catch_all
         self.broad_allowances = {j for j, share in enumerate(self.allowance_share) if share > broad}
         self.matcher = policy.matcher(catch_all)
-        covered: set[str] = set()
-        for index, rule in enumerate(policy.rules):
-            if index not in catch_all:
-                pattern = glob(rule.path)
-                covered |= {s for p, s in settings_of.items() if pattern.match(p)}
+        covered = set().union(*(hits for i, hits in enumerate(rule_hits) if i not in catch_all))
         self.policy_share = len(covered) / total if total > BREADTH_FLOOR else 0.0
         self.matched: dict[int, int] = defaultdict(int)
         self.broken: dict[int, str] = {}
@@ -184,10 +181,10 @@ class Judge:
         )
 
 
-def _share(pattern_text: str, settings_of: Mapping[str, str], total: int) -> float:
-    """The share of all settings with a leaf the pattern matches."""
+def _hits(pattern_text: str, settings_of: Mapping[str, str]) -> set[str]:
+    """The settings with a leaf the pattern matches."""
     pattern = glob(pattern_text)
-    return len({s for p, s in settings_of.items() if pattern.match(p)}) / total
+    return {s for p, s in settings_of.items() if pattern.match(p)}
 
 
 def names_a_property(rule_path: str, path: str, setting: str) -> bool:

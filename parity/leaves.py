@@ -66,10 +66,11 @@ def flatten(
             flatten(item, resource, [*segments, key], pseudo, norm, into)
         return
     if isinstance(value, list) and value:
-        counts = Counter(item_id(item) for item in value)
+        named = [(item_id(item), item) for item in value]
+        counts = Counter(ident for ident, _ in named)
         first: dict[str, Any] = {}
-        for item in value:
-            first.setdefault(item_id(item), item)
+        for ident, item in named:
+            first.setdefault(ident, item)
         for ident, item in first.items():
             copies = counts[ident]
             shown = item if copies == 1 else [item] * copies
@@ -94,31 +95,21 @@ def _leaf(
     into.settings[path], into.resource_settings[path] = setting_of(resource, segments, pseudo)
     named = set().union(
         *(norm.others_named(s, key=True) for s in segments),
-        *(norm.others_named(s) for s in _strings(value)),
+        *(norm.others_named(s) for s in strings(value, keys=True)),
     )
     if named:
         into.references[path] = sorted(named)
 
 
-def values(value: Any) -> Iterable[str]:
-    """The strings a document holds as values (not its keys)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from values(item)
-
-
-def _strings(value: Any) -> Iterable[str]:
+def strings(value: Any, keys: bool = False) -> Iterable[str]:
+    """The strings a document holds as values, and with `keys` its mapping keys too."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
+            if keys:
+                yield str(key)
+            yield from strings(item, keys)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item, keys)

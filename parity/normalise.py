@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity.leaves import flatten, values
+from parity.leaves import flatten, strings
 from parity.render import RenderedStack
 from shipyard.config.json_text import json_in
 from shipyard.config.load import LoadedStack
@@ -117,6 +117,7 @@ class Normaliser:
         keep: Iterable[str] = (),
     ) -> None:
         self.env = env
+        self._named: dict[tuple[str, bool], frozenset[str]] = {}
         self.roles = dict(roles or {})
         every = sorted({*env_names, env}, key=len, reverse=True)
         names_only = env_pattern(every)
@@ -217,11 +218,17 @@ class Normaliser:
             own = colors.sub(lambda m: m.group(1) + roles[m.group(2)], own)
         return _GENERATED_ID.sub(rf"\g<1>{GENERATED_ID}", own)
 
-    def others_named(self, value: str, key: bool = False) -> set[str]:
+    def others_named(self, value: str, key: bool = False) -> frozenset[str]:
         """The other environments a value names, however it spells them: any case, camelCase
         (`readFromStagingReplica`), percent-encoded, full-width, with zero-width characters.
         A key (a variable's or a tag's name) counts only as written, whole: `prod-owner`, not
-        `DISABLE_DEV_TOOLS` or `testPort`."""
+        `DISABLE_DEV_TOOLS` or `testPort`. Remembered: every leaf repeats its path's keys."""
+        found = self._named.get((value, key))
+        if found is None:
+            found = self._named[(value, key)] = frozenset(self._others_named(value, key))
+        return found
+
+    def _others_named(self, value: str, key: bool) -> set[str]:
         text = value if value.isascii() else unicodedata.normalize("NFKC", value)
         text = text.translate(_INVISIBLE)
         for _ in range(3):  # %2573 is %73 is s
@@ -320,7 +327,7 @@ def normalise_stack(
         for prop, value in node.items():
             flatten(value, resource_key, [prop], pseudo, norm, result)
     if loaded is not None:
-        configured = set().union(*(norm.others_named(v) for v in values(loaded.overlay)))
+        configured = set().union(*(norm.others_named(v) for v in strings(loaded.overlay)))
         _only_configured_references(result, configured)
     return result
 
