@@ -98,7 +98,7 @@ def run_parity(
     names = sorted({*known, *envs})
     normalised = {env: normalise_stack(stacks[env], names, loaded[env]) for env in envs}
     extra = {}
-    for file in plan_stack_files(sources, envs):
+    for file in plan_stack_files(sources, envs, loaded):
         if file.stale:
             # A hand edit of a generated file: what would deploy is not what was reviewed.
             key = f"{STACK_FILE_PREFIX}{file.path}"

@@ -17,6 +17,7 @@ stack file. A `secure:` value dropped there would be a secret lost.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 from shipyard.config.documents import parse_yaml
-from shipyard.config.load import StackSources, load_stack
+from shipyard.config.load import LoadedStack, StackSources, load_stack
 from shipyard.config.pulumi_config import NAMESPACE, REGION_KEY, to_pulumi_config
 from shipyard.errors import ConfigError, UsageError
 
@@ -79,11 +80,16 @@ class StackFile:
         return "same values, text differs in length"
 
 
-def plan_stack_files(sources: StackSources, envs: list[str] | None = None) -> list[StackFile]:
-    """Load and validate every environment first, so a bad file means nothing is written."""
+def plan_stack_files(
+    sources: StackSources,
+    envs: list[str] | None = None,
+    loaded_stacks: Mapping[str, LoadedStack] | None = None,
+) -> list[StackFile]:
+    """Load and validate every environment first, so a bad file means nothing is written
+    (`loaded_stacks`: environments the caller has loaded already)."""
     files = []
     for env in envs or sources.environments():
-        loaded = load_stack(sources, env)
+        loaded = (loaded_stacks or {}).get(env) or load_stack(sources, env)
         target = sources.pulumi_stack_file(env)
         values = to_pulumi_config(loaded.config)
         actual, utf8 = _read_generated(target)
