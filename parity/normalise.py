@@ -41,6 +41,7 @@ from parity.leaves import flatten, strings
 from parity.render import RenderedStack
 from shipyard.config.json_text import json_in
 from shipyard.config.load import LoadedStack
+from shipyard.revision import repository_of, tag_of
 
 ENV_TOKEN = "{env}"
 RESOURCE_KEY = "@resource"
@@ -258,16 +259,14 @@ def _program_suffixes(logical_names: Iterable[str]) -> set[str]:
 
 
 def split_image(image: str) -> Any:
-    """`registry/repo:tag@sha256:...` as {repository, tag, digest} (the parts it has)."""
-    rest, _, digest = image.partition("@")
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    parts: dict[str, str] = {}
-    if colon > slash:
-        parts["repository"], parts["tag"] = rest[:colon], rest[colon + 1 :]
-    else:
-        parts["repository"] = rest
-    if digest:
+    """`registry/repo:tag@sha256:...` as {repository, tag, digest} (the parts it has), read
+    with shipyard.revision's rule, the one the program and the fleet build images by."""
+    parts: dict[str, str] = {"repository": repository_of(image)}
+    tag = tag_of(image)
+    if tag is not None:
+        parts["tag"] = tag
+    _, at, digest = image.partition("@")
+    if at:
         parts["digest"] = digest
     return parts
 
