@@ -1,9 +1,14 @@
 """BlueGreenService: one ALB, two target groups and two ECS services (blue and green).
 
 The production listener splits traffic between the colors by weight; a test listener on its own
-port reaches the idle color for smoke tests before any user does. During a rollout shipyard owns
-the weights through the ELBv2 API and writes the final colors back into stack config, so Pulumi
-and the live listener agree when the rollout ends.
+port reaches the idle color for smoke tests before any user does.
+
+Which color takes traffic, and which version each color runs, belong to shipyard once the
+resources exist (`SHIPYARD_OWNS`): the program sets the listeners' actions and the ECS services'
+task definition and size when it creates them, and `pulumi up` never touches them again, from
+whatever commit it runs. The color's task definition here is the template a rollout registers
+its next revision from (`taskDefinitionArns`), so a change to it reaches a color through a
+blue-green rollout, never in place. docs/aws.md, "Who owns what".
 """
 
 from __future__ import annotations
@@ -23,6 +28,20 @@ from shipyard.revision import Revision, containers_at, tags_at
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ANYWHERE = ["0.0.0.0/0"]
+
+# What a rollout changes, by resource type, as the Pulumi SDK names the inputs. `ignore_changes`
+# makes the engine keep the value it last applied, so the provider sees no change there
+# (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/); and the AWS provider sends
+# only changed fields: ModifyListener carries DefaultActions only when `default_action` changed,
+# UpdateService carries TaskDefinition and DesiredCount only when they changed
+# (terraform-provider-aws, internal/service/elbv2/listener.go resourceListenerUpdate and
+# internal/service/ecs/service.go resourceServiceUpdate, which pulumi-aws bridges). So another
+# change to a listener (its certificate) or a service (its subnets) leaves traffic and versions
+# alone. Proven in tests/unit/test_program_under_mocks.py and, against moto,
+# tests/integration/test_pulumi_up_after_rollout.py.
+LISTENER = "aws:lb/listener:Listener"
+ECS_SERVICE = "aws:ecs/service:Service"
+SHIPYARD_OWNS = {LISTENER: ("default_actions",), ECS_SERVICE: ("task_definition", "desired_count")}
 
 
 @dataclass(frozen=True)
@@ -131,11 +150,20 @@ class BlueGreenService(pulumi.ComponentResource):
                 "test": self.test_listener.arn,
             },
             "ecsServiceNames": {c.value: s.name for c, s in self.services.items()},
+            # The revision each color's next rollout starts from (what `pulumi up` last made).
+            "taskDefinitionArns": {c.value: t.arn for c, t in self.task_definitions.items()},
             "activeColor": service.active_color.value,
             "weights": {c.value: service.weight_of(c) for c in Color},
             "versions": {c.value: service.version_of(c) for c in Color},
         }
         self.register_outputs(self.outputs)
+
+    def _owned_by_shipyard(
+        self, token: str, depends_on: Sequence[pulumi.Resource] | None = None
+    ) -> pulumi.ResourceOptions:
+        """Options for a resource whose traffic or version inputs a rollout owns after creation."""
+        owned = list(SHIPYARD_OWNS[token])
+        return pulumi.ResourceOptions(parent=self, depends_on=depends_on, ignore_changes=owned)
 
     def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         name, args, service = self._name, self._args, self._args.service
@@ -226,7 +254,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 protocol="HTTP",
                 default_actions=[self._weighted_forward()],
                 tags=tagged(args.tags, f"{name}-production", service=args.service.name),
-                opts=self._child,
+                opts=self._owned_by_shipyard(LISTENER),
             )
             return listener, None
         listener = aws.lb.Listener(
@@ -238,7 +266,7 @@ class BlueGreenService(pulumi.ComponentResource):
             ssl_policy=args.tls.ssl_policy,
             default_actions=[self._weighted_forward()],
             tags=tagged(args.tags, f"{name}-production", service=args.service.name),
-            opts=self._child,
+            opts=self._owned_by_shipyard(LISTENER),
         )
         redirect = aws.lb.Listener(
             f"{name}-http-redirect",
@@ -275,7 +303,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 )
             ],
             tags=tagged(args.tags, f"{name}-test", service=service.name),
-            opts=self._child,
+            opts=self._owned_by_shipyard(LISTENER),
         )
 
     def _execution_role(self) -> aws.iam.Role:
@@ -374,7 +402,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 args.tags, f"{name}-{color.value}-service", service=service.name, color=color
             ),
             # ECS rejects a target group that no listener forwards to yet.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=listeners),
+            opts=self._owned_by_shipyard(ECS_SERVICE, depends_on=listeners),
         )
 
 

@@ -102,13 +102,15 @@ class AwsMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """A MockMonitor that also records each resource's parent URN and the URNs it depends on
-    (explicit `depends_on` and those its inputs come from), as the engine would order them."""
+    """A MockMonitor that also records each resource's parent URN, the URNs it depends on
+    (explicit `depends_on` and those its inputs come from), as the engine would order them, and
+    the inputs it asks the engine to leave alone after creation (`ignore_changes`)."""
 
     def __init__(self, mocks: AwsMocks) -> None:
         super().__init__(mocks)
         self.parents: dict[tuple[str, str], str] = {}
         self.dependencies: dict[tuple[str, str], list[str]] = {}
+        self.ignored: dict[tuple[str, str], list[str]] = {}
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
@@ -116,4 +118,5 @@ class RecordingMonitor(MockMonitor):
             with self._lock:
                 self.parents[(request.type, request.name)] = request.parent
                 self.dependencies[(request.type, request.name)] = list(request.dependencies)
+                self.ignored[(request.type, request.name)] = list(request.ignoreChanges)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]

@@ -70,7 +70,10 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("stack-outputs.services.{service}.url", f"tls; {_REGION}"),
     ("stack-outputs.services.{service}.testUrl", f"tls; {_SERVICE}.testPort; {_REGION}"),
     ("stack-outputs.services.{service}.albDnsName", _REGION),
-    ("stack-outputs.services.{service}.{name=listenerArns|targetGroupArns}.{any}", _REGION),
+    (
+        "stack-outputs.services.{service}.{name=listenerArns|targetGroupArns|taskDefinitionArns}.{any}",
+        _REGION,
+    ),
     (
         "stack-outputs.services.{service}.{name=versions|weights}.{role}",
         f"{_SERVICE}.{{name}}.{{color}}",

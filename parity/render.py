@@ -46,6 +46,9 @@ class RenderedStack:
     outputs: dict[str, Any]
     # Logical name -> the logical names it waits for (not printed: order, not configuration).
     depends_on: dict[str, list[str]] = field(default_factory=dict)
+    # Logical name -> the inputs `pulumi up` sets only at creation (camelCase, as the engine
+    # sees them), for resources that have any.
+    ignore_changes: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The stack as printed: anything secret-shaped in an input or output is masked."""
@@ -178,8 +181,14 @@ def render_program(
         key[1]: sorted({names[urn] for urn in urns if urn in names})
         for key, urns in monitor.dependencies.items()
     }
+    ignore_changes = {key[1]: sorted(names) for key, names in monitor.ignored.items() if names}
     return RenderedStack(
-        project=project, stack=stack, resources=resources, outputs=outputs, depends_on=depends_on
+        project=project,
+        stack=stack,
+        resources=resources,
+        outputs=outputs,
+        depends_on=depends_on,
+        ignore_changes=ignore_changes,
     )
 
 

@@ -1,9 +1,9 @@
 """Write what a rollout left live back into the stack config.
 
-On AWS, Pulumi owns the listener and the services, shipyard the weights during a rollout.
+On AWS, shipyard owns which color takes traffic and what each color runs (docs/aws.md).
 When a rollout ends, the service's `activeColor` and `versions` are written into
 `stacks/<env>.yaml` (comments and layout kept) and `Pulumi.<env>.yaml` is rendered again, so
-`pulumi preview` wants what is live and `shipyard drift` is clean. Commit both files.
+parity, drift and a newly created stack start from what is live. Commit both files.
 """
 
 from __future__ import annotations

@@ -94,19 +94,7 @@ def seed(stack: RenderedStack, ec2: Any, elbv2: Any, ecs: Any, cloudwatch: Any) 
     for resource in stack.of_type(ECS_CLUSTER):
         seeded.cluster = resource["inputs"]["name"]
         ecs.create_cluster(clusterName=seeded.cluster)
-    for resource in stack.of_type(TASK):
-        inputs = resource["inputs"]
-        task = ecs.register_task_definition(
-            family=inputs["family"],
-            containerDefinitions=json.loads(inputs["containerDefinitions"]),
-            cpu=inputs["cpu"],
-            memory=inputs["memory"],
-            networkMode=inputs["networkMode"],
-            requiresCompatibilities=inputs["requiresCompatibilities"],
-            executionRoleArn=inputs["executionRoleArn"],
-            tags=[{"key": k, "value": v} for k, v in inputs["tags"].items()],
-        )["taskDefinition"]
-        seeded.task_definitions[resource["name"]] = task["taskDefinitionArn"]
+    register_templates(stack, ecs, seeded)
     for resource in stack.of_type(ECS_SERVICE):
         inputs = resource["inputs"]
         ecs.create_service(
@@ -142,6 +130,60 @@ def seed(stack: RenderedStack, ec2: Any, elbv2: Any, ecs: Any, cloudwatch: Any) 
             **statistic,
         )
     return seeded
+
+
+def register_templates(stack: RenderedStack, ecs: Any, seeded: Seeded) -> None:
+    """Register each task definition the stack describes (a replaced template is a new
+    revision of the same family)."""
+    for resource in stack.of_type(TASK):
+        inputs = resource["inputs"]
+        task = ecs.register_task_definition(
+            family=inputs["family"],
+            containerDefinitions=json.loads(inputs["containerDefinitions"]),
+            cpu=inputs["cpu"],
+            memory=inputs["memory"],
+            networkMode=inputs["networkMode"],
+            requiresCompatibilities=inputs["requiresCompatibilities"],
+            executionRoleArn=inputs["executionRoleArn"],
+            tags=[{"key": k, "value": v} for k, v in inputs["tags"].items()],
+        )["taskDefinition"]
+        seeded.task_definitions[resource["name"]] = task["taskDefinitionArn"]
+
+
+def update_stack(
+    stack: RenderedStack, seeded: Seeded, clients: dict[str, Any], honour_ignore: bool = True
+) -> None:
+    """A later `pulumi up` of `stack` onto the seeded resources, at its worst for a rollout.
+
+    Pulumi compares the program's inputs with its state, which `pulumi refresh` (or `up
+    --refresh`) makes what is live, and the provider sends only the fields that differ. The
+    worst case for a rollout is an older or newer commit whose every input differs from what
+    is live: all of them are written, except those in the resource's `ignore_changes`, which
+    the engine keeps as they are. Task-definition templates are registered again (a changed
+    container JSON replaces the resource). `honour_ignore=False` shows what happens without.
+    """
+    register_templates(stack, clients["ecs"], seeded)
+    for resource in stack.of_type(LISTENER):
+        inputs, name = resource["inputs"], resource["name"]
+        ignored = stack.ignore_changes.get(name, []) if honour_ignore else []
+        request: dict[str, Any] = {
+            "ListenerArn": seeded.listeners[name],
+            "Port": inputs["port"],
+            "Protocol": inputs["protocol"],
+        }
+        if "defaultActions" not in ignored:
+            request["DefaultActions"] = [live_action(a, seeded) for a in inputs["defaultActions"]]
+        clients["elbv2"].modify_listener(**request)
+    for resource in stack.of_type(ECS_SERVICE):
+        inputs, name = resource["inputs"], resource["name"]
+        ignored = stack.ignore_changes.get(name, []) if honour_ignore else []
+        update: dict[str, Any] = {"cluster": seeded.cluster, "service": inputs["name"]}
+        if "taskDefinition" not in ignored:
+            template = inputs["taskDefinition"].rsplit("/", 1)[-1]
+            update["taskDefinition"] = seeded.task_definitions[template]
+        if "desiredCount" not in ignored:
+            update["desiredCount"] = inputs["desiredCount"]
+        clients["ecs"].update_service(**update)
 
 
 def live_action(action: dict[str, Any], seeded: Seeded) -> dict[str, Any]:
@@ -185,6 +227,9 @@ def stack_outputs(
         }
         service["targetGroupArns"] = {
             color: seeded.target_groups[f"{name}-{color}-tg"] for color in ("blue", "green")
+        }
+        service["taskDefinitionArns"] = {
+            color: seeded.task_definitions[f"{name}-{color}-task"] for color in ("blue", "green")
         }
         service["albArnSuffix"] = seeded.load_balancers[f"{name}-alb"].split(":loadbalancer/")[1]
         if name in test_urls:

@@ -532,3 +532,54 @@ def test_task_definitions_wait_for_their_log_group_and_their_roles_grants(
             # api reads no secret: nothing to wait for but its log group and managed policy.
             api = set(rendered[env].depends_on[f"api-{color}-task"])
             assert {"api-logs", "api-execution-policy"} <= api and "api-read-secrets" not in api
+
+
+def test_pulumi_up_sets_traffic_and_versions_only_when_it_creates_them(
+    project: StackSources, rerender: Callable[[str], RenderedStack]
+) -> None:
+    """The stack as an older commit holds it, and the same stack after a rollout's write-back,
+    differ in listeners and ECS services only in inputs the engine leaves alone after creation:
+    a `pulumi up` from either commit moves no traffic and changes no color's version."""
+    from components.blue_green_service import SHIPYARD_OWNS
+    from shipyard.config.record import record_live
+
+    owned = {
+        token: sorted(_camel(name) for name in names) for token, names in SHIPYARD_OWNS.items()
+    }
+    for env in ENVS:
+        before = rerender(env)
+        web = config_of(project, env).service("web")
+        flipped = web.idle_color
+        record_live(project, env, "web", flipped, {flipped: "9f8e7d6", web.active_color: None})
+        after = rerender(env)
+        assert forward_weights(after, "web")[flipped.value] == 999  # the render did change
+        changed_types = set()
+        for resource in after.resources:
+            old = before.find(resource["type"], resource["name"])["inputs"]
+            changed = {k for k, v in resource["inputs"].items() if old.get(k) != v}
+            if not changed:
+                continue
+            changed_types.add(resource["type"])
+            if resource["type"] in owned:
+                ignored = after.ignore_changes.get(resource["name"], [])
+                assert ignored == owned[resource["type"]], resource["name"]
+                assert changed <= set(ignored), (env, resource["name"], changed - set(ignored))
+        # Only the listeners, the services and the task-definition templates follow a rollout.
+        assert changed_types == {LISTENER, ECS_SERVICE, TASK}, (env, changed_types)
+        # Every ECS service, and every listener that forwards to a color, carries the option,
+        # changed or not; the HTTP->HTTPS redirect forwards nowhere and stays Pulumi's.
+        carriers = {
+            r["name"]
+            for r in after.resources
+            if r["type"] == ECS_SERVICE
+            or (r["type"] == LISTENER and r["inputs"]["defaultActions"][0]["type"] == "forward")
+        }
+        assert set(after.ignore_changes) == carriers
+        type_of = {resource["name"]: resource["type"] for resource in after.resources}
+        for name in carriers:
+            assert after.ignore_changes[name] == owned[type_of[name]]
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)

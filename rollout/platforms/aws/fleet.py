@@ -1,6 +1,9 @@
 """Fleet on ECS: one service per color; a version is a new revision of the color's task
-definition: the described revision, everything kept, at the version (`shipyard.revision`, the
-rule the Pulumi program follows too)."""
+definition: the revision `pulumi up` last made for that color (its template, from the stack's
+`taskDefinitionArns` output), everything kept, at the version (`shipyard.revision`, the rule the
+Pulumi program follows too). The program never points a service at its template after creating
+it (components.blue_green_service.SHIPYARD_OWNS), so a change there (a variable, a secret, more
+memory) reaches a color through the next blue-green rollout, with its checks, never in place."""
 
 from __future__ import annotations
 
@@ -36,8 +39,11 @@ class EcsFleet:
         sleep: Callable[[float], None] = time.sleep,
         environment: str | None = None,
         container: str = "",
+        templates: Mapping[Color, str] | None = None,
     ) -> None:
         self.environment = environment
+        # Without templates (a fleet built by hand), the color's running revision is the base.
+        self.templates = dict(templates or {})
         self.container = container
         self.ecs = ecs
         self.cluster = cluster
@@ -81,9 +87,9 @@ class EcsFleet:
         return versions
 
     def next_revision(self, color: Color, version: str) -> dict[str, Any]:
-        """RegisterTaskDefinition's input: the color's current revision (with its tags) at
-        `version`, everything else the same."""
-        current = self._service(color)["taskDefinition"]
+        """RegisterTaskDefinition's input: the color's template (else its running revision),
+        with its tags, at `version`, everything else the same."""
+        current = self.templates.get(color) or self._service(color)["taskDefinition"]
         # Tags come back only when asked for with include=TAGS.
         # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html
         described = self.ecs.describe_task_definition(taskDefinition=current, include=["TAGS"])

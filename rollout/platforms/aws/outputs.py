@@ -1,9 +1,9 @@
 """What a rollout needs to know about a stack on AWS, from its Pulumi stack outputs.
 
 The Pulumi program exports, per service, its listener ARNs, target group ARNs, ECS service
-names and alarm names (`__main__.py`). They come from `pulumi stack output --json` saved to a
-file (`--stack-outputs`, or `$SHIPYARD_STACK_OUTPUTS`), or from the engine when the Pulumi CLI
-is installed. A missing output names what to run.
+names, task-definition templates and alarm names (`__main__.py`). They come from `pulumi stack
+output --json` saved to a file (`--stack-outputs`, or `$SHIPYARD_STACK_OUTPUTS`), or from the
+engine when the Pulumi CLI is installed. A missing output names what to run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ServiceOutputs:
     test_listener: str
     target_groups: dict[Color, str]
     ecs_services: dict[Color, str]
+    task_definitions: dict[Color, str]  # each color's template: what `pulumi up` last made
     alarms: dict[Color, list[str]]
     test_url: str
     url: str
@@ -88,6 +89,9 @@ class StackOutputs:
             test_listener=str(self.get(*base, "listenerArns", "test")),
             target_groups={c: str(self.get(*base, "targetGroupArns", c.value)) for c in Color},
             ecs_services={c: str(self.get(*base, "ecsServiceNames", c.value)) for c in Color},
+            task_definitions={
+                c: str(self.get(*base, "taskDefinitionArns", c.value)) for c in Color
+            },
             alarms={
                 c: sorted(str(n) for n in self.get(*base, "alarmNames", c.value).values())
                 for c in Color

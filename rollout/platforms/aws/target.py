@@ -73,6 +73,7 @@ class AwsPlatform:
             targets_healthy=targets_healthy,
             environment=self.environment,
             container=service.name,
+            templates=out.task_definitions,
         )
         spec = self.spec or load_spec()
 
