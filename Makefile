@@ -28,11 +28,12 @@ test: $(STAMP)
 	@$(BIN)/shipyard docs environments --check
 	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov=rollout --cov=smoke --cov-report=term:skip-covered
 
-## lint: ruff and strict mypy
+## lint: ruff, strict mypy, and parliament on the IAM policies in docs/iam (offline)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/audit_iam.py docs/iam/*.json
 
 ## bench: measured figures (never asserted by tests; each also runs with --quick in the tests)
 bench: $(STAMP)

@@ -28,6 +28,16 @@ from shipyard.revision import Revision, containers_at, tags_at
 
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ANYWHERE = ["0.0.0.0/0"]
+# Every role the program creates lives under this path, so the deployer's iam:PassRole can name
+# them and nothing else (docs/iam/shipyard-deployer-policy.json). A path starts and ends with
+# "/" and the ARN is role/PATH/NAME:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-friendly-names
+ROLE_PATH = "/shipyard/"
+
+
+def role_path(environment: str) -> str:
+    """The path of an environment's roles: /shipyard/<env>/, inside ROLE_PATH."""
+    return f"{ROLE_PATH}{environment}/"
 
 # What a rollout changes, by resource type, as the Pulumi SDK names the inputs. `ignore_changes`
 # makes the engine keep the value it last applied, so the provider sees no change there
@@ -310,6 +320,7 @@ class BlueGreenService(pulumi.ComponentResource):
         name, args, service = self._name, self._args, self._args.service
         role = aws.iam.Role(
             f"{name}-execution-role",
+            path=role_path(args.environment),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",

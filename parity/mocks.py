@@ -65,7 +65,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         name = args.inputs.get("name", args.name)
         resource_id = self._id(args.typ, args.name)
         outputs: dict[str, Any] = {"name": name, "id": resource_id}
-        outputs["arn"] = self._arn(args.typ, args.name, name)
+        outputs["arn"] = self._arn(args.typ, args.name, name, args.inputs)
         if args.typ == "aws:lb/loadBalancer:LoadBalancer":
             suffix = f"app/{args.name}/{_digest(args.name, 16)}"
             outputs["arnSuffix"] = suffix
@@ -91,13 +91,15 @@ class AwsMocks(pulumi.runtime.Mocks):
             return f"{prefix}-0{_digest(typ + name, 16)}"
         return f"{name}-id"
 
-    def _arn(self, typ: str, name: str, physical_name: str) -> str:
+    def _arn(self, typ: str, name: str, physical_name: str, inputs: dict[str, Any]) -> str:
         # "aws:lb/targetGroup:TargetGroup" -> service "lb", resource "targetGroup"
         module = typ.split(":")[1]
         service, _, kind = module.partition("/")
         service = {"lb": "elasticloadbalancing", "cloudwatch": "cloudwatch"}.get(service, service)
         if service == "iam":
-            return f"arn:aws:iam::{ACCOUNT}:{kind.lower()}/{physical_name}"
+            # IAM puts the path between the type and the name: role/PATH/NAME.
+            path = str(inputs.get("path") or "/")
+            return f"arn:aws:iam::{ACCOUNT}:{kind.lower()}{path}{physical_name}"
         return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind.lower()}/{name}"
 
 

@@ -10,11 +10,19 @@ ledger (`calls_within_policy`).
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import boto3
+import pytest
 
+from components.blue_green_service import ROLE_PATH, role_path
 from shipyard.aws import iam_action
 from tests.conftest import REPO
 from tests.iam import IMPLIED, POLICY, not_granted, policy_actions
@@ -113,13 +121,79 @@ def test_the_policy_is_scoped_where_iam_allows_it() -> None:
         "Null": {"aws:ResourceTag/shipyard:environment": "false"}
     }
     assert by_action["ecs:UpdateService"]["Resource"] == "arn:aws:ecs:*:*:service/shipyard-*/*"
+    assert by_action["ecs:DescribeServices"]["Resource"] == "arn:aws:ecs:*:*:service/shipyard-*/*"
     assert by_action["iam:PassRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
+    assert by_action["iam:PassRole"]["Resource"] == "arn:aws:iam::*:role/shipyard/*"
     # Tags on a new revision are authorized as ecs:TagResource; granted for that only.
     # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html
     assert by_action["ecs:TagResource"]["Condition"] == {
         "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}
     }
     writes = {a for a in by_action if not a.split(":")[1].startswith(("Describe", "Get", "List"))}
-    assert all(by_action[a]["Resource"] != "*" for a in writes - {"ecs:RegisterTaskDefinition"})
+    assert all(by_action[a]["Resource"] != "*" for a in writes)
+
+
+def _audit(policy: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy, indent=2), encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "audit_iam.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_parliament_finds_nothing_in_the_policy(tmp_path: Path) -> None:
+    """`make lint`'s audit, run here too: parliament's findings, less the one justified in
+    scripts/audit_iam.py, plus shipyard's own PassRole rule."""
+    result = _audit(json.loads(POLICY.read_text(encoding="utf-8")), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("sid", "resource", "finding"),
+    [
+        # The regression issue 14 names: PassRole on every role in the account.
+        ("HandShipyardsTaskRolesToEcsOnly", "arn:aws:iam::*:role/*", "iam:PassRole"),
+        # parliament's own rule: a write on every resource where IAM can scope it.
+        ("RollColorsOntoNewVersions", "*", "RESOURCE_STAR"),
+    ],
+)
+def test_the_audit_fails_a_policy_that_regresses(
+    sid: str, resource: str, finding: str, tmp_path: Path
+) -> None:
+    policy = json.loads(POLICY.read_text(encoding="utf-8"))
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == sid]
+    statement["Resource"] = resource
+    result = _audit(policy, tmp_path)
+    assert result.returncode == 1 and finding in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "passes"),
+    [
+        ("arn:aws:iam::123456789012:role/shipyard/prod/web-execution-role-1a2b3c4", True),
+        ("arn:aws:iam::123456789012:role/web-execution-role-1a2b3c4", False),
+        ("arn:aws:iam::123456789012:role/admin", False),
+        ("arn:aws:iam::123456789012:role/other/shipyard/x", False),
+    ],
+)
+def test_pass_role_matches_only_roles_under_the_programs_path(role_arn: str, passes: bool) -> None:
+    """IAM's `*` matches any run of characters, "/" included, and `?` one character
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards);
+    fnmatchcase without character classes is the same rule."""
+    statements = json.loads(POLICY.read_text(encoding="utf-8"))["Statement"]
+    (grant,) = [s["Resource"] for s in statements if s["Action"] == "iam:PassRole"]
+    assert fnmatch.fnmatchcase(role_arn, grant) is passes
+
+
+def test_the_role_path_is_one_iam_accepts() -> None:
+    """CreateRole's Path: 1-512 characters, "/" alone or "/" + printable ASCII + "/"
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html)."""
+    path = role_path("a" * 16)  # the longest environment name the config accepts
+    assert re.fullmatch(r"/|/[\x21-\x7e]+/", path) and len(path) <= 512
+    assert path.startswith(ROLE_PATH)

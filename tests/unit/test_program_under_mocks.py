@@ -6,6 +6,7 @@ from the committed stack files so a change in both places at once is still notic
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ import yaml
 from parity.render import RenderedStack
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, StackConfig
+from tests.iam import POLICY
 
 ENVS = ["dev", "staging", "prod"]
 LISTENER = "aws:lb/listener:Listener"
@@ -583,3 +585,20 @@ def test_pulumi_up_sets_traffic_and_versions_only_when_it_creates_them(
 def _camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_roles_live_under_the_path_the_deployer_may_pass(
+    env: str, rendered: dict[str, RenderedStack]
+) -> None:
+    """Each execution role is created under /shipyard/<env>/, and the ARN every task
+    definition names is one the deployer's iam:PassRole grant matches (and no other role is)."""
+    statements = json.loads(POLICY.read_text(encoding="utf-8"))["Statement"]
+    (grant,) = [s["Resource"] for s in statements if s["Action"] == "iam:PassRole"]
+    for service in ("web", "api"):
+        role = rendered[env].find("aws:iam/role:Role", f"{service}-execution-role")["inputs"]
+        assert role["path"] == f"/shipyard/{env}/"
+        for color in Color:
+            task = rendered[env].find(TASK, f"{service}-{color.value}-task")["inputs"]
+            assert fnmatch.fnmatchcase(task["executionRoleArn"], grant), task["executionRoleArn"]
+            assert f":role/shipyard/{env}/" in task["executionRoleArn"]
