@@ -39,6 +39,7 @@ def role_path(environment: str) -> str:
     """The path of an environment's roles: /shipyard/<env>/, inside ROLE_PATH."""
     return f"{ROLE_PATH}{environment}/"
 
+
 # What a rollout changes, by resource type, as the Pulumi SDK names the inputs. `ignore_changes`
 # makes the engine keep the value it last applied, so the provider sees no change there
 # (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/); and the AWS provider sends
