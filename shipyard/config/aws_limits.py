@@ -16,18 +16,28 @@ TARGET_GROUP = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIRefer
 MATCHER = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Matcher.html"
 HEALTH_CHECKS = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html"
 TARGET_GROUP_ATTRIBUTES = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetGroupAttribute.html"
-LISTENER = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateListener.html"
+LISTENER = (
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateListener.html"
+)
 LOAD_BALANCER = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html"
-FARGATE_SIZES = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html"
-TASK_FAMILY = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html"
+FARGATE_SIZES = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html"
+)
+TASK_FAMILY = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html"
+)
 ECS_SERVICE = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html"
 ECS_CLUSTER = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateCluster.html"
 IAM_ROLE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
-SECURITY_GROUP = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"
-LOG_GROUP = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html"
+SECURITY_GROUP = (
+    "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"
+)
+LOG_GROUP = (
+    "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html"
+)
 RETENTION = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html"
 ALARM = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html"
-TAGS = "https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html"
+TAGS = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html"
 # Pulumi's autonaming appends "-" and 7 random characters and fails (never truncates) when the
 # result would pass the provider's maximum: resource.NewUniqueName in pulumi/pulumi
 # (sdk/go/common/resource/resource_id.go) via ComputeAutoNameDefault in
@@ -188,8 +198,30 @@ PRODUCTION_PORTS = (80, 443)  # the program's production and redirect listeners
 LOG_RETENTION = Choice(
     key="services[].logRetentionDays",
     name="CloudWatch Logs retention periods",
-    values=(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-            2557, 2922, 3288, 3653),
+    values=(
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    ),
     source=RETENTION,
 )
 # Fargate's task sizes: cpu units -> the memory (MiB) each accepts. 8 and 16 vCPU need
@@ -337,9 +369,7 @@ def matcher_problem(matcher: str) -> str | None:
 
 def tag_problem(key: str, value: str) -> str | None:
     """Why AWS would refuse this tag."""
-    if key.lower().startswith(RESERVED_TAG_PREFIX) or value.lower().startswith(
-        RESERVED_TAG_PREFIX
-    ):
+    if key.lower().startswith(RESERVED_TAG_PREFIX) or value.lower().startswith(RESERVED_TAG_PREFIX):
         return f"{key!r}: the prefix 'aws:' is reserved for AWS's own tags; rename it"
     if not TAG_KEY.low <= len(key) <= TAG_KEY.high:
         return f"{key!r}: must be {TAG_KEY.low}..{TAG_KEY.high} characters, the {TAG_KEY.name}"

@@ -80,7 +80,7 @@ def within(limit: limits.Range) -> AfterValidator:
 
 def _sizes(values: tuple[int, ...]) -> str:
     """Allowed sizes in words: a short list, or a range with its step."""
-    if len(values) <= 4:
+    if len(values) <= 3:
         return ", ".join(str(v) for v in values[:-1]) + f" or {values[-1]}"
     return f"{values[0]} to {values[-1]} in steps of {values[1] - values[0]}"
 
