@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from shipyard.config import aws_limits as limits
 from shipyard.config.plain_secrets import plain_secret, plain_secrets_in
 from shipyard.config.secret_refs import SecretRef, SecretRefError, parse_secret_ref, partition_of
 
@@ -33,17 +34,6 @@ REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PULUMI_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z][A-Za-z0-9_.-]*$")
 
-# Fargate's valid (cpu units -> memory MiB) pairs.
-FARGATE_MEMORY: dict[int, range] = {
-    256: range(512, 2049, 512),
-    512: range(1024, 4097, 1024),
-    1024: range(2048, 8193, 1024),
-    2048: range(4096, 16385, 1024),
-    4096: range(8192, 30721, 1024),
-    8192: range(16384, 61441, 4096),
-    16384: range(32768, 122881, 8192),
-}
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 PROD_MIN_APPROVALS = 2
 # A validation error about one key of a mapping; its context names the key, so the message's
@@ -77,7 +67,26 @@ def url_path(value: str) -> str:
     return value
 
 
+def health_check_path(value: str) -> str:
+    """A target group's health check path: absolute, and no longer than ELBv2 accepts."""
+    limits.HEALTH_CHECK_PATH.check(len(value))
+    return url_path(value)
+
+
+def within(limit: limits.Range) -> AfterValidator:
+    """A field validator enforcing one row of shipyard.config.aws_limits."""
+    return AfterValidator(limit.check)
+
+
+def _sizes(values: tuple[int, ...]) -> str:
+    """Allowed sizes in words: a short list, or a range with its step."""
+    if len(values) <= 3:
+        return ", ".join(str(v) for v in values[:-1]) + f" or {values[-1]}"
+    return f"{values[0]} to {values[-1]} in steps of {values[1] - values[0]}"
+
+
 AbsolutePath = Annotated[str, AfterValidator(url_path)]
+Port = Annotated[int, within(limits.PORT)]
 
 
 class Color(StrEnum):
@@ -103,15 +112,24 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class HealthCheck(Model):
-    path: AbsolutePath = "/healthz"
+    path: Annotated[str, AfterValidator(health_check_path)] = "/healthz"
     matcher: str = "200"
-    interval_seconds: Annotated[int, Field(ge=5, le=300)] = 10
-    timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 5
-    healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
-    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
+    interval_seconds: Annotated[int, within(limits.HEALTH_CHECK_INTERVAL)] = 10
+    timeout_seconds: Annotated[int, within(limits.HEALTH_CHECK_TIMEOUT)] = 5
+    healthy_threshold: Annotated[int, within(limits.HEALTHY_THRESHOLD)] = 3
+    unhealthy_threshold: Annotated[int, within(limits.UNHEALTHY_THRESHOLD)] = 3
+
+    @field_validator("matcher")
+    @classmethod
+    def _matcher(cls, value: str) -> str:
+        problem = limits.matcher_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> HealthCheck:
+        # ELBv2 refuses a timeout that is not below the interval (limits.HEALTH_CHECKS).
         if self.timeout_seconds >= self.interval_seconds:
             raise ValueError(
                 f"timeoutSeconds ({self.timeout_seconds}) must be less than intervalSeconds "
@@ -200,14 +218,14 @@ class LocalRun(Model):
 class Service(Model):
     name: str
     image: str
-    container_port: Annotated[int, Field(ge=1, le=65535)]
+    container_port: Port
     cpu: int = 256
     memory: int = 512
     desired_count: PositiveInt = 2
     idle_desired_count: Annotated[int, Field(ge=0)] = 0
-    test_port: Annotated[int, Field(ge=1, le=65535)] = 9000
-    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
-    log_retention_days: int = 30
+    test_port: Port = 9000
+    deregistration_delay_seconds: Annotated[int, within(limits.DEREGISTRATION_DELAY)] = 30
+    log_retention_days: Annotated[int, AfterValidator(limits.LOG_RETENTION.check)] = 30
     health_check: HealthCheck = HealthCheck()
     environment: dict[str, str] = {}
     secrets: dict[str, str] = {}
@@ -241,20 +259,7 @@ class Service(Model):
     @field_validator("cpu")
     @classmethod
     def _cpu(cls, value: int) -> int:
-        if value not in FARGATE_MEMORY:
-            valid = ", ".join(str(c) for c in FARGATE_MEMORY)
-            raise ValueError(f"must be a Fargate cpu size: one of {valid} (got {value})")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            valid = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
-            raise ValueError(
-                f"must be one of CloudWatch's retention periods: {valid} (got {value})"
-            )
-        return value
+        return limits.FARGATE_CPU.check(value)
 
     @field_validator("environment", "secrets")
     @classmethod
@@ -300,18 +305,18 @@ class Service(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Service:
-        allowed = FARGATE_MEMORY[self.cpu]
+        allowed = limits.FARGATE_MEMORY[self.cpu]
         if self.memory not in allowed:
             raise ValueError(
-                f"memory {self.memory} does not fit cpu {self.cpu}: use {allowed.start} to "
-                f"{allowed.stop - 1} MiB in steps of {allowed.step}"
+                f"memory {self.memory} does not fit cpu {self.cpu} on Fargate: use "
+                f"{_sizes(allowed)} MiB"
             )
         if self.versions.of(self.active_color) is None:
             raise ValueError(f"versions.{self.active_color}: the active color needs a version")
         clash = sorted(set(self.environment) & set(self.secrets))
         if clash:
             raise ValueError(f"{', '.join(clash)}: set in both environment and secrets")
-        if self.test_port in (80, 443):
+        if self.test_port in limits.PRODUCTION_PORTS:
             raise ValueError(f"testPort {self.test_port} is taken by the production listener")
         if self.weights is not None:
             idle = self.active_color.other
@@ -451,6 +456,16 @@ class Alarms(Model):
             raise ValueError(f"must be 10, 30 or a multiple of 60 (got {value})")
         return value
 
+    @model_validator(mode="after")
+    def _window(self) -> Alarms:
+        window = self.period_seconds * self.evaluation_periods
+        if window > limits.ALARM_WINDOW.high:
+            raise ValueError(
+                f"periodSeconds x evaluationPeriods is {window} seconds, over the "
+                f"{limits.ALARM_WINDOW.name}: lower either"
+            )
+        return self
+
 
 class Tls(Model):
     certificate_arn: str
@@ -504,6 +519,33 @@ class StackConfig(Model):
                 raise ValueError(f"service name {service.name!r} appears twice")
             seen.add(service.name)
         return services
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        room = limits.TAGS_PER_RESOURCE - limits.PROGRAM_TAGS
+        if len(value) > room:
+            raise ValueError(
+                f"{len(value)} tags, but AWS allows {limits.TAGS_PER_RESOURCE} per resource and "
+                f"shipyard adds {limits.PROGRAM_TAGS}: keep at most {room}"
+            )
+        for key, text in value.items():
+            problem = limits.tag_problem(key, text)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _names_fit(self) -> StackConfig:
+        """Every name the program derives from config is one AWS and Pulumi accept."""
+        names = [service.name for service in self.services]
+        for index, problem in limits.name_problems(self.environment, names):
+            loc = ("environment",) if index is None else ("services", index, "name")
+            value = self.environment if index is None else names[index]
+            raise PydanticCustomError(
+                AT_PATH, "{problem}", {"loc": loc, "problem": f"{value!r} {problem}"}
+            )
+        return self
 
     @field_validator("ledger")
     @classmethod

@@ -162,8 +162,8 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "cpu and memory Fargate cannot run",
         "prod",
         lambda d: service(d, "web").update(memory=8192),
-        "stacks/prod.yaml: services[0]: memory 8192 does not fit cpu 512: use 1024 to 4096 MiB "
-        "in steps of 1024",
+        "stacks/prod.yaml: services[0]: memory 8192 does not fit cpu 512 on Fargate: use 1024 "
+        "to 4096 in steps of 1024 MiB",
     ),
     (
         "secret given as a value instead of a reference",
