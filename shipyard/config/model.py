@@ -239,8 +239,9 @@ class Service(Model):
     def _name(cls, value: str) -> str:
         if not NAME.match(value):
             raise ValueError(
-                "must be 1-20 lowercase letters, digits or '-', starting with a letter "
-                f"(got {value!r})"
+                "must be lowercase letters, digits or '-', starting with a letter, and short "
+                "enough for the AWS names made from it (15 characters at most: docs/aws.md, "
+                f"Limits) (got {value!r})"
             )
         return value
 
