@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rollout.analysis import Verdict, analyse
-from rollout.interfaces import ColorHealth, Fleet, HealthSource, ServerState, TrafficRouter
+from rollout.interfaces import (
+    BackgroundTraffic,
+    ColorHealth,
+    Fleet,
+    HealthSource,
+    ServerState,
+    TrafficRouter,
+)
 from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
 from rollout.state import rollback_began
-from shipyard.config.model import Color, Service
+from shipyard.config.model import Color, ProbeTraffic, Service
 from shipyard.errors import CheckFailed, PlatformError
 from smoke import SmokeReport
 
@@ -32,6 +39,8 @@ HOLD_AFTER_STEP = "SHIPYARD_HOLD_AFTER_STEP"
 HOLD_SECONDS = "SHIPYARD_HOLD_SECONDS"
 # Told about every step: (index, step, "started" | "finished", the step's result figures).
 StepListener = Callable[[int, Step, str, dict[str, Any]], None]
+# The platform's probe toward its own production URL, at the plan's settings.
+ProbeFactory = Callable[[ProbeTraffic], BackgroundTraffic]
 
 
 @dataclass
@@ -44,6 +53,7 @@ class Target:
     health: HealthSource
     smoke: Callable[[str], SmokeReport]
     mark_active: Callable[[Color, dict[Color, str | None]], None]
+    probe: ProbeFactory | None = None  # None: the platform has none (local: `local traffic`)
 
 
 class Platform(Protocol):
@@ -113,13 +123,38 @@ class Executor:
         self.on_step = on_step or (lambda index, step, phase, result: None)
         self.sleep = sleep
         self._window_start: dict[Color, ColorHealth] | None = None
+        self._traffic: BackgroundTraffic | None = None
+        self._traffic_state = "idle"  # idle -> sending -> stopped
+
+    def run(self, start_at: int = 0) -> Outcome:
+        """Apply the plan from `start_at`. Probe traffic the policy asks for is built (its URL
+        checked) before anything happens, sends from the first shift until finalise, and is
+        stopped on every way out: success, rollback, pause, an error, Ctrl-C."""
+        settings = self.plan.policy.probe_traffic
+        if settings is not None and self.target.probe is not None:
+            self._traffic = self.target.probe(settings)
+        try:
+            return self._run(start_at)
+        finally:
+            self._end_traffic()
+
+    def _begin_traffic(self) -> None:
+        if self._traffic is not None and self._traffic_state == "idle":
+            self._traffic.start()
+            self._traffic_state = "sending"
+            self.record("probe-started", {})
+
+    def _end_traffic(self) -> None:
+        if self._traffic is not None and self._traffic_state == "sending":
+            self._traffic_state = "stopped"
+            self.record("probe-stopped", self._traffic.stop())
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
         self.ledger.append(
             self.plan.environment, kind, data, rollout=self.rollout, actor=self.actor
         )
 
-    def run(self, start_at: int = 0) -> Outcome:
+    def _run(self, start_at: int) -> Outcome:
         began = time.monotonic()
         plan = self.plan
         if not self.resuming:
@@ -173,6 +208,8 @@ class Executor:
         (HAProxy gone, the API refusing, a stable color with no healthy server), stop there,
         record `rollback-failed` and return why: stopping the new color before traffic has
         left it would drop requests, and all traffic on a dead color drops them all."""
+        self._end_traffic()
+        self._traffic_state = "stopped"  # a rollback's own shift never starts the probe
         self.record("rollback-started", {"to": self.plan.stable.value})
         step = Step("check-stable", color=self.plan.stable)
         try:
@@ -269,6 +306,7 @@ class Executor:
 
     def _shift(self, step: Step) -> dict[str, Any]:
         weights = step.weight_map()
+        self._begin_traffic()
         self._set(self.target.router, weights, "production")
         self._window_start = self.target.health.snapshot()
         return {"weights": {c.value: w for c, w in weights.items()}}
@@ -311,6 +349,7 @@ class Executor:
     def _finalise(self, step: Step) -> dict[str, Any]:
         assert step.color is not None
         old, new = step.color, step.color.other
+        self._end_traffic()
         self.target.mark_active(new, self.target.fleet.versions())
         self._set(self.target.test_router, {old: 100, new: 0}, "test")
         if step.seconds <= 0:
