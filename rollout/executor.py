@@ -259,6 +259,7 @@ class Executor:
         self, status: str, message: str, began: float, figures: dict[str, Any] | None = None
     ) -> Outcome:
         seconds = round(time.monotonic() - began, 3)
+        self._end_traffic()  # the outcome is the rollout's last event
         self.record(
             "outcome", {"status": status, "message": message, "seconds": seconds, **(figures or {})}
         )
