@@ -127,11 +127,14 @@ class Executor:
         self._traffic_state = "idle"  # idle -> sending -> stopped
 
     def run(self, start_at: int = 0) -> Outcome:
-        """Apply the plan from `start_at`. Probe traffic the policy asks for is built (its URL
-        checked) before anything happens, sends from the first shift until finalise, and is
-        stopped on every way out: success, rollback, pause, an error, Ctrl-C."""
+        """Apply the plan from `start_at`. Probe traffic feeds the analysis: a plan that
+        analyses (a deploy, not an instant rollback) gets it when its policy asks. It is built
+        (the platform checks its URL) before anything is recorded, sends from the first shift
+        until finalise, and is stopped on every way out: success, rollback, pause, an error,
+        Ctrl-C. `abort` never builds it: an undo is never refused for a probe's sake."""
         settings = self.plan.policy.probe_traffic
-        if settings is not None and self.target.probe is not None:
+        analyses = any(step.kind == "analyse" for step in self.plan.steps)
+        if settings is not None and self.target.probe is not None and analyses:
             self._traffic = self.target.probe(settings)
         try:
             return self._run(start_at)
@@ -140,9 +143,9 @@ class Executor:
 
     def _begin_traffic(self) -> None:
         if self._traffic is not None and self._traffic_state == "idle":
+            self.record("probe-started", {})
             self._traffic.start()
             self._traffic_state = "sending"
-            self.record("probe-started", {})
 
     def _end_traffic(self) -> None:
         if self._traffic is not None and self._traffic_state == "sending":

@@ -3,6 +3,7 @@ every way out, only ever to the stack's own load balancer, and bounded in rate a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,11 @@ import pytest
 
 from rollout.executor import Executor, Target
 from rollout.fakes import FakeTraffic
-from rollout.plan import Release, build_plan
+from rollout.plan import Release, build_plan, shift
 from rollout.platforms.aws.probe import Probe, probe_url
 from shipyard.config.model import ProbeTraffic
 from shipyard.errors import UsageError
-from tests.unit.rollout.test_executor import BLUE, World
+from tests.unit.rollout.test_executor import BLUE, GREEN, World
 
 PROBE = {"probeTraffic": {"ratePerSecond": 5, "path": "/healthz"}}
 ALB = "app/web-alb-1a2b3c4/50dc6c495c0c9188"
@@ -192,3 +193,20 @@ def test_a_redirect_is_never_followed() -> None:
     figures = probe.stop()
     assert set(seen) <= {OWN} and figures["sent"] == len(seen)
     assert probe.statuses.get(301, 0) == len(seen)
+
+
+def test_an_instant_rollback_analyses_nothing_and_gets_no_probe(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    plan = build_plan("dev", Release("web", "v2"), world.policy, BLUE, "v1")
+    instant = replace(plan, steps=(shift(BLUE, GREEN, 100), plan.steps[-1]))
+    target = Target(
+        router=world.router,
+        test_router=world.test_router,
+        fleet=world.fleet,
+        health=world.health,
+        smoke=world.smoke,
+        mark_active=lambda color, versions: None,
+        probe=world.make_probe,
+    )
+    assert Executor(instant, target, world.ledger, sleep=world.sleep).run().succeeded
+    assert world.asked == [] and world.probe.events == []
