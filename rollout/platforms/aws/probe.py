@@ -9,11 +9,12 @@ longer than `maxSeconds`. It never follows a redirect.
 Where it goes is never configurable: the host must be the DNS name of the stack's own
 load balancer (`<name>-<digits>.<region>.elb.amazonaws.com`, with `internal-` in front for an
 internal one: https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internet-facing-load-balancers.html
-and https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internal-load-balancers.html),
-named by the `albArnSuffix` output
-(`app/<name>/<id>`) and in the stack's region; or, when the AWS endpoint is an emulator on
-loopback, a loopback address (the tests' stand-in for the ALB). Anything else is refused
-before the rollout starts.
+and https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internal-load-balancers.html;
+ELBv2 answers the same form: `my-load-balancer-424835706.us-west-2.elb.amazonaws.com` in AWS's
+API examples shipped with botocore, `botocore/data/elbv2/2015-12-01/examples-1.json`), named
+by the `albArnSuffix` output (`app/<name>/<id>`) and in the stack's region; or, when the AWS
+endpoint is an emulator on loopback, a loopback address (the tests' stand-in for the ALB).
+Anything else is refused before the rollout starts.
 """
 
 from __future__ import annotations

@@ -210,3 +210,17 @@ def test_an_instant_rollback_analyses_nothing_and_gets_no_probe(tmp_path: Path) 
     )
     assert Executor(instant, target, world.ledger, sleep=world.sleep).run().succeeded
     assert world.asked == [] and world.probe.events == []
+
+
+def test_aws_own_example_dns_names_are_accepted() -> None:
+    """The DNSName ELBv2 answers in AWS's API examples (botocore's elbv2 examples-1.json)."""
+    for host, name in [
+        ("my-load-balancer-424835706.us-west-2.elb.amazonaws.com", "my-load-balancer"),
+        (
+            "internal-my-internal-load-balancer-1529930873.us-west-2.elb.amazonaws.com",
+            "my-internal-load-balancer",
+        ),
+    ]:
+        alb = f"app/{name}/50dc6c495c0c9188"
+        found = probe_url(f"http://{host}", alb, "us-west-2", False, "/", "out.json: url")
+        assert found == f"http://{host}/"
