@@ -28,6 +28,7 @@ from rollout.interfaces import (
 )
 from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
+from rollout.probe_run import ProbeRun
 from rollout.state import rollback_began
 from shipyard.config.model import Color, ProbeTraffic, Service
 from shipyard.errors import CheckFailed, PlatformError
@@ -123,8 +124,7 @@ class Executor:
         self.on_step = on_step or (lambda index, step, phase, result: None)
         self.sleep = sleep
         self._window_start: dict[Color, ColorHealth] | None = None
-        self._traffic: BackgroundTraffic | None = None
-        self._traffic_state = "idle"  # idle -> sending -> stopped
+        self._probe = ProbeRun(None, self.record)
 
     def run(self, start_at: int = 0) -> Outcome:
         """Apply the plan from `start_at`. Probe traffic feeds the analysis: a plan that
@@ -135,22 +135,11 @@ class Executor:
         settings = self.plan.policy.probe_traffic
         analyses = any(step.kind == "analyse" for step in self.plan.steps)
         if settings is not None and self.target.probe is not None and analyses:
-            self._traffic = self.target.probe(settings)
+            self._probe = ProbeRun(self.target.probe(settings), self.record)
         try:
             return self._run(start_at)
         finally:
-            self._end_traffic()
-
-    def _begin_traffic(self) -> None:
-        if self._traffic is not None and self._traffic_state == "idle":
-            self.record("probe-started", {})
-            self._traffic.start()
-            self._traffic_state = "sending"
-
-    def _end_traffic(self) -> None:
-        if self._traffic is not None and self._traffic_state == "sending":
-            self._traffic_state = "stopped"
-            self.record("probe-stopped", self._traffic.stop())
+            self._probe.end()
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
         self.ledger.append(
@@ -211,8 +200,7 @@ class Executor:
         (HAProxy gone, the API refusing, a stable color with no healthy server), stop there,
         record `rollback-failed` and return why: stopping the new color before traffic has
         left it would drop requests, and all traffic on a dead color drops them all."""
-        self._end_traffic()
-        self._traffic_state = "stopped"  # a rollback's own shift never starts the probe
+        self._probe.never()  # stopped before traffic moves; the rollback's shift never starts it
         self.record("rollback-started", {"to": self.plan.stable.value})
         step = Step("check-stable", color=self.plan.stable)
         try:
@@ -262,7 +250,7 @@ class Executor:
         self, status: str, message: str, began: float, figures: dict[str, Any] | None = None
     ) -> Outcome:
         seconds = round(time.monotonic() - began, 3)
-        self._end_traffic()  # the outcome is the rollout's last event
+        self._probe.end()  # the outcome is the rollout's last event
         self.record(
             "outcome", {"status": status, "message": message, "seconds": seconds, **(figures or {})}
         )
@@ -310,7 +298,7 @@ class Executor:
 
     def _shift(self, step: Step) -> dict[str, Any]:
         weights = step.weight_map()
-        self._begin_traffic()
+        self._probe.begin()
         self._set(self.target.router, weights, "production")
         self._window_start = self.target.health.snapshot()
         return {"weights": {c.value: w for c, w in weights.items()}}
@@ -353,7 +341,7 @@ class Executor:
     def _finalise(self, step: Step) -> dict[str, Any]:
         assert step.color is not None
         old, new = step.color, step.color.other
-        self._end_traffic()
+        self._probe.end()
         self.target.mark_active(new, self.target.fleet.versions())
         self._set(self.target.test_router, {old: 100, new: 0}, "test")
         if step.seconds <= 0:
