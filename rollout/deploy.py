@@ -12,6 +12,7 @@ from rollout.notify import Notifier
 from rollout.people import UNKNOWN
 from rollout.plan import Plan, Release, build_plan
 from rollout.platforms.local.target import LocalPlatform
+from rollout.readiness import ready_timeout, ready_timeout_problem
 from rollout.state import (
     RolloutState,
     rollouts_of,
@@ -87,13 +88,18 @@ def deploy(
         )
         raise
     where = on_platform(platform, sources, options.environment, ledger)
+    if where.name == "aws":
+        problem = ready_timeout_problem(config.deploy, service)
+        if problem is not None:
+            raise UsageError(f"stacks/{options.environment}.yaml: {problem}")
     stable = where.live(service)
     target = where.target(service)
     previous = target.fleet.versions()[stable]
     release = Release(
         service.name, options.version, options.commit, options.commit_time, options.author
     )
-    plan = build_plan(options.environment, release, config.deploy, stable, previous)
+    ready = ready_timeout(config.deploy, service, where.name)
+    plan = build_plan(options.environment, release, config.deploy, stable, previous, ready)
     plan = dataclasses.replace(plan, purpose=options.purpose, platform=where.name)
     lock = ledger.acquire(options.environment, f"{options.actor} deploying {release.key}")
     try:

@@ -18,11 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rollout.analysis import Verdict, analyse
-from rollout.interfaces import ColorHealth, Fleet, HealthSource, ServerState, TrafficRouter
+from rollout.interfaces import (
+    BackgroundTraffic,
+    ColorHealth,
+    Fleet,
+    HealthSource,
+    ServerState,
+    TrafficRouter,
+)
 from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
+from rollout.probe_run import ProbeRun
 from rollout.state import rollback_began
-from shipyard.config.model import Color, Service
+from shipyard.config.model import Color, ProbeTraffic, Service
 from shipyard.errors import CheckFailed, PlatformError
 from smoke import SmokeReport
 
@@ -32,6 +40,8 @@ HOLD_AFTER_STEP = "SHIPYARD_HOLD_AFTER_STEP"
 HOLD_SECONDS = "SHIPYARD_HOLD_SECONDS"
 # Told about every step: (index, step, "started" | "finished", the step's result figures).
 StepListener = Callable[[int, Step, str, dict[str, Any]], None]
+# The platform's probe toward its own production URL, at the plan's settings.
+ProbeFactory = Callable[[ProbeTraffic], BackgroundTraffic]
 
 
 @dataclass
@@ -44,6 +54,7 @@ class Target:
     health: HealthSource
     smoke: Callable[[str], SmokeReport]
     mark_active: Callable[[Color, dict[Color, str | None]], None]
+    probe: ProbeFactory | None = None  # None: the platform has none (local: `local traffic`)
 
 
 class Platform(Protocol):
@@ -113,13 +124,29 @@ class Executor:
         self.on_step = on_step or (lambda index, step, phase, result: None)
         self.sleep = sleep
         self._window_start: dict[Color, ColorHealth] | None = None
+        self._probe = ProbeRun(None, self.record)
+
+    def run(self, start_at: int = 0) -> Outcome:
+        """Apply the plan from `start_at`. Probe traffic feeds the analysis: a plan that
+        analyses (a deploy, not an instant rollback) gets it when its policy asks. It is built
+        (the platform checks its URL) before anything is recorded, sends from the first shift
+        until finalise, and is stopped on every way out: success, rollback, pause, an error,
+        Ctrl-C. `abort` never builds it: an undo is never refused for a probe's sake."""
+        settings = self.plan.policy.probe_traffic
+        analyses = any(step.kind == "analyse" for step in self.plan.steps)
+        if settings is not None and self.target.probe is not None and analyses:
+            self._probe = ProbeRun(self.target.probe(settings), self.record)
+        try:
+            return self._run(start_at)
+        finally:
+            self._probe.end()
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
         self.ledger.append(
             self.plan.environment, kind, data, rollout=self.rollout, actor=self.actor
         )
 
-    def run(self, start_at: int = 0) -> Outcome:
+    def _run(self, start_at: int) -> Outcome:
         began = time.monotonic()
         plan = self.plan
         if not self.resuming:
@@ -173,6 +200,7 @@ class Executor:
         (HAProxy gone, the API refusing, a stable color with no healthy server), stop there,
         record `rollback-failed` and return why: stopping the new color before traffic has
         left it would drop requests, and all traffic on a dead color drops them all."""
+        self._probe.never()  # stopped before traffic moves; the rollback's shift never starts it
         self.record("rollback-started", {"to": self.plan.stable.value})
         step = Step("check-stable", color=self.plan.stable)
         try:
@@ -222,6 +250,7 @@ class Executor:
         self, status: str, message: str, began: float, figures: dict[str, Any] | None = None
     ) -> Outcome:
         seconds = round(time.monotonic() - began, 3)
+        self._probe.end()  # the outcome is the rollout's last event
         self.record(
             "outcome", {"status": status, "message": message, "seconds": seconds, **(figures or {})}
         )
@@ -269,6 +298,7 @@ class Executor:
 
     def _shift(self, step: Step) -> dict[str, Any]:
         weights = step.weight_map()
+        self._probe.begin()
         self._set(self.target.router, weights, "production")
         self._window_start = self.target.health.snapshot()
         return {"weights": {c.value: w for c, w in weights.items()}}
@@ -311,6 +341,7 @@ class Executor:
     def _finalise(self, step: Step) -> dict[str, Any]:
         assert step.color is not None
         old, new = step.color, step.color.other
+        self._probe.end()
         self.target.mark_active(new, self.target.fleet.versions())
         self._set(self.target.test_router, {old: 100, new: 0}, "test")
         if step.seconds <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rollout.executor import Target
 from rollout.interfaces import ColorHealth, ServerHealth, ServerState
@@ -160,3 +161,17 @@ class FakePlatform:
             "ready", "http://127.0.0.1:10/healthz", not problems, 1, 200, 1.0, problems
         )
         return SmokeReport("http://127.0.0.1:10", version, [check])
+
+
+@dataclass
+class FakeTraffic:
+    """BackgroundTraffic that only remembers what it was told."""
+
+    events: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.events.append("start")
+
+    def stop(self) -> dict[str, Any]:
+        self.events.append("stop")
+        return {"sent": 0}

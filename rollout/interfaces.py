@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from shipyard.config.model import Color
 
@@ -85,3 +85,12 @@ class HealthSource(Protocol):
         self, before: dict[Color, ColorHealth], after: dict[Color, ColorHealth]
     ) -> dict[Color, ColorHealth]:
         """Counters as deltas between two snapshots, states as of the later one."""
+
+
+class BackgroundTraffic(Protocol):
+    """Requests a rollout sends to its own production URL while it shifts traffic (AWS:
+    rollout.platforms.aws.probe). `stop` is idempotent and returns what was sent."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> dict[str, Any]: ...

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rollout.readiness import LOCAL_READY_TIMEOUT
 from shipyard.config.model import Color, Deploy
 
 
@@ -133,12 +134,15 @@ def build_plan(
     policy: Deploy,
     stable: Color,
     previous_version: str | None,
+    ready_timeout: int | None = None,
 ) -> Plan:
-    """The exact steps to put `release` live on the idle color."""
+    """The exact steps to put `release` live on the idle color. `ready_timeout`: the
+    platform's (rollout.readiness); default the policy's, else the local platform's."""
     new = stable.other
+    ready = ready_timeout or policy.ready_timeout_seconds or LOCAL_READY_TIMEOUT
     steps: list[Step] = [
         Step("prepare", color=new, version=release.version),
-        Step("await-healthy", color=new, seconds=float(policy.ready_timeout_seconds)),
+        Step("await-healthy", color=new, seconds=float(ready)),
         Step("smoke", color=new, version=release.version),
     ]
     for percent in policy.traffic_steps:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from rollout.readiness import aws_warnings
 from shipyard.cli.common import format_option, sources_from
-from shipyard.cli.output import emit_json, stdout
+from shipyard.cli.output import emit_json, stdout, warn
+from shipyard.config.load import load_stack
 from shipyard.errors import CheckFailed
 from shipyard.stacks import plan_stack_files, write_stack_files
 
@@ -37,6 +39,11 @@ def render_stacks(
     are. A `config:` key that stacks/ does not render (a `pulumi config set`) is never dropped:
     exit 2 until it is under `pulumiConfig:` in stacks/<env>.yaml or deleted.
 
+    Stacks do not say which platform deploys them, so what cannot work on AWS (a bake shorter
+    than ALB metrics take to arrive, a readyTimeoutSeconds shorter than the target group's
+    health checks, probe traffic too slow to reach analysis.minRequests) is a `warning:` line
+    on stderr (exit 0, with or without --check; under "warnings" in JSON).
+
     \b
     Examples:
       shipyard stacks render              write all stale stack files
@@ -47,6 +54,11 @@ def render_stacks(
         sources.require_environment(env)
     files = plan_stack_files(sources, list(envs) or None)
     stale = [f for f in files if f.stale]
+    warnings = [
+        f"stacks/{f.env}.yaml: {problem}"
+        for f in files
+        for problem in aws_warnings(load_stack(sources, f.env).config)
+    ]
     if not check:
         write_stack_files(sources, files)
     if output_format == "json":
@@ -63,6 +75,7 @@ def render_stacks(
                     }
                     for f in files
                 ],
+                "warnings": warnings,
             }
         )
     else:
@@ -74,6 +87,8 @@ def render_stacks(
                 out.print(f"{f.path}: stale ({f.first_difference()})", markup=False)
             else:
                 out.print(f"{f.path}: written ({f.first_difference()})", markup=False)
+    for warning in warnings:
+        warn(warning)
     if check and stale:
         names = ", ".join(f.path for f in stale)
         raise CheckFailed(f"stale: {names}; run `shipyard stacks render` and commit the result")

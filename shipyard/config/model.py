@@ -36,6 +36,9 @@ PULUMI_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z][A-Za-z0-9_.-]*$")
 
 PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 PROD_MIN_APPROVALS = 2
+# Probe traffic's bounds: a stand-in for a few users, never a load test.
+PROBE_MAX_RATE = 20
+PROBE_MAX_SECONDS = 7200
 # A validation error about one key of a mapping; its context names the key, so the message's
 # config path ends in it (services[0].environment.DB_PASSWORD).
 AT_KEY = "at_key"
@@ -402,15 +405,29 @@ class Approvals(Model):
     max_age_hours: Annotated[float, Field(gt=0)] = 24
 
 
+class ProbeTraffic(Model):
+    """Paced GET requests to the service's own production URL while a rollout shifts traffic
+    (AWS platform only): a stand-in for users in a quiet environment, never a load test. Only
+    the path is configurable; the host is always the stack's own load balancer
+    (rollout/platforms/aws/probe.py)."""
+
+    rate_per_second: Annotated[float, Field(gt=0, le=PROBE_MAX_RATE)]
+    max_seconds: Annotated[int, Field(ge=1, le=PROBE_MAX_SECONDS)] = 3600
+    path: AbsolutePath = "/"
+
+
 class Deploy(Model):
     strategy: Literal["blue-green"] = "blue-green"
     webhook_url: str | None = None
     traffic_steps: list[int] = [10, 50, 100]
     bake_seconds: Annotated[int, Field(ge=0)] = 60
-    ready_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    # None: the platform's default (rollout/readiness.py): 60 s locally, a Fargate cold start
+    # plus the target group's health checks on AWS.
+    ready_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
     analysis: Analysis = Analysis()
     scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 300
     approvals: Approvals = Approvals()
+    probe_traffic: ProbeTraffic | None = None
 
     @field_validator("webhook_url")
     @classmethod

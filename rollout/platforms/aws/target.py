@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from rollout.executor import Target
 from rollout.interfaces import ServerState
+from rollout.load import LOOPBACK
 from rollout.platforms.aws.fleet import EcsFleet
 from rollout.platforms.aws.health import AwsHealth, TargetHealth
 from rollout.platforms.aws.outputs import StackOutputs
+from rollout.platforms.aws.probe import Probe, probe_url
 from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
 from shipyard.aws import Aws
 from shipyard.config.load import StackSources
-from shipyard.config.model import Color, Service
+from shipyard.config.model import Color, ProbeTraffic, Service
 from shipyard.config.record import record_live
 from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
 
@@ -42,6 +46,11 @@ class AwsPlatform:
         self.sources = sources
         self.environment = environment
         self.outputs = outputs
+        self.region = aws.region
+        # An emulator on loopback (tests, docs/aws.md "Against a local emulator") plays the ALB
+        # on loopback too; against real AWS only the stack's own load balancer is probed.
+        endpoint = aws.endpoint_url
+        self.emulated = endpoint is not None and httpx.URL(endpoint).host in LOOPBACK
         self.elbv2 = aws.client("elbv2")
         self.ecs = aws.client("ecs")
         self.cloudwatch = aws.client("cloudwatch")
@@ -84,6 +93,13 @@ class AwsPlatform:
             files = record_live(self.sources, self.environment, service.name, color, versions)
             self.on_recorded(files)
 
+        def probe(settings: ProbeTraffic) -> Probe:
+            where = f"{self.outputs.source}: services.{service.name}.url"
+            url = probe_url(
+                out.url, out.load_balancer, self.region, self.emulated, settings.path, where
+            )
+            return Probe(url, settings.rate_per_second, settings.max_seconds)
+
         return Target(
             router=ElbRouter(self.elbv2, out.production_listener, out.target_groups),
             test_router=ElbTestRouter(self.elbv2, out.test_listener, out.target_groups),
@@ -91,6 +107,7 @@ class AwsPlatform:
             health=health,
             smoke=smoke,
             mark_active=mark_active,
+            probe=probe,
         )
 
     def urls(self, service: Service) -> dict[str, str]:

@@ -1,0 +1,226 @@
+"""Probe traffic (`deploy.probeTraffic`): sent only while a rollout shifts traffic, stopped on
+every way out, only ever to the stack's own load balancer, and bounded in rate and time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rollout.executor import Executor, Target
+from rollout.fakes import FakeTraffic
+from rollout.plan import Release, build_plan, shift
+from rollout.platforms.aws.probe import Probe, probe_url
+from shipyard.config.model import ProbeTraffic
+from shipyard.errors import UsageError
+from tests.unit.rollout.test_executor import BLUE, GREEN, World
+
+PROBE = {"probeTraffic": {"ratePerSecond": 5, "path": "/healthz"}}
+ALB = "app/web-alb-1a2b3c4/50dc6c495c0c9188"
+OWN = "http://web-alb-1a2b3c4-1234567890.us-east-1.elb.amazonaws.com"
+
+
+class ProbedWorld(World):
+    """The executor's fakes, with a platform whose probe is a FakeTraffic."""
+
+    def __init__(self, tmp: Path, **policy: Any) -> None:
+        super().__init__(tmp, **policy)
+        self.probe = FakeTraffic()
+        self.asked: list[ProbeTraffic] = []
+        self.interrupt_at: str | None = None  # a step kind that raises KeyboardInterrupt
+
+    def make_probe(self, settings: ProbeTraffic) -> FakeTraffic:
+        self.asked.append(settings)
+        return self.probe
+
+    def sleep(self, seconds: float) -> None:
+        if self.interrupt_at == "bake":
+            raise KeyboardInterrupt
+        super().sleep(seconds)
+
+    def run(self) -> Any:
+        target = Target(
+            router=self.router,
+            test_router=self.test_router,
+            fleet=self.fleet,
+            health=self.health,
+            smoke=self.smoke,
+            mark_active=lambda color, versions: self.active.append(color),
+            probe=self.make_probe,
+        )
+        plan = build_plan("dev", Release("web", "v2"), self.policy, BLUE, "v1")
+        return Executor(plan, target, self.ledger, sleep=self.sleep).run()
+
+    def probe_events(self) -> list[str]:
+        """Ledger kinds around the probe: when it started and stopped among the steps."""
+        wanted = ("probe-started", "probe-stopped", "rollback-started", "outcome")
+        out = []
+        for event in self.ledger.events():
+            if event.kind in wanted:
+                out.append(event.kind)
+            elif event.kind == "step-started":
+                out.append(event.data["step"]["kind"])
+        return out
+
+
+def test_the_probe_sends_from_the_first_shift_until_finalise(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    assert world.run().status == "succeeded"
+    assert world.asked == [ProbeTraffic(rate_per_second=5, path="/healthz")]
+    assert world.probe.events == ["start", "stop"]
+    events = world.probe_events()
+    assert events[:5] == ["prepare", "await-healthy", "smoke", "shift", "probe-started"]
+    assert events[-4:] == ["analyse", "finalise", "probe-stopped", "outcome"]
+
+
+def test_without_the_setting_there_is_no_probe(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path)
+    assert world.run().status == "succeeded"
+    assert world.asked == [] and world.probe.events == []
+
+
+def test_a_smoke_failure_rolls_back_without_ever_probing(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    world.smoke_ok = False
+    assert world.run().status == "rolled-back"
+    # The rollback's own shift to the stable color does not start it.
+    assert world.probe.events == []
+    assert "probe-started" not in world.probe_events()
+
+
+def test_a_failed_analysis_stops_the_probe_before_the_rollback(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    world.traffic = (1000, 300)  # 30% 5xx
+    assert world.run().status == "rolled-back"
+    assert world.probe.events == ["start", "stop"]
+    events = world.probe_events()
+    assert events.index("probe-stopped") < events.index("rollback-started")
+
+
+def test_a_paused_rollout_stops_the_probe(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    world.traffic = (10, 0)  # too few requests: inconclusive, paused
+    assert world.run().status == "paused"
+    assert world.probe.events == ["start", "stop"]
+    assert world.probe_events()[-2:] == ["probe-stopped", "outcome"]
+
+
+def test_ctrl_c_during_a_bake_stops_the_probe(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    world.interrupt_at = "bake"
+    with pytest.raises(KeyboardInterrupt):
+        world.run()
+    assert world.probe.events == ["start", "stop"]
+
+
+# -- where it may go ---------------------------------------------------------------------
+
+
+def url(value: str, *, emulated: bool = False, region: str = "us-east-1") -> str:
+    return probe_url(value, ALB, region, emulated, "/healthz", "out.json: services.web.url")
+
+
+def test_the_stacks_own_load_balancer_is_probed_at_the_policys_path() -> None:
+    assert url(OWN) == OWN + "/healthz"
+    internal = "https://internal-web-alb-1a2b3c4-99.us-east-1.elb.amazonaws.com"
+    assert url(internal) == internal + "/healthz"
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "http://example.com",  # a host that is no load balancer
+        "http://api-alb-9z9z9z9-1234567890.us-east-1.elb.amazonaws.com",  # another ALB
+        "http://web-alb-1a2b3c4-1234567890.eu-west-1.elb.amazonaws.com",  # another region
+        "http://web-alb-1a2b3c4-1234567890.us-east-1.elb.amazonaws.com.evil.example",
+        "http://127.0.0.1:8080",  # loopback, but against real AWS
+    ],
+)
+def test_any_other_host_is_refused_naming_the_output(elsewhere: str) -> None:
+    with pytest.raises(UsageError, match=r"out.json: services.web.url is .* not the stack's own"):
+        url(elsewhere)
+
+
+def test_loopback_is_allowed_only_against_an_emulator() -> None:
+    assert url("http://127.0.0.1:8080", emulated=True) == "http://127.0.0.1:8080/healthz"
+    with pytest.raises(UsageError):
+        url("http://10.0.0.5:8080", emulated=True)
+
+
+def test_a_url_with_its_own_path_is_refused() -> None:
+    with pytest.raises(UsageError, match="the load balancer's address alone"):
+        url(OWN + "/admin/delete")
+
+
+def test_probe_traffic_takes_no_url() -> None:
+    with pytest.raises(ValueError, match="url"):
+        ProbeTraffic.model_validate({"ratePerSecond": 1, "url": "http://example.com"})
+
+
+# -- bounded ------------------------------------------------------------------------------
+
+
+def test_the_probe_stops_by_itself_at_its_time_limit_and_is_paced() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200)
+
+    probe = Probe(OWN + "/healthz", 20, 0.25, transport=httpx.MockTransport(answer))
+    probe.start()
+    assert probe._thread is not None
+    probe._thread.join(timeout=5)  # never stopped: the time limit ends it
+    assert not probe._thread.is_alive()
+    # 20 a second for 0.25 s: at most 6 (one at the start of each 50 ms slot), never back to back.
+    assert 1 <= len(seen) <= 6
+    assert set(seen) == {OWN + "/healthz"}
+    assert probe.stop() == {"url": OWN + "/healthz", "sent": len(seen), "failed": 0}
+
+
+def test_a_redirect_is_never_followed() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(301, headers={"Location": "http://example.com/"})
+
+    probe = Probe(OWN, 20, 0.1, transport=httpx.MockTransport(answer))
+    probe.start()
+    figures = probe.stop()
+    assert set(seen) <= {OWN} and figures["sent"] == len(seen)
+    assert probe.statuses.get(301, 0) == len(seen)
+
+
+def test_an_instant_rollback_analyses_nothing_and_gets_no_probe(tmp_path: Path) -> None:
+    world = ProbedWorld(tmp_path, **PROBE)
+    plan = build_plan("dev", Release("web", "v2"), world.policy, BLUE, "v1")
+    instant = replace(plan, steps=(shift(BLUE, GREEN, 100), plan.steps[-1]))
+    target = Target(
+        router=world.router,
+        test_router=world.test_router,
+        fleet=world.fleet,
+        health=world.health,
+        smoke=world.smoke,
+        mark_active=lambda color, versions: None,
+        probe=world.make_probe,
+    )
+    assert Executor(instant, target, world.ledger, sleep=world.sleep).run().succeeded
+    assert world.asked == [] and world.probe.events == []
+
+
+def test_aws_own_example_dns_names_are_accepted() -> None:
+    """The DNSName ELBv2 answers in AWS's API examples (botocore's elbv2 examples-1.json)."""
+    for host, name in [
+        ("my-load-balancer-424835706.us-west-2.elb.amazonaws.com", "my-load-balancer"),
+        (
+            "internal-my-internal-load-balancer-1529930873.us-west-2.elb.amazonaws.com",
+            "my-internal-load-balancer",
+        ),
+    ]:
+        alb = f"app/{name}/50dc6c495c0c9188"
+        found = probe_url(f"http://{host}", alb, "us-west-2", False, "/", "out.json: url")
+        assert found == f"http://{host}/"
