@@ -25,10 +25,10 @@ def test_dev_plan_is_exact(repo_sources: StackSources) -> None:
         Step("await-healthy", color=BLUE, seconds=60.0),  # readyTimeoutSeconds
         Step("smoke", color=BLUE, version="v3"),
         shift(GREEN, BLUE, 50),
-        Step("bake", color=BLUE, seconds=30.0),
+        Step("bake", color=BLUE, seconds=120.0),
         Step("analyse", color=BLUE),
         shift(GREEN, BLUE, 100),
-        Step("bake", color=BLUE, seconds=30.0),
+        Step("bake", color=BLUE, seconds=120.0),
         Step("analyse", color=BLUE),
         Step("finalise", color=GREEN, seconds=60.0),
     )
@@ -40,7 +40,7 @@ def test_dev_plan_is_exact(repo_sources: StackSources) -> None:
 
 @pytest.mark.parametrize(
     ("env", "steps", "bake", "warm"),
-    [("staging", [10, 50, 100], 60.0, 300.0), ("prod", [10, 50, 100], 300.0, 900.0)],
+    [("staging", [10, 50, 100], 120.0, 300.0), ("prod", [10, 50, 100], 300.0, 900.0)],
 )
 def test_staging_and_prod_plans(
     repo_sources: StackSources, env: str, steps: list[int], bake: float, warm: float
