@@ -16,16 +16,17 @@ from typing import Any
 
 from parliament import analyze_policy_string, enhance_finding
 
-# elasticloadbalancing:ModifyListener takes a listener/app OR a listener/net ARN
-# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html),
-# but parliament requires every resource type it lists to match. shipyard only modifies ALB
-# listeners: granting listener/net too would widen the policy just to quiet the linter.
+# elasticloadbalancing:ModifyListener and DeleteListener take a listener/app OR a listener/net
+# ARN (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html),
+# but parliament requires every resource type it lists to match. shipyard only has ALB
+# listeners: granting listener/net too would widen the policies just to quiet the linter.
 JUSTIFIED = {
     (
         "RESOURCE_MISMATCH",
-        "elasticloadbalancing:ModifyListener",
+        f"elasticloadbalancing:{action}",
         "arn:*:elasticloadbalancing:*:*:listener/net/*/*/*",
-    ),
+    )
+    for action in ("ModifyListener", "DeleteListener")
 }
 # iam:PassRole only for the roles the program creates, under their own path (components/).
 PASS_ROLE_RESOURCE = "arn:aws:iam::*:role/shipyard/*"

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -182,3 +183,79 @@ def test_a_workflow_on_the_team_ledger_has_its_key(workflow: Path) -> None:
     env = yaml.safe_load(workflow.read_text()).get("env", {})
     if "SHIPYARD_LEDGER" in env:
         assert env.get("SHIPYARD_LEDGER_KEY") == "${{ secrets.SHIPYARD_LEDGER_KEY }}"
+
+
+INFRA, DEPLOY = "vars.SHIPYARD_INFRA_ROLE_ARN", "vars.SHIPYARD_DEPLOY_ROLE_ARN"
+# rollback.yml's one conditional role: a stack version runs `pulumi up` inside shipyard.
+BY_STACK_VERSION = f"${{{{ inputs.stack_version != '' && {INFRA} || {DEPLOY} }}}}"
+
+
+def _role(expression: str, stack_version: bool) -> str:
+    if expression == BY_STACK_VERSION:
+        return INFRA if stack_version else DEPLOY
+    assert expression in (f"${{{{ {INFRA} }}}}", f"${{{{ {DEPLOY} }}}}"), expression
+    return expression[4:-3]
+
+
+def _needs(step: dict[str, Any], stack_version: bool) -> str | None:
+    """The role a step's commands need: pulumi's for `pulumi` (and shipyard's --stack-version,
+    which runs `pulumi up`), the deployer's for shipyard; None for neither."""
+    if str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get(
+        "with", {}
+    ):
+        return INFRA
+    lines = [line.strip() for line in step.get("run", "").splitlines()]
+    pulumi = any(line.startswith("pulumi ") for line in lines)
+    shipyard = [line for line in lines if ".venv/bin/shipyard " in line]
+    # rollback.yml branches on "$STACK_VERSION": only the taken branch runs.
+    if any("--stack-version" in line for line in shipyard):
+        pulumi = pulumi or stack_version
+        shipyard = [] if stack_version else [s for s in shipyard if "--stack-version" not in s]
+    assert not (pulumi and shipyard), ("one role per step", step.get("name"))
+    return INFRA if pulumi else DEPLOY if shipyard else None
+
+
+def steps_and_roles(workflow: Path, stack_version: bool) -> list[tuple[str, str | None, str]]:
+    """(job/step, the role in effect: the last configure-aws-credentials before it, its need)."""
+    found = []
+    for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+        role: str | None = None
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+                role = _role(step["with"]["role-to-assume"], stack_version)
+                continue
+            need = _needs(step, stack_version)
+            if need is not None:
+                found.append((f"{name}/{step.get('name', step.get('uses'))}", role, need))
+    return found
+
+
+@pytest.mark.parametrize("stack_version", [False, True], ids=["deploy", "stack-version"])
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_pulumi_runs_as_the_infrastructure_role_and_shipyard_as_the_deployer(
+    workflow: Path, stack_version: bool
+) -> None:
+    """docs/aws.md, "Which role runs what". configure-aws-credentials exports the role's keys
+    as AWS_ACCESS_KEY_ID/SECRET/SESSION_TOKEN for the steps after it, each run replacing the
+    last (its src/helpers.ts exportCredentials; with OIDC and no role-chaining it assumes the
+    role afresh, not from the previous keys: src/index.ts at the pinned v4.0.2)."""
+    for where, role, need in steps_and_roles(workflow, stack_version):
+        # shipyard's offline steps (render, parity) run before any role: None is fine there.
+        allowed = {INFRA} if need == INFRA else {DEPLOY, None}
+        assert role in allowed, f"{workflow.name} {where} runs as {role}, needs {need}"
+
+
+def test_the_role_check_catches_a_step_under_the_wrong_role(tmp_path: Path) -> None:
+    """The user's mistake: `pulumi stack output` moved back into the deployer's step."""
+    text = (REPO / ".github/workflows/deploy-dev.yml").read_text()
+    doc = yaml.safe_load(text)
+    steps = doc["jobs"]["deploy"]["steps"]
+    deploy = next(s for s in steps if s.get("id") == "deploy")
+    deploy["run"] = 'pulumi stack output -s dev --json > "$SHIPYARD_STACK_OUTPUTS"\n'
+    moved = tmp_path / "deploy-dev.yml"
+    moved.write_text(yaml.safe_dump(doc))
+    assert (f"deploy/{deploy['name']}", DEPLOY, INFRA) in steps_and_roles(moved, False)
+    uses = [s.get("uses", "") for s in steps]
+    assert sum(u.startswith("aws-actions/configure-aws-credentials@") for u in uses) == 2
+    pins = {u for u in uses if u.startswith("aws-actions/configure-aws-credentials@")}
+    assert len(pins) == 1  # the same pinned SHA for both roles
