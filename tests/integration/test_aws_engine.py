@@ -1,105 +1,20 @@
-"""Rollback to an earlier Pulumi stack version, against the fake engine and a real git repo."""
+"""The real Pulumi engine (when the CLI is here), and what shipyard says without it.
+
+Rollback to a stack version against the fake engine and a real git repository:
+test_stack_rollback.py."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from rollout.platforms.aws.engine import (
-    AutomationEngine,
-    FakeEngine,
-    StackUpdate,
-    rollback_to_stack_version,
-)
+from rollout.platforms.aws.engine import AutomationEngine
 from shipyard.config.load import StackSources
-from shipyard.errors import CheckFailed, UsageError
+from shipyard.errors import UsageError
 from tests.conftest import CliResult, snapshot
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> tuple[Path, list[str]]:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "config", "user.email", "ci@example.com")
-    git(repo, "config", "user.name", "ci")
-    heads = []
-    for version in ("v1", "v2"):
-        (repo / "Pulumi.yaml").write_text(f"name: shipyard\n# {version}\n")
-        (repo / f"{version}.txt").write_text(version)
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", version)
-        heads.append(git(repo, "rev-parse", "HEAD"))
-    return repo, heads
-
-
-def history(heads: list[str]) -> list[StackUpdate]:
-    return [  # newest first
-        StackUpdate(
-            5, "update", "succeeded", heads[1], config={"aws:region": ("eu-west-1", False)}
-        ),
-        StackUpdate(4, "update", "succeeded", heads[1], git_dirty=True),
-        StackUpdate(3, "update", "failed", heads[0]),
-        StackUpdate(2, "refresh", "succeeded", heads[0]),
-        StackUpdate(
-            1, "update", "succeeded", heads[0], config={"aws:region": ("us-east-1", False)}
-        ),
-    ]
-
-
-def worktrees(repo: Path) -> list[str]:
-    return [line for line in git(repo, "worktree", "list").splitlines()]
-
-
-def test_the_chosen_update_is_checked_out_configured_refreshed_and_upped(
-    repo: tuple[Path, list[str]],
-) -> None:
-    path, heads = repo
-    engine = FakeEngine(history(heads))
-    update = rollback_to_stack_version(engine, path, "prod", 1)
-    assert (update.version, update.git_head) == (1, heads[0])
-    assert [call for call, _ in engine.calls] == ["set_config", "refresh", "up"]
-    assert len({folder for _, folder in engine.calls}) == 1  # all in one worktree
-    assert "v1.txt" in engine.seen_files[0] and "v2.txt" not in engine.seen_files[0]
-    assert len(worktrees(path)) == 1  # the temporary worktree is gone
-    assert not Path(engine.calls[0][1]).exists()
-
-
-@pytest.mark.parametrize(
-    ("version", "message"),
-    [
-        (4, "uncommitted changes (git.dirty)"),
-        (3, "no successful update 3"),
-        (2, "no successful update 2"),
-        (9, "successful updates: 5, 4, 1"),
-    ],
-)
-def test_refused_versions(repo: tuple[Path, list[str]], version: int, message: str) -> None:
-    path, heads = repo
-    engine = FakeEngine(history(heads))
-    with pytest.raises(CheckFailed, match=message.replace("(", r"\(").replace(")", r"\)")):
-        rollback_to_stack_version(engine, path, "prod", version)
-    assert engine.calls == []
-    assert len(worktrees(path)) == 1
-
-
-def test_the_worktree_is_removed_when_up_fails(repo: tuple[Path, list[str]]) -> None:
-    path, heads = repo
-    engine = FakeEngine(history(heads), fail_up=True)
-    with pytest.raises(RuntimeError, match="pulumi up failed"):
-        rollback_to_stack_version(engine, path, "prod", 5)
-    assert len(worktrees(path)) == 1
-    assert not Path(engine.calls[-1][1]).exists()
 
 
 @pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the pulumi CLI")
