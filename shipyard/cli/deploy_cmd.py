@@ -388,6 +388,8 @@ def rollback_command(
       then checked to be on colors with running tasks; recorded in the ledger.
     Exit 0 when traffic is back on a good release; 1 when that failed.
     """
+    if dry_run and stack_version is None:
+        raise UsageError("--dry-run applies to --stack-version only: add it, or drop --dry-run")
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
     for flag, value in (("--to", to_version), ("--if-live", if_live)):
@@ -395,8 +397,6 @@ def rollback_command(
             image_tag(value, flag)
     if stack_version is not None and (to_version or if_live):
         raise UsageError("--stack-version redeploys the whole stack: drop --to and --if-live")
-    if dry_run and stack_version is None:
-        raise UsageError("--dry-run applies to --stack-version only: add it, or drop --dry-run")
     if stack_version is not None:
         from shipyard.cli.stack_rollback import stack_rollback
 

@@ -5,13 +5,17 @@ test_stack_rollback.py."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from rollout.platforms.aws.engine import AutomationEngine
+from rollout.platforms.aws.engine import AutomationEngine, StackUpdate
+from rollout.platforms.aws.stack_history import BY_POSITION
+from rollout.platforms.aws.stack_rollback import StackRollbackResult
+from shipyard.cli.stack_rollback import render
 from shipyard.config.load import StackSources
 from shipyard.errors import UsageError
 from tests.conftest import CliResult, snapshot
@@ -71,3 +75,52 @@ def test_deploy_on_aws_without_the_cli_asks_for_the_stack_outputs_file(
         "output -s dev --json > FILE`)\n"
     )
     assert snapshot(project.root) == files
+
+
+def test_dry_run_without_a_stack_version_is_one_line_exit_2(
+    cli: Callable[..., CliResult], project: StackSources
+) -> None:
+    files = snapshot(project.root)
+    result = cli("rollback", "prod", "--dry-run", project=project)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        "shipyard: --dry-run applies to --stack-version only: add it, or drop --dry-run\n"
+    )
+    assert snapshot(project.root) == files
+
+
+def rolled_back(status: str, files: list[str]) -> StackRollbackResult:
+    update = StackUpdate(3, "update", "succeeded", "a" * 40, started="2026-11-30T10:00:00")
+    message = "redeployed as update 3 (" + "a" * 40 + ")" if status == "succeeded" else ""
+    traffic = ["web: green 100% ... moved to blue (2 tasks)"] if files else []
+    return StackRollbackResult("prod", update, BY_POSITION, "b" * 40, status, files, traffic,
+                               message)  # fmt: skip
+
+
+def test_the_result_is_said_in_text_and_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    render(rolled_back("planned", ["stacks/prod.yaml", "Pulumi.prod.yaml"]), "text")
+    assert capsys.readouterr().out == (
+        f"prod: would redeploy update 3 (numbered by position, 1 = oldest) from commit {'a' * 40}"
+        " (started 2026-11-30T10:00:00), then write stacks/prod.yaml and Pulumi.prod.yaml back "
+        "with the live colors and versions kept\n"
+    )
+    render(rolled_back("succeeded", ["stacks/prod.yaml"]), "text")
+    said = capsys.readouterr()
+    assert said.out == (
+        f"prod: redeployed as update 3 ({'a' * 40}) (numbered by position, 1 = oldest)\n"
+    )
+    assert "web: green 100% ... moved to blue (2 tasks)" in said.err
+    assert "wrote stacks/prod.yaml back (the live colors kept): commit them" in said.err
+    render(rolled_back("succeeded", ["stacks/prod.yaml"]), "json")
+    assert json.loads(capsys.readouterr().out) == {
+        "environment": "prod",
+        "status": "succeeded",
+        "version": 3,
+        "numbering": "position",
+        "git_head": "a" * 40,
+        "started": "2026-11-30T10:00:00",
+        "head": "b" * 40,
+        "files": ["stacks/prod.yaml"],
+        "traffic": ["web: green 100% ... moved to blue (2 tasks)"],
+        "message": f"redeployed as update 3 ({'a' * 40})",
+    }
