@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rollout.platforms.aws.engine import AutomationEngine, StackUpdate
-from rollout.platforms.aws.stack_history import BY_POSITION
+from rollout.platforms.aws.stack_history import BY_POSITION, numbered
 from rollout.platforms.aws.stack_rollback import StackRollbackResult
 from shipyard.cli.stack_rollback import render
 from shipyard.config.load import StackSources
@@ -39,6 +39,9 @@ def test_the_real_engine_reads_a_stack_history(  # pragma: no cover - needs the 
     engine = AutomationEngine(project)
     updates = engine.history("dev")
     assert [(u.kind, u.result) for u in updates][:1] == [("update", "succeeded")]
+    # A file backend records no version numbers (0): shipyard numbers by position.
+    assert [u.version for u in updates] == [0]
+    assert numbered(updates)[1] == BY_POSITION
     assert engine.outputs("dev") == {"answer": 42}
     assert set(engine.preview("dev", project)) <= {"same"}  # nothing to change
 

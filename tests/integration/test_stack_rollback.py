@@ -8,6 +8,7 @@ every update, so shipyard numbers them by position.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +139,12 @@ def test_the_worktree_venv_imports_the_worktrees_own_code(
             capture_output=True, text=True, check=True, cwd="/",
         )  # fmt: skip
         seen.extend([str(work_dir.resolve()), *found.stdout.split()])
+        listed = subprocess.run(  # how Pulumi's language host finds the program's plugins
+            [str(work_dir / ".venv" / "bin" / "python"), "-m", "pip", "list", "--format", "json"],
+            capture_output=True, text=True, check=True, cwd="/",
+        )  # fmt: skip
+        names = {p["name"].replace("-", "_").lower() for p in json.loads(listed.stdout)}
+        assert {"pulumi", "pulumi_aws"} <= names
 
     run(sources, FakeEngine(history(heads), on_up=imports), ledger, 1)
     worktree, shipyard_file, components_file, commit = seen

@@ -12,11 +12,16 @@ Pulumi.yaml names: no pip, no network, and a `.pth` file whose first line is the
 site-packages (pulumi, pulumi_aws and the rest, at the versions installed here). Path lines
 in a `.pth` are added as they are; `.pth` files inside those folders are not run
 (https://docs.python.org/3/library/site.html), so this environment's editable install of
-shipyard never shadows the worktree's.
+shipyard never shadows the worktree's. Pulumi's Python language host finds the program's
+plugins (pulumi_aws's provider) with `python -m pip list --format json` in that environment
+(`ListPackages` in pip.go, called by `GetRequiredPackages` in
+sdk/python/cmd/pulumi-language-python/main.go), so pip has to be importable there too: it is,
+from this environment's site-packages.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import site
 import sysconfig
 import venv
@@ -67,6 +72,11 @@ def virtualenv_of(worktree: Path, commit: str) -> Path:
 def prepare_python(worktree: Path, commit: str) -> Path:
     """Make the virtualenv Pulumi will run the worktree's program with; return its path."""
     path = virtualenv_of(worktree, commit)
+    if importlib.util.find_spec("pip") is None:
+        raise UsageError(
+            "Pulumi lists the program's packages with `python -m pip list`, and the Python "
+            "environment shipyard runs in has no pip: install pip in it (python -m ensurepip)"
+        )
     venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(path)
     where = {"base": str(path), "platbase": str(path)}
     target = Path(sysconfig.get_path("purelib", scheme="venv", vars=where))  # as venv lays out
