@@ -21,7 +21,7 @@ from rollout.ledger import Ledger, SqliteLedger, copy_ledger, lock_is_live, open
 from rollout.ledger_head import RUNBOOK, fingerprint, ledger_key
 from rollout.people import UNKNOWN, Nobody, commit_author, identity, person_name
 from rollout.plan import Step
-from rollout.platforms.aws.engine import AutomationEngine, rollback_to_stack_version
+from rollout.platforms.aws.engine import AutomationEngine
 from rollout.platforms.local.status import local_status
 from rollout.platforms.local.target import LocalPlatform
 from rollout.rollback import resume as resume_rollout
@@ -344,7 +344,14 @@ def deploy_command(
     type=click.IntRange(min=1),
     metavar="N",
     help="AWS: redeploy the stack as its successful update N left it (its git.head checked "
-    "out in a temporary worktree, its recorded config); needs the pulumi CLI.",
+    "out in a temporary worktree, its recorded config), then write stacks/ENV.yaml and "
+    "Pulumi.ENV.yaml back with the live colors kept. On a self-managed backend (S3, files) "
+    "N counts updates from the oldest, 1 first. Needs the pulumi CLI.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --stack-version: say which update, commit and files, change nothing.",
 )
 @platform_options
 @ledger_option
@@ -357,6 +364,7 @@ def rollback_command(
     to_version: str | None,
     if_live: str | None,
     stack_version: int | None,
+    dry_run: bool,
     platform: str,
     endpoint_url: str | None,
     stack_outputs: Path | None,
@@ -376,8 +384,12 @@ def rollback_command(
     - the last rollout is unfinished (its process died, its analysis paused it, or the
       platform failed under it): undo it, traffic to its stable color, its new color
       stopped; locally a dead HAProxy is restarted first, as the ledger records what is live.
+    - --stack-version N (AWS): `pulumi up` from update N's commit, under the lock; traffic
+      then checked to be on colors with running tasks; recorded in the ledger.
     Exit 0 when traffic is back on a good release; 1 when that failed.
     """
+    if dry_run and stack_version is None:
+        raise UsageError("--dry-run applies to --stack-version only: add it, or drop --dry-run")
     sources, ledger = _ledger(ctx, ledger_path)
     sources.require_environment(env)
     for flag, value in (("--to", to_version), ("--if-live", if_live)):
@@ -386,16 +398,17 @@ def rollback_command(
     if stack_version is not None and (to_version or if_live):
         raise UsageError("--stack-version redeploys the whole stack: drop --to and --if-live")
     if stack_version is not None:
-        engine = AutomationEngine(sources.root)
-        update = rollback_to_stack_version(engine, sources.root, env, stack_version)
-        ledger.append(
+        from shipyard.cli.stack_rollback import stack_rollback
+
+        stack_rollback(
+            sources,
+            ledger,
             env,
-            "stack-rollback",
-            {"version": update.version, "git_head": update.git_head},
+            stack_version,
             actor=_who(None),
-        )
-        stdout().print(
-            f"{env}: redeployed as update {update.version} ({update.git_head})", markup=False
+            dry_run=dry_run,
+            endpoint_url=endpoint_url,
+            output_format=output_format,
         )
         return
     where = platform_from(ctx, sources, env, platform, endpoint_url, stack_outputs)

@@ -1,105 +1,24 @@
-"""Rollback to an earlier Pulumi stack version, against the fake engine and a real git repo."""
+"""The real Pulumi engine (when the CLI is here), and what shipyard says without it.
+
+Rollback to a stack version against the fake engine and a real git repository:
+test_stack_rollback.py."""
 
 from __future__ import annotations
 
+import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from rollout.platforms.aws.engine import (
-    AutomationEngine,
-    FakeEngine,
-    StackUpdate,
-    rollback_to_stack_version,
-)
+from rollout.platforms.aws.engine import AutomationEngine, StackUpdate
+from rollout.platforms.aws.stack_history import BY_POSITION, numbered
+from rollout.platforms.aws.stack_rollback import StackRollbackResult
+from shipyard.cli.stack_rollback import render
 from shipyard.config.load import StackSources
-from shipyard.errors import CheckFailed, UsageError
+from shipyard.errors import UsageError
 from tests.conftest import CliResult, snapshot
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> tuple[Path, list[str]]:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "config", "user.email", "ci@example.com")
-    git(repo, "config", "user.name", "ci")
-    heads = []
-    for version in ("v1", "v2"):
-        (repo / "Pulumi.yaml").write_text(f"name: shipyard\n# {version}\n")
-        (repo / f"{version}.txt").write_text(version)
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", version)
-        heads.append(git(repo, "rev-parse", "HEAD"))
-    return repo, heads
-
-
-def history(heads: list[str]) -> list[StackUpdate]:
-    return [  # newest first
-        StackUpdate(
-            5, "update", "succeeded", heads[1], config={"aws:region": ("eu-west-1", False)}
-        ),
-        StackUpdate(4, "update", "succeeded", heads[1], git_dirty=True),
-        StackUpdate(3, "update", "failed", heads[0]),
-        StackUpdate(2, "refresh", "succeeded", heads[0]),
-        StackUpdate(
-            1, "update", "succeeded", heads[0], config={"aws:region": ("us-east-1", False)}
-        ),
-    ]
-
-
-def worktrees(repo: Path) -> list[str]:
-    return [line for line in git(repo, "worktree", "list").splitlines()]
-
-
-def test_the_chosen_update_is_checked_out_configured_refreshed_and_upped(
-    repo: tuple[Path, list[str]],
-) -> None:
-    path, heads = repo
-    engine = FakeEngine(history(heads))
-    update = rollback_to_stack_version(engine, path, "prod", 1)
-    assert (update.version, update.git_head) == (1, heads[0])
-    assert [call for call, _ in engine.calls] == ["set_config", "refresh", "up"]
-    assert len({folder for _, folder in engine.calls}) == 1  # all in one worktree
-    assert "v1.txt" in engine.seen_files[0] and "v2.txt" not in engine.seen_files[0]
-    assert len(worktrees(path)) == 1  # the temporary worktree is gone
-    assert not Path(engine.calls[0][1]).exists()
-
-
-@pytest.mark.parametrize(
-    ("version", "message"),
-    [
-        (4, "uncommitted changes (git.dirty)"),
-        (3, "no successful update 3"),
-        (2, "no successful update 2"),
-        (9, "successful updates: 5, 4, 1"),
-    ],
-)
-def test_refused_versions(repo: tuple[Path, list[str]], version: int, message: str) -> None:
-    path, heads = repo
-    engine = FakeEngine(history(heads))
-    with pytest.raises(CheckFailed, match=message.replace("(", r"\(").replace(")", r"\)")):
-        rollback_to_stack_version(engine, path, "prod", version)
-    assert engine.calls == []
-    assert len(worktrees(path)) == 1
-
-
-def test_the_worktree_is_removed_when_up_fails(repo: tuple[Path, list[str]]) -> None:
-    path, heads = repo
-    engine = FakeEngine(history(heads), fail_up=True)
-    with pytest.raises(RuntimeError, match="pulumi up failed"):
-        rollback_to_stack_version(engine, path, "prod", 5)
-    assert len(worktrees(path)) == 1
-    assert not Path(engine.calls[-1][1]).exists()
 
 
 @pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the pulumi CLI")
@@ -120,6 +39,9 @@ def test_the_real_engine_reads_a_stack_history(  # pragma: no cover - needs the 
     engine = AutomationEngine(project)
     updates = engine.history("dev")
     assert [(u.kind, u.result) for u in updates][:1] == [("update", "succeeded")]
+    # A file backend records no version numbers (0): shipyard numbers by position.
+    assert [u.version for u in updates] == [0]
+    assert numbered(updates)[1] == BY_POSITION
     assert engine.outputs("dev") == {"answer": 42}
     assert set(engine.preview("dev", project)) <= {"same"}  # nothing to change
 
@@ -156,3 +78,52 @@ def test_deploy_on_aws_without_the_cli_asks_for_the_stack_outputs_file(
         "output -s dev --json > FILE`)\n"
     )
     assert snapshot(project.root) == files
+
+
+def test_dry_run_without_a_stack_version_is_one_line_exit_2(
+    cli: Callable[..., CliResult], project: StackSources
+) -> None:
+    files = snapshot(project.root)
+    result = cli("rollback", "prod", "--dry-run", project=project)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        "shipyard: --dry-run applies to --stack-version only: add it, or drop --dry-run\n"
+    )
+    assert snapshot(project.root) == files
+
+
+def rolled_back(status: str, files: list[str]) -> StackRollbackResult:
+    update = StackUpdate(3, "update", "succeeded", "a" * 40, started="2026-11-30T10:00:00")
+    message = "redeployed as update 3 (" + "a" * 40 + ")" if status == "succeeded" else ""
+    traffic = ["web: green 100% ... moved to blue (2 tasks)"] if files else []
+    return StackRollbackResult("prod", update, BY_POSITION, "b" * 40, status, files, traffic,
+                               message)  # fmt: skip
+
+
+def test_the_result_is_said_in_text_and_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    render(rolled_back("planned", ["stacks/prod.yaml", "Pulumi.prod.yaml"]), "text")
+    assert capsys.readouterr().out == (
+        f"prod: would redeploy update 3 (numbered by position, 1 = oldest) from commit {'a' * 40}"
+        " (started 2026-11-30T10:00:00), then write stacks/prod.yaml and Pulumi.prod.yaml back "
+        "with the live colors and versions kept\n"
+    )
+    render(rolled_back("succeeded", ["stacks/prod.yaml"]), "text")
+    said = capsys.readouterr()
+    assert said.out == (
+        f"prod: redeployed as update 3 ({'a' * 40}) (numbered by position, 1 = oldest)\n"
+    )
+    assert "web: green 100% ... moved to blue (2 tasks)" in said.err
+    assert "wrote stacks/prod.yaml back (the live colors kept): commit them" in said.err
+    render(rolled_back("succeeded", ["stacks/prod.yaml"]), "json")
+    assert json.loads(capsys.readouterr().out) == {
+        "environment": "prod",
+        "status": "succeeded",
+        "version": 3,
+        "numbering": "position",
+        "git_head": "a" * 40,
+        "started": "2026-11-30T10:00:00",
+        "head": "b" * 40,
+        "files": ["stacks/prod.yaml"],
+        "traffic": ["web: green 100% ... moved to blue (2 tasks)"],
+        "message": f"redeployed as update 3 ({'a' * 40})",
+    }

@@ -1,22 +1,19 @@
-"""The Pulumi engine behind a narrow interface, and rollback to an earlier stack version.
+"""The Pulumi engine behind a narrow interface (the Automation API), and its fake.
 
-Pulumi has no rollback command. The honest one: take an earlier successful update from the
-stack's history, check out the commit it was made from (`git.head`) in a temporary worktree,
-set the config it recorded, refresh, and `up` from there. The worktree goes away afterwards,
-also when the update fails. An update made from a dirty tree cannot be reproduced: refused.
+Rollback to an earlier stack version, which drives it, is in `stack_rollback.py`.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shipyard.errors import CheckFailed, UsageError
+from shipyard.errors import UsageError
+
+HISTORY_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -27,6 +24,7 @@ class StackUpdate:
     git_head: str | None = None
     git_dirty: bool = False
     config: dict[str, tuple[str, bool]] = field(default_factory=dict)  # key -> (value, secret)
+    started: str | None = None  # ISO 8601
 
 
 class Engine(Protocol):
@@ -55,6 +53,7 @@ class FakeEngine:
     changes: dict[str, int] = field(default_factory=lambda: {"same": 1})
     calls: list[tuple[str, str]] = field(default_factory=list)
     seen_files: list[list[str]] = field(default_factory=list)
+    on_up: Callable[[Path], None] | None = None  # looks at the folder `up` runs in
 
     def history(self, stack: str) -> list[StackUpdate]:
         return list(self.updates)
@@ -75,6 +74,8 @@ class FakeEngine:
     def up(self, stack: str, work_dir: Path) -> None:
         self.calls.append(("up", str(work_dir)))
         self.seen_files.append(sorted(p.name for p in work_dir.iterdir()))
+        if self.on_up is not None:
+            self.on_up(work_dir)
         if self.fail_up:
             raise RuntimeError("pulumi up failed")
 
@@ -97,7 +98,18 @@ class AutomationEngine:
         return self.automation.select_stack(stack_name=stack, work_dir=str(work_dir))
 
     def history(self, stack: str) -> list[StackUpdate]:
-        updates = self._stack(stack, self.project).history(show_secrets=True)
+        """Every update, newest first. Page by page: without --page-size the CLI returns only
+        the newest 10 (pkg/cmd/pulumi/stack/stack_history.go, `page-size` default 10), and
+        numbering by position on a self-managed backend needs all of them."""
+        found = self._stack(stack, self.project)
+        updates: list[Any] = []
+        while True:
+            page = found.history(
+                page_size=HISTORY_PAGE, page=len(updates) // HISTORY_PAGE + 1, show_secrets=True
+            )
+            updates.extend(page)
+            if len(page) < HISTORY_PAGE:
+                break
         return [
             StackUpdate(
                 version=u.version or 0,
@@ -106,6 +118,7 @@ class AutomationEngine:
                 git_head=(u.environment or {}).get("git.head"),
                 git_dirty=str((u.environment or {}).get("git.dirty", "false")).lower() == "true",
                 config={k: (v.value, v.secret) for k, v in (u.config or {}).items()},
+                started=u.start_time.isoformat() if u.start_time else None,
             )
             for u in updates
         ]
@@ -128,58 +141,3 @@ class AutomationEngine:
 
     def up(self, stack: str, work_dir: Path) -> None:
         self._stack(stack, work_dir).up(on_output=print)
-
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def choose_update(updates: list[StackUpdate], version: int) -> StackUpdate:
-    good = [u for u in updates if u.kind == "update" and u.result == "succeeded"]
-    chosen = next((u for u in good if u.version == version), None)
-    if chosen is None:
-        listed = ", ".join(str(u.version) for u in sorted(good, key=lambda u: -u.version)[:10])
-        raise CheckFailed(
-            f"no successful update {version} in the stack's history "
-            f"(successful updates: {listed or 'none'})"
-        )
-    if chosen.git_dirty:
-        raise CheckFailed(
-            f"update {version} was made from a tree with uncommitted changes "
-            "(git.dirty): it cannot be reproduced; choose another version"
-        )
-    if not chosen.git_head:
-        raise CheckFailed(f"update {version} recorded no git.head: nothing to check out")
-    return chosen
-
-
-def rollback_to_stack_version(
-    engine: Engine, repository: Path, stack: str, version: int, run: Run = subprocess.run
-) -> StackUpdate:
-    """Redeploy the stack as update `version` left it; the temporary worktree always goes."""
-    update = choose_update(engine.history(stack), version)
-    worktree = Path(tempfile.mkdtemp(prefix=f"shipyard-{stack}-v{version}-"))
-    worktree.rmdir()  # git creates it
-    git = ["git", "-C", str(repository)]
-    added = run(
-        [*git, "worktree", "add", "--detach", str(worktree), str(update.git_head)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if added.returncode != 0:
-        raise CheckFailed(
-            f"cannot check out {update.git_head} for update {version}: {added.stderr.strip()}"
-        )
-    try:
-        engine.set_config(stack, worktree, update.config)
-        engine.refresh(stack, worktree)
-        engine.up(stack, worktree)
-    finally:
-        run(
-            [*git, "worktree", "remove", "--force", str(worktree)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        shutil.rmtree(worktree, ignore_errors=True)
-    return update
