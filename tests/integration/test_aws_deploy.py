@@ -377,7 +377,10 @@ def test_promote_on_aws_goes_through_stagings_gate(
     aws = world.aws
     seeded = apply_stack(staging, aws)
     outputs = tmp_path / "staging-outputs.json"
-    outputs.write_text(json.dumps(stack_outputs(staging, seeded, {"web": sample("v3")})))
+    values = stack_outputs(staging, seeded, {"web": sample("v3")})
+    # staging probes its own load balancer during a rollout: the sample plays it on loopback.
+    values["services"]["web"]["url"] = values["services"]["web"]["testUrl"]
+    outputs.write_text(json.dumps(values))
     deployed = cli("deploy", "dev", "--service", "web", "--version", "v3", "--author", "erin",
                    *world.args, project=world.project)  # fmt: skip
     assert deployed.code == 0  # v3 live in dev, written by erin

@@ -224,7 +224,7 @@ def test_a_new_revision_is_the_programs_revision_at_the_new_version(
     assert {k: v for k, v in new.items() if k not in recorded} == {
         k: v for k, v in old.items() if k not in recorded
     }
-    assert old["executionRoleArn"].endswith(":role/web-execution-role")  # the seed set it
+    assert old["executionRoleArn"].endswith(":role/shipyard/staging/web-execution-role")  # the seed
     assert fleet.versions()[GREEN] == "v2"
 
 
