@@ -11,6 +11,7 @@ from components import (
     Network,
     NetworkArgs,
 )
+from components.access import access_sources
 from components.tags import tagged
 from shipyard.config.pulumi_config import NAMESPACE, from_pulumi_values
 
@@ -28,6 +29,7 @@ cluster = aws.ecs.Cluster(
     tags=tagged(tags, "cluster"),
 )
 
+test_access = access_sources(config.network, network.nat_public_ips)
 services = {}
 for service in config.services:
     app = BlueGreenService(
@@ -43,6 +45,7 @@ for service in config.services:
             cluster_arn=cluster.arn,
             tls=config.tls,
             tags=tags,
+            test_access=test_access,
         ),
     )
     alarms = Alarms(

@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.access import AccessSource, access_ingress
 from components.tags import tagged
 from shipyard.config.model import Color, Service, Tls, elb_weight
 from shipyard.config.secret_refs import ACTIONS, SecretRef, Store
@@ -67,6 +68,8 @@ class BlueGreenServiceArgs:
     cluster_arn: pulumi.Input[str]
     tls: Tls | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Who may reach the test listener (components/access.py); nobody when empty.
+    test_access: Sequence[AccessSource] = ()
 
 
 def container_definitions(service: Service, color: Color, region: str, log_group: str) -> str:
@@ -179,17 +182,18 @@ class BlueGreenService(pulumi.ComponentResource):
     def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         name, args, service = self._name, self._args, self._args.service
         ports = [443, 80] if args.tls else [80]
-        ports.append(service.test_port)
         alb = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             description=f"{service.name} load balancer: production and test listeners",
             vpc_id=args.vpc_id,
+            # Production is public; the test port, which serves unreleased versions, is not.
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
                     protocol="tcp", from_port=port, to_port=port, cidr_blocks=ANYWHERE
                 )
                 for port in ports
-            ],
+            ]
+            + access_ingress(service.test_port, args.test_access),
             egress=[_all_egress()],
             tags=tagged(args.tags, f"{name}-alb-sg", service=service.name),
             opts=self._child,

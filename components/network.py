@@ -46,12 +46,16 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     task_subnet_ids: pulumi.Output[list[str]]
     assign_public_ip: bool
+    # Each NAT gateway's Elastic IP by the EIP's logical name: the address clients in private
+    # subnets reach the internet-facing load balancer from (components/access.py).
+    nat_public_ips: dict[str, pulumi.Output[str]]
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("shipyard:network:Network", name, None, opts)
         config = args.network
+        self.nat_public_ips = {}
         if config.adopted:
             self.vpc_id = pulumi.Output.from_input(config.vpc_id or "")
             self.public_subnet_ids = pulumi.Output.from_input(list(config.public_subnet_ids))
@@ -124,12 +128,9 @@ class Network(pulumi.ComponentResource):
         nats = []
         for index in range(config.nat_gateways):
             suffix = zones[index][-1]
-            eip = aws.ec2.Eip(
-                f"{name}-nat-{suffix}-ip",
-                domain="vpc",
-                tags=tagged(args.tags, f"{name}-nat-{suffix}-ip"),
-                opts=child,
-            )
+            eip_name = f"{name}-nat-{suffix}-ip"
+            eip = aws.ec2.Eip(eip_name, domain="vpc", tags=tagged(args.tags, eip_name), opts=child)
+            self.nat_public_ips[eip_name] = eip.public_ip
             nats.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{suffix}",

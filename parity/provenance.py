@@ -191,6 +191,21 @@ SOURCES: tuple[tuple[str, str], ...] = (
         '{service}-alb-sg.ingress[cidrBlocks=["0.0.0.0/0"],fromPort=443,protocol=tcp,toPort=443]',
         "tls",
     ),
+    # The test port's sources (components/access.py), each rule named by its description.
+    (
+        "{service}-alb-sg.ingress[cidrBlocks={item},description=test listener from the VPC,{any}]",
+        f"network.cidr; {_SERVICE}.testPort",
+    ),
+    (
+        "{service}-alb-sg.ingress[cidrBlocks={item},"
+        "description=test listener from NAT gateway network-nat-{az}-ip,{any}]",
+        f"network.natGateways; {_ZONES}; {_NETWORK_MODE}; {_SERVICE}.testPort",
+    ),
+    (
+        "{service}-alb-sg.ingress[cidrBlocks={item},"
+        "description=test listener from network.testAccessCidrs,{any}]",
+        f"network.testAccessCidrs; network.testAccessPublic?; {_SERVICE}.testPort",
+    ),
     ("{service}-alb-sg.ingress[{item}]", f"{_SERVICE}.testPort"),
     ("{service}-task-sg.ingress[{item}]", f"{_SERVICE}.containerPort"),
     # Alarms.

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from shipyard.config import aws_limits as limits
+from shipyard.config.access import access_cidr, access_problem
 from shipyard.config.plain_secrets import plain_secret, plain_secrets_in
 from shipyard.config.secret_refs import SecretRef, SecretRefError, parse_secret_ref, partition_of
 
@@ -351,6 +352,9 @@ class Network(Model):
     vpc_id: str | None = None
     public_subnet_ids: list[str] = []
     private_subnet_ids: list[str] = []
+    # Who may reach the test listener besides the VPC itself (shipyard.config.access).
+    test_access_cidrs: list[Annotated[str, AfterValidator(access_cidr)]] = []
+    test_access_public: bool = False
 
     @field_validator("cidr")
     @classmethod
@@ -371,6 +375,12 @@ class Network(Model):
     def _one_mode(self) -> Network:
         if self.vpc_id is None and self.cidr is None:
             raise ValueError("set cidr (shipyard creates the VPC) or vpcId (adopt an existing one)")
+        problem = access_problem(
+            self.test_access_cidrs, self.test_access_public, self.cidr, self.adopted
+        )
+        if problem is not None:
+            loc, text = problem
+            raise PydanticCustomError(AT_PATH, "{problem}", {"loc": loc, "problem": text})
         if self.vpc_id is not None:
             if self.cidr is not None:
                 raise ValueError("set either cidr or vpcId, not both")

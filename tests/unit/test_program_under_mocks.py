@@ -429,6 +429,7 @@ def test_adopting_an_existing_vpc_creates_no_network(
         "vpcId": "vpc-0abc",
         "publicSubnetIds": ["subnet-pub1", "subnet-pub2"],
         "privateSubnetIds": ["subnet-priv1", "subnet-priv2"],
+        "testAccessCidrs": ["10.50.0.0/16"],
     }
     overlay.write_text(yaml.safe_dump(doc))
     stack = rerender("staging")

@@ -29,6 +29,15 @@ from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
 Recorded = Callable[[list[Path]], None]
 
 
+def unreachable_fix_for(environment: str) -> str:
+    """What to change when the deployer cannot connect to the test listener at all."""
+    return (
+        f"add the address this deployer runs from to network.testAccessCidrs in "
+        f"stacks/{environment}.yaml, then run `shipyard stacks render` and `pulumi up` "
+        '(docs/aws.md, "Reaching the test listener")'
+    )
+
+
 class AwsPlatform:
     name = "aws"
 
@@ -87,7 +96,13 @@ class AwsPlatform:
         spec = self.spec or load_spec()
 
         def smoke(version: str) -> SmokeReport:
-            return run_smoke(out.test_url, spec, expect_version=version, service=service.name)
+            return run_smoke(
+                out.test_url,
+                spec,
+                expect_version=version,
+                service=service.name,
+                unreachable_fix=unreachable_fix_for(self.environment),
+            )
 
         def mark_active(color: Color, versions: dict[Color, str | None]) -> None:
             files = record_live(self.sources, self.environment, service.name, color, versions)

@@ -159,6 +159,7 @@ CASES: dict[str, list[Edit]] = {
                 "network.cidr",
                 "network.publicSubnetIds",
                 "network.privateSubnetIds",
+                "network.testAccessCidrs",
             ),
             {
                 "network": {
@@ -166,6 +167,7 @@ CASES: dict[str, list[Edit]] = {
                     "vpcId": "vpc-0aaaaaaaaaaaaaaaa",
                     "publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
                     "privateSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+                    "testAccessCidrs": ["10.40.0.0/16", "203.0.113.10/32"],
                 }
             },
         )
