@@ -105,6 +105,9 @@ class AwsMocks(pulumi.runtime.Mocks):
             # IAM puts the path between the type and the name: role/PATH/NAME.
             path = str(inputs.get("path") or "/")
             return f"arn:aws:iam::{ACCOUNT}:{kind.lower()}{path}{physical_name}"
+        if typ == "aws:ecs/taskDefinition:TaskDefinition":
+            # A revision of the family, as ECS names it: task-definition/FAMILY:REVISION.
+            return f"arn:aws:ecs:{self.region}:{ACCOUNT}:task-definition/{inputs['family']}:1"
         return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind.lower()}/{name}"
 
 

@@ -9,12 +9,19 @@ engine when the Pulumi CLI is installed. A missing output names what to run.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shipyard.config.model import Color
 from shipyard.errors import CheckFailed, UsageError
+
+# A task definition revision's ARN: ...:task-definition/<family>:<revision>
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/security_iam_service-with-iam.html#security_iam_service-with-iam-id-based-policies-resources)
+TASK_DEFINITION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/(?P<family>[A-Za-z0-9_-]+):\d+$"
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,23 @@ class StackOutputs:
             value = value[key]
         return value
 
+    def _template(self, service: str, color: Color) -> str:
+        """The color's task-definition template: a revision of the family the program gives
+        that color in this environment, and nothing else (another environment's template
+        would hand a rollout its role, secrets and variables)."""
+        path = ("services", service, "taskDefinitionArns", color.value)
+        value = self.get(*path)
+        family = f"{self.environment}-{service}-{color.value}"
+        found = TASK_DEFINITION_ARN.match(value) if isinstance(value, str) else None
+        if found is None or found["family"] != family:
+            raise UsageError(
+                f"{self.source}: {'.'.join(path)} is {value!r}, not a revision of task "
+                f"definition family {family} (the program's template for {service}'s "
+                f"{color.value} color in {self.environment}): pass this stack's own "
+                f"`pulumi stack output -s {self.environment} --json`"
+            )
+        return value
+
     def service(self, name: str) -> ServiceOutputs:
         if self.values.get("environment") not in (None, self.environment):
             raise UsageError(
@@ -89,9 +113,7 @@ class StackOutputs:
             test_listener=str(self.get(*base, "listenerArns", "test")),
             target_groups={c: str(self.get(*base, "targetGroupArns", c.value)) for c in Color},
             ecs_services={c: str(self.get(*base, "ecsServiceNames", c.value)) for c in Color},
-            task_definitions={
-                c: str(self.get(*base, "taskDefinitionArns", c.value)) for c in Color
-            },
+            task_definitions={c: self._template(name, c) for c in Color},
             alarms={
                 c: sorted(str(n) for n in self.get(*base, "alarmNames", c.value).values())
                 for c in Color
