@@ -29,7 +29,9 @@ ECS_CLUSTER = "aws:ecs/cluster:Cluster"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
-_ARN_NAME = re.compile(r"(?:targetgroup|loadbalancer|taskdefinition|cluster)/([^/]+)$")
+_ARN_NAME = re.compile(
+    r"(?:targetgroup|loadbalancer|cluster)/([^/]+)$|task-definition/([^/:]+):\d+$"
+)
 _SUFFIX_NAME = re.compile(r"^(?:app|targetgroup)/([^/]+)/")
 
 
@@ -64,7 +66,7 @@ class DriftItem:
 def expected_state(stack: RenderedStack) -> LiveState:
     """What live AWS should look like, in the same shape LiveState reads it."""
     state = LiveState()
-    tasks = {r["name"]: r["inputs"] for r in stack.of_type(TASK)}
+    tasks = {r["inputs"].get("family", r["name"]): r["inputs"] for r in stack.of_type(TASK)}
     clusters = {r["name"]: r["inputs"].get("name") for r in stack.of_type(ECS_CLUSTER)}
     for resource in stack.of_type(LOAD_BALANCER):
         state.load_balancers[resource["name"]] = {
@@ -146,7 +148,7 @@ def _same(expected: Any, actual: Any) -> bool:
 
 def _name_in(arn: str) -> str:
     match = _ARN_NAME.search(arn or "")
-    return match.group(1) if match else arn
+    return (match.group(1) or match.group(2)) if match else arn
 
 
 def _suffix_name(value: str) -> str:

@@ -100,7 +100,7 @@ def seed(stack: RenderedStack, ec2: Any, elbv2: Any, ecs: Any, cloudwatch: Any) 
         ecs.create_service(
             cluster=seeded.cluster,
             serviceName=inputs["name"],
-            taskDefinition=seeded.task_definitions[inputs["taskDefinition"].rsplit("/", 1)[-1]],
+            taskDefinition=seeded.task_definitions[template_of(stack, inputs["taskDefinition"])],
             desiredCount=inputs["desiredCount"],
             launchType="FARGATE",
         )
@@ -179,11 +179,20 @@ def update_stack(
         ignored = stack.ignore_changes.get(name, []) if honour_ignore else []
         update: dict[str, Any] = {"cluster": seeded.cluster, "service": inputs["name"]}
         if "taskDefinition" not in ignored:
-            template = inputs["taskDefinition"].rsplit("/", 1)[-1]
-            update["taskDefinition"] = seeded.task_definitions[template]
+            update["taskDefinition"] = seeded.task_definitions[
+                template_of(stack, inputs["taskDefinition"])
+            ]
         if "desiredCount" not in ignored:
             update["desiredCount"] = inputs["desiredCount"]
         clients["ecs"].update_service(**update)
+
+
+def template_of(stack: RenderedStack, arn: str) -> str:
+    """The logical name of the task definition a rendered ARN (task-definition/FAMILY:1)
+    names."""
+    family = arn.rsplit("/", 1)[-1].split(":")[0]
+    (name,) = [r["name"] for r in stack.of_type(TASK) if r["inputs"]["family"] == family]
+    return name
 
 
 def live_action(action: dict[str, Any], seeded: Seeded) -> dict[str, Any]:

@@ -162,7 +162,8 @@ def test_ecs_services_run_blue_green_safely(
                 }
             ]
             task = stack.find(TASK, f"{service.name}-{color.value}-task")["inputs"]
-            assert inputs["taskDefinition"].endswith(f"/{service.name}-{color.value}-task")
+            family = f"{env}-{service.name}-{color.value}"
+            assert inputs["taskDefinition"].endswith(f":task-definition/{family}:1")
             container = json.loads(task["containerDefinitions"])[0]
             assert container["image"] == f"{service.image}:{service.version_of(color)}"
             env_vars = {e["name"]: e["value"] for e in container["environment"]}

@@ -65,3 +65,32 @@ def test_unreadable_files_say_how_to_write_them(tmp_path: Path) -> None:
     listed.write_text("[]")
     with pytest.raises(UsageError, match="expected the JSON object"):
         StackOutputs.from_file(listed, "dev")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("arn:aws:ecs:us-east-1:123456789012:task-definition/prod-web-blue:7", "environment"),
+        ("arn:aws:ecs:us-east-1:123456789012:task-definition/dev-web-green:3", "color"),
+        ("arn:aws:ecs:us-east-1:123456789012:task-definition/dev-api-blue:3", "service"),
+        ("arn:aws:ecs:us-east-1:123456789012:task-definition/dev-web-blue", "no revision"),
+        ("dev-web-blue:3", "not an ARN"),
+        (5, "not a string"),
+    ],
+)
+def test_a_template_of_another_family_is_refused(
+    rendered: dict[str, RenderedStack], value: object, why: str
+) -> None:
+    """A color's next revision is registered from its template, with the template's execution
+    role, secrets and variables: another environment's (or color's, or service's) template
+    would run dev with prod's role and secrets, so it is refused before any rollout starts."""
+    values = json.loads(json.dumps(rendered["dev"].outputs))
+    values.pop("environment")  # even when the file does not say whose outputs these are
+    values["services"]["web"]["taskDefinitionArns"]["blue"] = value
+    with pytest.raises(UsageError) as raised:
+        StackOutputs("dev", values, "outputs.json").service("web")
+    assert str(raised.value) == (
+        f"outputs.json: services.web.taskDefinitionArns.blue is {value!r}, not a revision of "
+        "task definition family dev-web-blue (the program's template for web's blue color in "
+        "dev): pass this stack's own `pulumi stack output -s dev --json`"
+    ), why
