@@ -95,7 +95,7 @@ class StackOutputs:
                 f"{color.value} color in {self.environment}): pass this stack's own "
                 f"`pulumi stack output -s {self.environment} --json`"
             )
-        return value
+        return str(value)
 
     def service(self, name: str) -> ServiceOutputs:
         if self.values.get("environment") not in (None, self.environment):
