@@ -395,8 +395,17 @@ def rollback_command(
     for flag, value in (("--to", to_version), ("--if-live", if_live)):
         if value is not None:
             image_tag(value, flag)
-    if stack_version is not None and (to_version or if_live):
-        raise UsageError("--stack-version redeploys the whole stack: drop --to and --if-live")
+    if stack_version is not None and (to_version or if_live or service):
+        raise UsageError(
+            "--stack-version redeploys the whole stack, every service: drop --to, --if-live "
+            "and --service"
+        )
+    explicit = ctx.get_parameter_source("platform") is not ParameterSource.DEFAULT
+    if stack_version is not None and platform != "aws" and explicit:
+        raise UsageError(
+            f"--stack-version redeploys a Pulumi stack on AWS, not on --platform {platform} "
+            "(it has no stack history): drop --platform, or use --to VERSION"
+        )
     if stack_version is not None:
         from shipyard.cli.stack_rollback import stack_rollback
 

@@ -127,3 +127,21 @@ def test_the_result_is_said_in_text_and_in_json(capsys: pytest.CaptureFixture[st
         "traffic": ["web: green 100% ... moved to blue (2 tasks)"],
         "message": f"redeployed as update 3 ({'a' * 40})",
     }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--service", "web"], "--stack-version redeploys the whole stack, every service: drop"),
+        (["--to", "v3"], "--stack-version redeploys the whole stack, every service: drop"),
+        (["--platform", "local"], "--stack-version redeploys a Pulumi stack on AWS, not on"),
+    ],
+)
+def test_options_a_stack_rollback_cannot_honour_are_refused(
+    cli: Callable[..., CliResult], project: StackSources, extra: list[str], message: str
+) -> None:
+    files = snapshot(project.root)
+    result = cli("rollback", "prod", "--stack-version", "3", *extra, project=project)
+    assert result.code == 2, result
+    assert result.err.startswith(f"shipyard: {message}") and result.err.count("\n") == 1
+    assert snapshot(project.root) == files

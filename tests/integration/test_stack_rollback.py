@@ -288,8 +288,9 @@ def test_dry_run_says_what_it_would_do_and_does_nothing(
     assert snapshot(sources.root) == files and len(worktrees(sources.root)) == 1
 
 
-def test_a_commit_whose_pulumi_yaml_names_no_virtualenv_is_refused_after_cleanup(
-    repo: tuple[StackSources, list[str]], ledger: SqliteLedger
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_a_commit_whose_pulumi_yaml_names_no_virtualenv_is_refused_before_anything(
+    repo: tuple[StackSources, list[str]], ledger: SqliteLedger, dry_run: bool
 ) -> None:
     sources, heads = repo
     (sources.root / "Pulumi.yaml").write_text("name: shipyard\nruntime: python\n")
@@ -297,6 +298,54 @@ def test_a_commit_whose_pulumi_yaml_names_no_virtualenv_is_refused_after_cleanup
     updates = [StackUpdate(0, "update", "succeeded", git(sources.root, "rev-parse", "HEAD"))]
     engine = FakeEngine(updates)
     with pytest.raises(UsageError, match="runtime.options.virtualenv is not set"):
-        run(sources, engine, ledger, 1)
+        run(sources, engine, ledger, 1, dry_run=dry_run)
+    # Read from git before the lock: no worktree, no lock, nothing in the ledger.
     assert engine.calls == [] and len(worktrees(sources.root)) == 1
-    assert ledger.events(ENV)[-1].data["status"] == "failed"
+    assert ledger.events(ENV) == []
+
+
+def test_a_commit_this_checkout_does_not_have_is_refused_before_anything(
+    repo: tuple[StackSources, list[str]], ledger: SqliteLedger
+) -> None:
+    sources, heads = repo
+    engine = FakeEngine([StackUpdate(0, "update", "succeeded", "0" * 40)])
+    with pytest.raises(CheckFailed, match="which this checkout does not have"):
+        run(sources, engine, ledger, 1, dry_run=True)
+    assert engine.calls == [] and ledger.events(ENV) == []
+
+
+def test_the_guard_checks_the_services_the_earlier_commit_runs(
+    repo: tuple[StackSources, list[str]], ledger: SqliteLedger
+) -> None:
+    """A service added since update N is gone after its `up` (nothing to check, no output to
+    read); the services N runs are checked, with today's live colors."""
+    sources, heads = repo
+    overlay = sources.overlay(ENV)
+    text = overlay.read_text(encoding="utf-8")
+    jobs = (
+        "  - name: jobs\n    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/jobs\n"
+        "    containerPort: 8080\n    testPort: 9002\n    versions: {blue: v1, green: v1}\n"
+    )
+    overlay.write_text(text.replace("services:\n", "services:\n" + jobs, 1), encoding="utf-8")
+    assert "jobs" in [s.name for s in load_stack(sources, ENV).config.services]
+    guard = FakeTrafficGuard()
+    run(sources, FakeEngine(history(heads)), ledger, 1, guard)
+    assert guard.asked == [["web", "api"]]
+
+
+def test_a_refused_write_back_after_a_good_up_is_recorded_as_redeployed(
+    repo: tuple[StackSources, list[str]], ledger: SqliteLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rollout.platforms.aws.stack_rollback as module
+
+    def refuse(*args: object) -> list[str]:
+        raise CheckFailed("the stack is redeployed, but writing its config back was refused")
+
+    monkeypatch.setattr(module, "_write_back", refuse)
+    sources, heads = repo
+    engine = FakeEngine(history(heads))
+    with pytest.raises(CheckFailed, match="writing its config back was refused"):
+        run(sources, engine, ledger, 1)
+    assert "up" in [call for call, _ in engine.calls]
+    [event] = [e for e in ledger.events(ENV) if e.kind == "stack-rollback"]
+    assert event.data["status"] == "redeployed"  # the stack is as update 1 left it

@@ -24,7 +24,7 @@ from rollout.ledger import Ledger
 from rollout.platforms.aws.engine import Engine, StackUpdate
 from rollout.platforms.aws.stack_history import choose_update, numbered
 from rollout.platforms.aws.traffic_guard import TrafficGuard
-from rollout.platforms.aws.worktree_python import prepare_python
+from rollout.platforms.aws.worktree_python import check_project, prepare_python
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Service
 from shipyard.config.record import record_live
@@ -49,7 +49,7 @@ class StackRollbackResult:
     update: StackUpdate
     numbering: str
     head: str | None  # the working tree's commit when this ran
-    status: str  # planned | succeeded | failed
+    status: str  # planned | succeeded | redeployed (up done, write-back refused) | failed
     files: list[str] = field(default_factory=list)
     traffic: list[str] = field(default_factory=list)
     message: str = ""
@@ -113,6 +113,32 @@ def _write_back(sources: StackSources, environment: str, worktree: Path) -> list
     ]
 
 
+def _services_after(sources: StackSources, environment: str, worktree: Path) -> list[Service]:
+    """The services the earlier commit's program runs (its stack config, with today's live
+    colors where a service exists today): what the traffic guard checks after its `up`. A
+    service added since that commit no longer exists; one it had is checked too."""
+    today = {s.name: s for s in load_stack(sources, environment).config.services}
+    try:
+        earlier = load_stack(StackSources(worktree), environment).config.services
+    except ShipyardError:
+        return list(today.values())  # not readable by today's shipyard: judge by today's list
+    return [today.get(s.name, s) for s in earlier]
+
+
+def _check_commit(run: Run, sources: StackSources, update: StackUpdate) -> None:
+    """Before anything happens (also for --dry-run): the commit is here, and its Pulumi.yaml
+    names a Python environment shipyard can prepare."""
+    assert update.git_head is not None
+    shown = _git(run, sources.root, "show", f"{update.git_head}:Pulumi.yaml")
+    if shown.returncode != 0:
+        raise CheckFailed(
+            f"update {update.version} was made from commit {update.git_head}, which this "
+            f"checkout does not have ({shown.stderr.strip()}): `git fetch` it (CI: "
+            "fetch-depth: 0), or choose another update"
+        )
+    check_project(shown.stdout, update.git_head)
+
+
 def _redeploy(
     engine: Engine, sources: StackSources, environment: str, update: StackUpdate, worktree: Path
 ) -> None:
@@ -138,6 +164,7 @@ def rollback_stack(
     head = _head(run, sources.root)
     files = [sources.rel(sources.overlay(env)), sources.rel(sources.pulumi_stack_file(env))]
     result = StackRollbackResult(env, update, numbering, head, "planned", files)
+    _check_commit(run, sources, update)
     if request.dry_run:
         return result
     lock = ledger.acquire(env, f"{request.actor} rolling the stack back to update {update.version}")
@@ -153,16 +180,23 @@ def rollback_stack(
                     f"{added.stderr.strip()}"
                 )
             _redeploy(engine, sources, env, update, worktree)
-            traffic = guard().settle(load_stack(sources, env).config.services)
+            traffic = guard().settle(_services_after(sources, env, worktree))
+            redeployed = f"redeployed as update {update.version} ({update.git_head})"
+            result = StackRollbackResult(
+                env, update, numbering, head, "redeployed", [], traffic, redeployed
+            )
             written = _write_back(sources, env, worktree)
             result = StackRollbackResult(
-                env, update, numbering, head, "succeeded", written, traffic,
-                f"redeployed as update {update.version} ({update.git_head})",
-            )  # fmt: skip
-        except Exception as exc:
-            result = StackRollbackResult(
-                env, update, numbering, head, "failed", message=str(exc) or type(exc).__name__
+                env, update, numbering, head, "succeeded", written, traffic, redeployed
             )
+        except Exception as exc:
+            # After a successful `up` and guard, a refused write-back is "redeployed": the
+            # stack is as update N left it, only the files did not follow.
+            status = "redeployed" if result.status == "redeployed" else "failed"
+            result = StackRollbackResult(
+                env, update, numbering, head, status, result.files, result.traffic,
+                str(exc) or type(exc).__name__,
+            )  # fmt: skip
             raise
         finally:
             ledger.append(env, "stack-rollback", result.to_dict(), actor=request.actor)

@@ -25,7 +25,7 @@ import importlib.util
 import site
 import sysconfig
 import venv
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -35,13 +35,14 @@ from shipyard.errors import UsageError
 PTH = "shipyard-worktree.pth"
 
 
-def virtualenv_of(worktree: Path, commit: str) -> Path:
-    """The virtualenv the commit's Pulumi.yaml tells Pulumi to use; refused when Pulumi
-    would not use one shipyard can make (another runtime or toolchain, none, or outside)."""
+def check_project(text: str, commit: str) -> str:
+    """The virtualenv a commit's Pulumi.yaml (its text) tells Pulumi to use, as written;
+    refused when Pulumi would not use one shipyard can make (another runtime or toolchain,
+    none, or outside the checkout)."""
     where = f"Pulumi.yaml at {commit[:12]}"
     try:
-        project: Any = yaml.safe_load((worktree / "Pulumi.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        project: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise UsageError(f"{where}: cannot read it ({exc}): choose another update") from None
     runtime = project.get("runtime") if isinstance(project, dict) else None
     name = runtime.get("name") if isinstance(runtime, dict) else runtime
@@ -60,11 +61,27 @@ def virtualenv_of(worktree: Path, commit: str) -> Path:
             f"{where}: runtime.options.virtualenv is not set, so Pulumi would run whatever "
             "python3 is on PATH; set `virtualenv: .venv` there, or run that commit by hand"
         )
-    path = (worktree / named).resolve()
-    if not path.is_relative_to(worktree.resolve()):
+    inside = PurePosixPath(named)
+    if inside.is_absolute() or ".." in inside.parts:
         raise UsageError(
             f"{where}: runtime.options.virtualenv {named!r} lies outside the checkout; "
             "shipyard makes the environment inside it only: use a relative path like .venv"
+        )
+    return named
+
+
+def virtualenv_of(worktree: Path, commit: str) -> Path:
+    """The virtualenv path in the checked-out worktree (check_project says which)."""
+    try:
+        text = (worktree / "Pulumi.yaml").read_text(encoding="utf-8")
+    except OSError as exc:
+        where = f"Pulumi.yaml at {commit[:12]}"
+        raise UsageError(f"{where}: cannot read it ({exc}): choose another update") from None
+    path = (worktree / check_project(text, commit)).resolve()
+    if not path.is_relative_to(worktree.resolve()):  # a symlink out of the checkout
+        raise UsageError(
+            f"Pulumi.yaml at {commit[:12]}: runtime.options.virtualenv lies outside the "
+            "checkout; shipyard makes the environment inside it only: use a relative path"
         )
     return path
 
