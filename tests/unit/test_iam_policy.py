@@ -304,3 +304,18 @@ def test_the_role_path_is_one_iam_accepts() -> None:
     path = role_path("a" * 16)  # the longest environment name the config accepts
     assert re.fullmatch(r"/|/[\x21-\x7e]+/", path) and len(path) <= 512
     assert path.startswith(ROLE_PATH)
+
+
+def test_the_documented_per_environment_pass_role_keeps_to_its_environment() -> None:
+    """The committed grant spans every environment's roles (docs/aws.md says so); the
+    narrowing docs/aws.md gives, role/shipyard/prod/*, matches prod's roles and not dev's."""
+    statements = json.loads(POLICY.read_text(encoding="utf-8"))["Statement"]
+    (grant,) = [s["Resource"] for s in statements if s["Action"] == "iam:PassRole"]
+    arn = "arn:aws:iam::123456789012:role{path}web-execution-role-1a2b3c4"
+    prod, dev = arn.format(path=role_path("prod")), arn.format(path=role_path("dev"))
+    assert fnmatch.fnmatchcase(prod, grant) and fnmatch.fnmatchcase(dev, grant)
+
+    narrowed = "arn:aws:iam::*:role/shipyard/prod/*"
+    assert fnmatch.fnmatchcase(prod, narrowed)
+    assert not fnmatch.fnmatchcase(dev, narrowed)
+    assert "`role/shipyard/prod/*`" in (REPO / "docs" / "aws.md").read_text(encoding="utf-8")
