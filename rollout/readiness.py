@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from shipyard.config.aws_limits import ALB_METRIC_PERIOD
 from shipyard.config.model import PROBE_MAX_RATE, Deploy, HealthCheck, Service, StackConfig
 
 LOCAL_READY_TIMEOUT = 60
@@ -29,7 +30,6 @@ LOCAL_READY_TIMEOUT = 60
 # AWS gives no bound; 3 minutes covers the 1-3 minutes commonly reported for a task to go
 # from PROVISIONING to RUNNING with an image of a few hundred MB.
 FARGATE_COLD_START_SECONDS = 180
-ALB_METRIC_PERIOD = 60
 ALB_METRIC_DELAY = 60
 AWS_MIN_BAKE = ALB_METRIC_PERIOD + ALB_METRIC_DELAY
 
@@ -64,9 +64,9 @@ def ready_timeout_problem(policy: Deploy, service: Service) -> str | None:
         f"deploy.readyTimeoutSeconds is {set_to} but {service.name}'s target group needs at "
         f"least {needed} s to call a new task healthy (healthCheck.healthyThreshold "
         f"{check.healthy_threshold} x intervalSeconds {check.interval_seconds} + "
-        f"timeoutSeconds {check.timeout_seconds}), before Fargate's cold start: remove it "
-        f"(AWS default for {service.name}: {aws_ready_timeout(check)} s) or set "
-        f"{aws_ready_timeout(check)} or more"
+        f"timeoutSeconds {check.timeout_seconds}), before Fargate's cold start: set {needed} "
+        f"or more, or remove it for the AWS default ({aws_ready_timeout(check)} s for "
+        f"{service.name}, which also allows for the cold start)"
     )
 
 

@@ -42,28 +42,44 @@ def access_cidr(value: str) -> str:
 
 Problem = tuple[tuple[str | int, ...], str]
 
+# How much of IPv4 the list may admit without testAccessPublic: less than a /8 (16,777,216
+# addresses), counted over the collapsed ranges, so two /1s or 256 /16s are the same as
+# 0.0.0.0/0 or 10.0.0.0/8. A VPN, an office or a runner's egress is a few /24s at most; a /8 is
+# a whole provider's allocation, not "who may reach the test listener".
+PUBLIC_BOUND = ipaddress.ip_network("0.0.0.0/8").num_addresses
+
+
+def covered(cidrs: Sequence[str]) -> int:
+    """How many IPv4 addresses the ranges admit together (overlaps counted once)."""
+    nets = ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs)
+    return sum(net.num_addresses for net in nets)
+
 
 def access_problem(
     cidrs: Sequence[str], public: bool, vpc_cidr: str | None, adopted: bool
 ) -> Problem | None:
-    """What is wrong with the list as a whole, and where (a path below `network`): anywhere
-    only when opted in, no duplicates, required when the VPC is adopted."""
+    """What is wrong with the list as a whole, and where (a path below `network`): a /8's
+    worth of addresses or more only when opted in, no duplicates, required when the VPC is
+    adopted."""
     for index, cidr in enumerate(cidrs):
-        if ipaddress.ip_network(cidr).prefixlen == 0 and not public:
-            return ("testAccessCidrs", index), (
-                f"{cidr} opens the test listener (unreleased versions) to the internet; list "
-                "your runners' or VPN's ranges instead, or set testAccessPublic: true to accept "
-                "that"
-            )
         if cidr in cidrs[:index]:
             return ("testAccessCidrs", index), f"{cidr} is listed twice; keep one"
         if cidr == vpc_cidr:
             return ("testAccessCidrs", index), (
                 f"{cidr} is the VPC's own range, which is always admitted; remove it"
             )
-    if public and not any(ipaddress.ip_network(c).prefixlen == 0 for c in cidrs):
+    count = covered(cidrs)
+    if count >= PUBLIC_BOUND and not public:
+        share = f"{count / 2**32:.2%} of IPv4" if count < 2**32 else "all of IPv4"
+        return ("testAccessCidrs",), (
+            f"{', '.join(cidrs)} together admit {count:,} addresses ({share}), a /8 or more, "
+            "to the test listener (unreleased versions); list your runners' or VPN's ranges "
+            "instead, or set testAccessPublic: true to accept that"
+        )
+    if public and count < PUBLIC_BOUND:
         return ("testAccessPublic",), (
-            "only acknowledges 0.0.0.0/0 in testAccessCidrs, which is not listed; remove it"
+            "only acknowledges testAccessCidrs that admit a /8 or more (such as 0.0.0.0/0), "
+            "and these do not; remove it"
         )
     if adopted and not cidrs:
         return ("testAccessCidrs",), (

@@ -37,7 +37,6 @@ LOG_GROUP = (
 )
 RETENTION = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html"
 ALARM = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html"
-TAGS = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html"
 # Pulumi's autonaming appends "-" and 7 random characters and fails (never truncates) when the
 # result would pass the provider's maximum: resource.NewUniqueName in pulumi/pulumi
 # (sdk/go/common/resource/resource_id.go) via ComputeAutoNameDefault in
@@ -241,20 +240,17 @@ FARGATE_CPU = Choice(
     values=tuple(FARGATE_MEMORY),
     source=FARGATE_SIZES,
 )
+# ALB metrics are standard resolution, one data point a minute:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+ALB_METRIC_PERIOD = 60
 ALARM_WINDOW = Range(
     key="alarms.periodSeconds x alarms.evaluationPeriods",
     name="longest alarm evaluation window in seconds (one day)",
-    low=10,
+    low=ALB_METRIC_PERIOD,
     high=86_400,
     source=ALARM,
 )
-TAG_KEY = Range(key="tags", name="tag key length", low=1, high=128, source=TAGS)
-TAG_VALUE = Range(key="tags", name="tag value length", low=0, high=256, source=TAGS)
-TAGS_PER_RESOURCE = 50
-# Tags the program adds to a resource beside `tags:` (components/tags.py, shipyard.revision):
-# Name, shipyard:environment, shipyard:service, shipyard:color, shipyard:version.
-PROGRAM_TAGS = 5
-RESERVED_TAG_PREFIX = "aws:"
+# Tags: shipyard.config.tag_limits.
 
 NAMES = (
     NameLimit(
@@ -286,7 +282,10 @@ NAMES = (
         resource="security group",
         templates=("{service}-alb-sg", "{service}-task-sg"),
         max_length=255,
-        pattern=r"[\x20-\x7e]+",
+        # "Constraints: Up to 255 characters in length. Cannot start with sg-." Valid
+        # characters: a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*
+        pattern=r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+",
+        forbidden_prefix="sg-",
         source=SECURITY_GROUP,
         pulumi_type="aws:ec2/securityGroup:SecurityGroup",
     ),
@@ -356,7 +355,8 @@ def matcher_problem(matcher: str) -> str | None:
     """Why an ALB would refuse this health check matcher ("200", "200,202", "200-299")."""
     for part in matcher.split(","):
         bounds = part.split("-")
-        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+        # str.isdigit() accepts any Unicode digit ("٢٠٠", "²00"); AWS wants ASCII codes.
+        if len(bounds) > 2 or not all(re.fullmatch("[0-9]+", b) for b in bounds):
             return f"must be HTTP codes such as '200', '200,202' or '200-299' (got {matcher!r})"
         low, high = int(bounds[0]), int(bounds[-1])
         if low > high or not (MATCHER_CODES.low <= low and high <= MATCHER_CODES.high):
@@ -364,15 +364,4 @@ def matcher_problem(matcher: str) -> str | None:
                 f"must be codes {MATCHER_CODES.low}..{MATCHER_CODES.high}, the "
                 f"{MATCHER_CODES.name} (got {matcher!r})"
             )
-    return None
-
-
-def tag_problem(key: str, value: str) -> str | None:
-    """Why AWS would refuse this tag."""
-    if key.lower().startswith(RESERVED_TAG_PREFIX) or value.lower().startswith(RESERVED_TAG_PREFIX):
-        return f"{key!r}: the prefix 'aws:' is reserved for AWS's own tags; rename it"
-    if not TAG_KEY.low <= len(key) <= TAG_KEY.high:
-        return f"{key!r}: must be {TAG_KEY.low}..{TAG_KEY.high} characters, the {TAG_KEY.name}"
-    if len(value) > TAG_VALUE.high:
-        return f"{key!r}: the value must be at most {TAG_VALUE.high} characters (got {len(value)})"
     return None

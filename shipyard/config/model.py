@@ -27,6 +27,7 @@ from shipyard.config import aws_limits as limits
 from shipyard.config.access import access_cidr, access_problem
 from shipyard.config.plain_secrets import plain_secret, plain_secrets_in
 from shipyard.config.secret_refs import SecretRef, SecretRefError, parse_secret_ref, partition_of
+from shipyard.config.tag_limits import tags_problem
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
@@ -480,8 +481,14 @@ class Alarms(Model):
     @field_validator("period_seconds")
     @classmethod
     def _period(cls, value: int) -> int:
-        if value not in (10, 30) and value % 60:
-            raise ValueError(f"must be 10, 30 or a multiple of 60 (got {value})")
+        # The alarms watch ALB metrics, published per minute: PutMetricAlarm takes 10, 20 or 30
+        # only for high-resolution metrics; on others such an alarm "might often lapse into
+        # INSUFFICIENT_DATA" (limits.ALARM, Period).
+        if value % limits.ALB_METRIC_PERIOD:
+            raise ValueError(
+                f"must be a multiple of {limits.ALB_METRIC_PERIOD}: the alarms watch ALB "
+                f"metrics, published once a minute (got {value})"
+            )
         return value
 
     @model_validator(mode="after")
@@ -548,20 +555,12 @@ class StackConfig(Model):
             seen.add(service.name)
         return services
 
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        room = limits.TAGS_PER_RESOURCE - limits.PROGRAM_TAGS
-        if len(value) > room:
-            raise ValueError(
-                f"{len(value)} tags, but AWS allows {limits.TAGS_PER_RESOURCE} per resource and "
-                f"shipyard adds {limits.PROGRAM_TAGS}: keep at most {room}"
-            )
-        for key, text in value.items():
-            problem = limits.tag_problem(key, text)
-            if problem:
-                raise ValueError(problem)
-        return value
+    @model_validator(mode="after")
+    def _tags(self) -> StackConfig:
+        problem = tags_problem(self.tags, self.environment)
+        if problem:
+            raise PydanticCustomError(AT_PATH, "{problem}", {"loc": ("tags",), "problem": problem})
+        return self
 
     @model_validator(mode="after")
     def _names_fit(self) -> StackConfig:

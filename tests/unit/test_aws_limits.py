@@ -101,6 +101,19 @@ EDGES: list[tuple[str, Callable[..., None], Callable[..., None], str]] = [
         f"{WEB}.healthCheck.matcher: must be codes 200..499",
     ),
     (
+        "matcher Arabic-Indic digits",
+        check(matcher="200"),
+        check(matcher="\u0662\u0660\u0660"),
+        f"{WEB}.healthCheck.matcher: must be HTTP codes such as '200', '200,202' or '200-299' "
+        "(got '\u0662\u0660\u0660')",
+    ),
+    (
+        "matcher superscript digit",
+        check(matcher="200-299"),
+        check(matcher="\u00b200"),
+        f"{WEB}.healthCheck.matcher: must be HTTP codes such as '200', '200,202' or '200-299'",
+    ),
+    (
         "matcher shape",
         check(matcher="200-299"),
         check(matcher="ok"),
@@ -197,7 +210,53 @@ EDGES: list[tuple[str, Callable[..., None], Callable[..., None], str]] = [
         "tags per resource",
         tags(count=43),
         tags(count=44),
-        "stacks/dev.yaml: tags: 46 tags, but AWS allows 50 per resource and shipyard adds 5",
+        "stacks/dev.yaml: tags: 46 tags (the template's and this file's, merged), but AWS "
+        "allows 50 per resource and shipyard adds up to 5: keep at most 45",
+    ),
+    (
+        "tag characters",
+        tags(key="cost-center:a/b@c.d=e+f_g ü 2"),
+        tags(key="cost#center!"),
+        "stacks/dev.yaml: tags: 'cost#center!': the key holds '#', which AWS refuses in tags; "
+        "use letters, digits, spaces and + - = . _ : / @",
+    ),
+    (
+        "tag value characters",
+        tags(value="Team A/ops@example.com"),
+        tags(value="a;b"),
+        "stacks/dev.yaml: tags: 'team': the value holds ';', which AWS refuses in tags",
+    ),
+    (
+        "tags shipyard sets",
+        tags(key="shipyard:project"),
+        tags(key="shipyard:version"),
+        "stacks/dev.yaml: tags: 'shipyard:version': shipyard sets Name and the shipyard: keys "
+        "itself",
+    ),
+    (
+        "Name tag",
+        tags(key="name"),
+        tags(key="Name"),
+        "stacks/dev.yaml: tags: 'Name': shipyard sets Name and the shipyard: keys itself",
+    ),
+    (
+        "environment tag",
+        lambda d: d.update(tags={"shipyard:environment": "dev"}),
+        lambda d: d.update(tags={"shipyard:environment": "prod"}),
+        "stacks/dev.yaml: tags: 'shipyard:environment' is 'prod' but this is 'dev'",
+    ),
+    (
+        "alarm period",
+        lambda d: d.update(alarms={"periodSeconds": 60}),
+        lambda d: d.update(alarms={"periodSeconds": 10}),
+        "stacks/dev.yaml: alarms.periodSeconds: must be a multiple of 60: the alarms watch ALB "
+        "metrics, published once a minute (got 10)",
+    ),
+    (
+        "alarm period not a minute",
+        lambda d: d.update(alarms={"periodSeconds": 120}),
+        lambda d: d.update(alarms={"periodSeconds": 90}),
+        "stacks/dev.yaml: alarms.periodSeconds: must be a multiple of 60",
     ),
     (
         "alarm window",
@@ -252,6 +311,13 @@ def rename_api(project: StackSources, name: str) -> None:
             f"'{'a' * 16}' makes the target group name '{'a' * 16}-green-tg' plus the 8 "
             "characters Pulumi's autonaming appends: 33 characters, over AWS's 32; use at most 15",
             id="target group length",
+        ),
+        pytest.param(
+            "sgapi",
+            "sg-api",
+            "'sg-api' makes the security group name 'sg-api-alb-sg', and AWS refuses names that "
+            "begin with 'sg-'",
+            id="sg- prefix",
         ),
         pytest.param(
             "internalapi",

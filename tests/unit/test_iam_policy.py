@@ -15,7 +15,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,113 @@ def test_the_audit_fails_a_policy_that_regresses(
     assert result.returncode == 1 and finding in result.stdout, result.stdout + result.stderr
 
 
+PASS_ROLE_SID = "HandShipyardsTaskRolesToEcsOnly"
+
+
+def _pass_role(policy: dict[str, Any]) -> dict[str, Any]:
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == PASS_ROLE_SID]
+    return statement
+
+
+def _without_condition(statement: dict[str, Any]) -> None:
+    del statement["Condition"]
+
+
+def _not_resource(statement: dict[str, Any]) -> None:
+    statement["NotResource"] = statement.pop("Resource")
+
+
+def _not_action(statement: dict[str, Any]) -> None:
+    statement["NotAction"] = ["s3:*"]
+    del statement["Action"]
+
+
+def _edit(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda statement: statement.update(fields)
+
+
+EVERY_ROLE = "arn:aws:iam::*:role/*"
+PASS_ROLE_RESOURCE = "arn:aws:iam::*:role/shipyard/*"
+
+
+@pytest.mark.parametrize(
+    ("edit", "finding"),
+    [
+        # IAM matches actions case-insensitively, with * and ? wildcards.
+        (_edit(Action="iam:Pass*", Resource=EVERY_ROLE), f"{PASS_ROLE_SID}: iam:PassRole on"),
+        (_edit(Action="iam:passrole", Resource=EVERY_ROLE), f"{PASS_ROLE_SID}: iam:PassRole on"),
+        (_edit(Action=["s3:GetObject", "IAM:*"], Resource=EVERY_ROLE), "iam:PassRole on"),
+        (_edit(Action="iam:P?ssRole", Resource=EVERY_ROLE), "iam:PassRole on"),
+        (_edit(Action="*", Resource=[PASS_ROLE_RESOURCE, EVERY_ROLE]), "iam:PassRole on"),
+        (_edit(Resource="arn:aws:iam::*:role/shipyard*"), "iam:PassRole on"),
+        # Any service may be handed the roles without the condition, or with a wider one.
+        (_without_condition, "without the condition StringEquals iam:PassedToService"),
+        (
+            _edit(Condition={"StringLike": {"iam:PassedToService": "*"}}),
+            "without the condition StringEquals iam:PassedToService",
+        ),
+        (
+            _edit(
+                Condition={
+                    "StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com", "ec2."]}
+                }
+            ),
+            "without the condition StringEquals iam:PassedToService",
+        ),
+        # Allow + NotResource / NotAction grant everything they do not name.
+        (_not_resource, f"{PASS_ROLE_SID}: Allow with NotResource grants everything"),
+        (_not_action, f"{PASS_ROLE_SID}: Allow with NotAction grants everything"),
+    ],
+)
+def test_the_audit_finds_pass_role_however_it_is_written(
+    edit: Callable[[dict[str, Any]], None], finding: str, tmp_path: Path
+) -> None:
+    policy = json.loads(POLICY.read_text(encoding="utf-8"))
+    edit(_pass_role(policy))
+    result = _audit(policy, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert finding in result.stdout, result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # One environment's roles only: narrower than the path, and what docs/aws.md advises.
+        _edit(Resource="arn:aws:iam::123456789012:role/shipyard/prod/*"),
+        # Condition keys are case-insensitive.
+        _edit(Condition={"StringEquals": {"IAM:PassedToService": "ecs-tasks.amazonaws.com"}}),
+        # A Deny is never a grant.
+        _edit(Effect="Deny", Resource=EVERY_ROLE),
+    ],
+)
+def test_the_audit_accepts_narrower_pass_role_grants(
+    edit: Callable[[dict[str, Any]], None], tmp_path: Path
+) -> None:
+    policy = json.loads(POLICY.read_text(encoding="utf-8"))
+    edit(_pass_role(policy))
+    result = _audit(policy, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "text", ["{not json", "[]", '{"Statement": "iam:PassRole"}', '{"Statement": [1]}']
+)
+def test_the_audit_says_one_line_for_a_file_that_is_not_a_policy(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "audit_iam.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"{path}: cannot read it as an IAM policy")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("role_arn", "passes"),
     [
@@ -197,3 +304,18 @@ def test_the_role_path_is_one_iam_accepts() -> None:
     path = role_path("a" * 16)  # the longest environment name the config accepts
     assert re.fullmatch(r"/|/[\x21-\x7e]+/", path) and len(path) <= 512
     assert path.startswith(ROLE_PATH)
+
+
+def test_the_documented_per_environment_pass_role_keeps_to_its_environment() -> None:
+    """The committed grant spans every environment's roles (docs/aws.md says so); the
+    narrowing docs/aws.md gives, role/shipyard/prod/*, matches prod's roles and not dev's."""
+    statements = json.loads(POLICY.read_text(encoding="utf-8"))["Statement"]
+    (grant,) = [s["Resource"] for s in statements if s["Action"] == "iam:PassRole"]
+    arn = "arn:aws:iam::123456789012:role{path}web-execution-role-1a2b3c4"
+    prod, dev = arn.format(path=role_path("prod")), arn.format(path=role_path("dev"))
+    assert fnmatch.fnmatchcase(prod, grant) and fnmatch.fnmatchcase(dev, grant)
+
+    narrowed = "arn:aws:iam::*:role/shipyard/prod/*"
+    assert fnmatch.fnmatchcase(prod, narrowed)
+    assert not fnmatch.fnmatchcase(dev, narrowed)
+    assert "`role/shipyard/prod/*`" in (REPO / "docs" / "aws.md").read_text(encoding="utf-8")

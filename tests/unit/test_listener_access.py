@@ -120,9 +120,31 @@ def test_opening_the_test_port_to_everyone_takes_an_explicit_opt_in(
 BAD = [
     (
         {"testAccessCidrs": ["0.0.0.0/0"]},
-        "network.testAccessCidrs[0]: 0.0.0.0/0 opens the test listener (unreleased versions) to "
-        "the internet; list your runners' or VPN's ranges instead, or set testAccessPublic: true "
-        "to accept that",
+        "network.testAccessCidrs: 0.0.0.0/0 together admit 4,294,967,296 addresses (all of "
+        "IPv4), a /8 or more, to the test listener (unreleased versions); list your runners' or "
+        "VPN's ranges instead, or set testAccessPublic: true to accept that",
+    ),
+    (
+        # All of IPv4 in two halves: no single entry is /0.
+        {"testAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+        "network.testAccessCidrs: 0.0.0.0/1, 128.0.0.0/1 together admit 4,294,967,296 "
+        "addresses (all of IPv4), a /8 or more",
+    ),
+    (
+        {"testAccessCidrs": ["0.0.0.0/1"]},
+        "network.testAccessCidrs: 0.0.0.0/1 together admit 2,147,483,648 addresses (50.00% of "
+        "IPv4), a /8 or more",
+    ),
+    (
+        {"testAccessCidrs": ["0.0.0.0/8"]},
+        "network.testAccessCidrs: 0.0.0.0/8 together admit 16,777,216 addresses (0.39% of "
+        "IPv4), a /8 or more",
+    ),
+    (
+        # Two /9s are a /8 once collapsed.
+        {"testAccessCidrs": ["198.0.0.0/9", "198.128.0.0/9"]},
+        "network.testAccessCidrs: 198.0.0.0/9, 198.128.0.0/9 together admit 16,777,216 "
+        "addresses (0.39% of IPv4), a /8 or more",
     ),
     (
         {"testAccessCidrs": ["::/0"]},
@@ -154,8 +176,8 @@ BAD = [
     ),
     (
         {"testAccessPublic": True},
-        "network.testAccessPublic: only acknowledges 0.0.0.0/0 in testAccessCidrs, which is not "
-        "listed; remove it",
+        "network.testAccessPublic: only acknowledges testAccessCidrs that admit a /8 or more "
+        "(such as 0.0.0.0/0), and these do not; remove it",
     ),
     (
         {
@@ -182,9 +204,24 @@ def test_stacks_render_refuses_a_bad_test_access_setting(
     before = snapshot(project.root)
     result = cli("stacks", "render", project=project)
     assert result.code == 2, result
-    assert result.err.strip() == f"shipyard: stacks/prod.yaml: {message}"
+    assert result.err.startswith(f"shipyard: stacks/prod.yaml: {message}"), result.err
+    assert len(result.err.strip().splitlines()) == 1
     assert "Traceback" not in result.err
     assert snapshot(project.root) == before
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        ["198.0.0.0/9", "203.0.113.0/24"],  # under a /8 together: a big VPN is still allowed
+        ["198.0.0.0/9", "198.0.0.0/10"],  # overlaps count once
+    ],
+)
+def test_ranges_under_the_bound_render_without_the_opt_in(
+    cidrs: list[str], project: StackSources, cli: Callable[..., CliResult]
+) -> None:
+    set_network(project, "prod", testAccessCidrs=cidrs)
+    assert cli("stacks", "render", project=project).code == 0
 
 
 def test_parity_fails_on_a_prod_test_port_open_to_everyone(

@@ -151,7 +151,12 @@ def test_a_ready_timeout_shorter_than_the_health_checks_is_refused_on_aws(
     assert result.err.strip() == (
         "shipyard: stacks/dev.yaml: deploy.readyTimeoutSeconds is 20 but web's target group "
         "needs at least 35 s to call a new task healthy (healthCheck.healthyThreshold 3 x "
-        "intervalSeconds 10 + timeoutSeconds 5), before Fargate's cold start: remove it (AWS "
-        "default for web: 210 s) or set 210 or more"
+        "intervalSeconds 10 + timeoutSeconds 5), before Fargate's cold start: set 35 or more, "
+        "or remove it for the AWS default (210 s for web, which also allows for the cold start)"
     )
     assert snapshot(project.root) == before
+
+    # The fix the message names is one the check accepts: 35 s warns no more.
+    set_deploy(project, "dev", readyTimeoutSeconds=35)
+    rendered = cli("stacks", "render", project=project)
+    assert not [w for w in warnings_for(rendered, "dev") if "readyTimeoutSeconds" in w]
