@@ -13,9 +13,8 @@ import pytest
 from rollout.executor import Executor, Target
 from rollout.fakes import FakeTraffic
 from rollout.plan import Release, build_plan, shift
-from rollout.platforms.aws.probe import Probe, probe_url
+from rollout.platforms.aws.probe import Probe
 from shipyard.config.model import ProbeTraffic
-from shipyard.errors import UsageError
 from tests.unit.rollout.test_executor import BLUE, GREEN, World
 
 PROBE = {"probeTraffic": {"ratePerSecond": 5, "path": "/healthz"}}
@@ -116,50 +115,6 @@ def test_ctrl_c_during_a_bake_stops_the_probe(tmp_path: Path) -> None:
     assert world.probe.events == ["start", "stop"]
 
 
-# -- where it may go ---------------------------------------------------------------------
-
-
-def url(value: str, *, emulated: bool = False, region: str = "us-east-1") -> str:
-    return probe_url(value, ALB, region, emulated, "/healthz", "out.json: services.web.url")
-
-
-def test_the_stacks_own_load_balancer_is_probed_at_the_policys_path() -> None:
-    assert url(OWN) == OWN + "/healthz"
-    internal = "https://internal-web-alb-1a2b3c4-99.us-east-1.elb.amazonaws.com"
-    assert url(internal) == internal + "/healthz"
-
-
-@pytest.mark.parametrize(
-    "elsewhere",
-    [
-        "http://example.com",  # a host that is no load balancer
-        "http://api-alb-9z9z9z9-1234567890.us-east-1.elb.amazonaws.com",  # another ALB
-        "http://web-alb-1a2b3c4-1234567890.eu-west-1.elb.amazonaws.com",  # another region
-        "http://web-alb-1a2b3c4-1234567890.us-east-1.elb.amazonaws.com.evil.example",
-        "http://127.0.0.1:8080",  # loopback, but against real AWS
-    ],
-)
-def test_any_other_host_is_refused_naming_the_output(elsewhere: str) -> None:
-    with pytest.raises(UsageError, match=r"out.json: services.web.url is .* not the stack's own"):
-        url(elsewhere)
-
-
-def test_loopback_is_allowed_only_against_an_emulator() -> None:
-    assert url("http://127.0.0.1:8080", emulated=True) == "http://127.0.0.1:8080/healthz"
-    with pytest.raises(UsageError):
-        url("http://10.0.0.5:8080", emulated=True)
-
-
-def test_a_url_with_its_own_path_is_refused() -> None:
-    with pytest.raises(UsageError, match="the load balancer's address alone"):
-        url(OWN + "/admin/delete")
-
-
-def test_probe_traffic_takes_no_url() -> None:
-    with pytest.raises(ValueError, match="url"):
-        ProbeTraffic.model_validate({"ratePerSecond": 1, "url": "http://example.com"})
-
-
 # -- bounded ------------------------------------------------------------------------------
 
 
@@ -210,17 +165,3 @@ def test_an_instant_rollback_analyses_nothing_and_gets_no_probe(tmp_path: Path) 
     )
     assert Executor(instant, target, world.ledger, sleep=world.sleep).run().succeeded
     assert world.asked == [] and world.probe.events == []
-
-
-def test_aws_own_example_dns_names_are_accepted() -> None:
-    """The DNSName ELBv2 answers in AWS's API examples (botocore's elbv2 examples-1.json)."""
-    for host, name in [
-        ("my-load-balancer-424835706.us-west-2.elb.amazonaws.com", "my-load-balancer"),
-        (
-            "internal-my-internal-load-balancer-1529930873.us-west-2.elb.amazonaws.com",
-            "my-internal-load-balancer",
-        ),
-    ]:
-        alb = f"app/{name}/50dc6c495c0c9188"
-        found = probe_url(f"http://{host}", alb, "us-west-2", False, "/", "out.json: url")
-        assert found == f"http://{host}/"
