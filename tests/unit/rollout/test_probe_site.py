@@ -88,7 +88,9 @@ def test_china_domains_only_in_china_regions() -> None:
     china = "web-alb-1a2b3c4-1234567890.cn-north-1.elb.amazonaws.com.cn"
     driven = LoadBalancer(ARN.replace(":aws:", ":aws-cn:") + ALB, china)
     assert url(f"http://{china}", driven=driven, region="cn-north-1").startswith(f"http://{china}")
-    with pytest.raises(UsageError, match="load balancers in us-east-1 are under elb.amazonaws.com;"):
+    with pytest.raises(
+        UsageError, match="load balancers in us-east-1 are under elb.amazonaws.com;"
+    ):
         url(f"{OWN}.cn")
     without = china.removesuffix(".cn")
     with pytest.raises(UsageError, match="cn-north-1 are under elb.amazonaws.com.cn"):

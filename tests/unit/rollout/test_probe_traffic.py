@@ -3,6 +3,10 @@ every way out, only ever to the stack's own load balancer, and bounded in rate a
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -165,3 +169,97 @@ def test_an_instant_rollback_analyses_nothing_and_gets_no_probe(tmp_path: Path) 
     )
     assert Executor(instant, target, world.ledger, sleep=world.sleep).run().succeeded
     assert world.asked == [] and world.probe.events == []
+
+
+class Dripper:
+    """A loopback server that answers one byte at a time, forever: in the status line's
+    headers (`headers`), or after complete headers, in a long body (`body`)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.connected = threading.Event()
+        self.closing = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            self.connected.set()
+            head = b"HTTP/1.1 200 OK\r\n"
+            if self.where == "body":
+                head += b"Content-Length: 1000000\r\n\r\n"
+            try:
+                conn.sendall(head)
+                while not self.closing.wait(0.02):
+                    conn.sendall(b"x" if self.where == "body" else b"X-Slow: y\r\n")
+            except OSError:
+                return  # the probe hung up
+
+    def close(self) -> None:
+        self.closing.set()
+        self.server.close()
+
+
+@pytest.fixture
+def dripper(request: pytest.FixtureRequest) -> Iterator[Dripper]:
+    found = Dripper(request.param)
+    yield found
+    found.close()
+
+
+@pytest.mark.parametrize("dripper", ["headers"], indirect=True)
+def test_stop_ends_a_drip_fed_request_at_once(dripper: Dripper) -> None:
+    probe = Probe(dripper.url, 1, 3600)  # the default 5 s per request, an hour in all
+    probe.start()
+    assert dripper.connected.wait(5)
+    began = time.monotonic()
+    figures = probe.stop()
+    assert time.monotonic() - began < 1  # not the 5 s request bound, let alone forever
+    assert probe._thread is not None and not probe._thread.is_alive()
+    assert figures["failed"] == 1 and probe.statuses == {}
+
+
+@pytest.mark.parametrize("dripper", ["headers"], indirect=True)
+def test_a_drip_fed_request_is_cut_at_the_request_bound(dripper: Dripper) -> None:
+    probe = Probe(dripper.url, 1, 3600, request_seconds=0.3)
+    probe.start()
+    assert probe._thread is not None
+    assert dripper.connected.wait(5)
+    began = time.monotonic()
+    while probe.failed == 0 and time.monotonic() - began < 5:
+        probe._stop.wait(0.01)  # awaiting the first cut, not a fixed sleep
+    assert probe.failed >= 1 and time.monotonic() - began < 1.5
+    probe.stop()
+
+
+@pytest.mark.parametrize("dripper", ["headers", "body"], indirect=True)
+def test_a_drip_feeding_target_never_keeps_the_probe_past_max_seconds(
+    dripper: Dripper,
+) -> None:
+    probe = Probe(dripper.url, 20, 1)
+    began = time.monotonic()
+    probe.start()
+    assert probe._thread is not None
+    probe._thread.join(timeout=4)  # never stopped: maxSeconds alone must end it
+    assert not probe._thread.is_alive()
+    assert time.monotonic() - began < 1.5
+    if dripper.where == "body":  # the status is all it reads: the body never holds it up
+        assert probe.statuses.get(200, 0) >= 10 and probe.failed == 0
+    else:
+        assert probe.statuses == {} and probe.failed == probe.sent >= 1
+    probe.stop()
+
+
+def test_the_ledger_never_gets_a_url_with_credentials() -> None:
+    probe = Probe("http://probe:s3cret@127.0.0.1:9/healthz", 1, 1)
+    assert probe.stop()["url"] == "http://127.0.0.1:9/healthz"
