@@ -40,6 +40,7 @@ POLICY = """deploy:
     ratePerSecond: {rate}
     path: /healthz
 """
+NO_PROBE = POLICY[: POLICY.index("  probeTraffic:")]
 
 
 class Counter:
@@ -83,11 +84,12 @@ def setup(
     *,
     policy: str = "",
     outputs_edit: Callable[[dict[str, Any]], None] = lambda web: None,
+    probe: bool = True,
 ) -> tuple[list[str], SqliteLedger]:
     httpx.post(f"{moto_url}/moto-api/reset", timeout=30).raise_for_status()
     overlay = project.overlay("dev")
     text = overlay.read_text(encoding="utf-8")
-    policy = POLICY.format(rate=RATE) + policy
+    policy = (POLICY.format(rate=RATE) if probe else NO_PROBE) + policy
     overlay.write_text(text[: text.index("deploy:")] + policy, encoding="utf-8")
     write_stack_files(project, plan_stack_files(project))
     stack = render_stack(project, "dev")
@@ -195,6 +197,8 @@ REFUSALS = {
     # A readiness timeout the target group's checks (3 x 10 s + 5 s) can never meet.
     "readiness": ("  readyTimeoutSeconds: 20\n", None, "deploy.readyTimeoutSeconds is 20 but"),
     "none": ("", None, None),  # the control: the same deploy, gated and announced
+    # Without probe traffic too: the analysis reads HTTPCode_ELB_5XX_Count under albArnSuffix.
+    "albArnSuffix-unprobed": ("", evil_suffix, "services.web.albArnSuffix is 'app/evil/1'"),
 }
 
 
@@ -216,7 +220,7 @@ def test_a_refused_deploy_leaves_the_ledger_and_the_webhook_untouched(
     gated = f"  approvals:\n    required: 1\n  webhookUrl: {webhook}\n{extra}"
     args, ledger = setup(
         moto_url, project, sample, tmp_path, counter.url, policy=gated,
-        outputs_edit=edit or (lambda web: None),
+        outputs_edit=edit or (lambda web: None), probe=not refusal.endswith("-unprobed"),
     )  # fmt: skip
     approval = {"service": "web", "version": "v3", "commit": "unknown", "reviewer": "bob"}
     ledger.append("dev", "approval", approval)

@@ -72,13 +72,19 @@ class ProbeSite:
     emulated: bool  # the AWS endpoint is an emulator on loopback
 
 
+def require_driven_suffix(arn_suffix: str, driven: LoadBalancer, where: str) -> None:
+    """UsageError unless the `albArnSuffix` output names the driven load balancer: the
+    analysis reads that load balancer's own 5xx (HTTPCode_ELB_5XX_Count) under it."""
+    if arn_suffix != driven.arn_suffix:
+        raise UsageError(
+            f"{where}.albArnSuffix is {arn_suffix!r}, but the production listener shipyard "
+            f"drives belongs to load balancer {driven.arn_suffix!r}: {FIX}"
+        )
+
+
 def probe_url(site: ProbeSite, driven: LoadBalancer, path: str) -> str:
     """The driven load balancer's URL at `path`, or UsageError naming the output and the fix."""
-    if site.arn_suffix != driven.arn_suffix:
-        raise UsageError(
-            f"{site.where}.albArnSuffix is {site.arn_suffix!r}, but the production listener "
-            f"shipyard drives belongs to load balancer {driven.arn_suffix!r}: {FIX}"
-        )
+    require_driven_suffix(site.arn_suffix, driven, site.where)
     where = f"{site.where}.url"
     try:
         parsed = httpx.URL(site.url)

@@ -19,7 +19,12 @@ from rollout.platforms.aws.fleet import EcsFleet
 from rollout.platforms.aws.health import AwsHealth, TargetHealth
 from rollout.platforms.aws.outputs import StackOutputs
 from rollout.platforms.aws.probe import Probe
-from rollout.platforms.aws.probe_site import ProbeSite, driven_load_balancer, probe_url
+from rollout.platforms.aws.probe_site import (
+    ProbeSite,
+    driven_load_balancer,
+    probe_url,
+    require_driven_suffix,
+)
 from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
 from rollout.readiness import ready_timeout_problem
 from shipyard.aws import Aws
@@ -136,10 +141,15 @@ class AwsPlatform:
 
     def preflight(self, service: Service, policy: Deploy) -> None:
         """Refuse what can never work here before anything is recorded or announced: a
-        readiness timeout the target group cannot meet, probe traffic to anywhere else."""
+        readiness timeout the target group cannot meet, an `albArnSuffix` (the analysis'
+        load balancer) or probe traffic for anything but the load balancer shipyard drives."""
         problem = ready_timeout_problem(policy, service)
         if problem is not None:
             raise UsageError(f"stacks/{self.environment}.yaml: {problem}")
+        out = self.outputs.service(service.name)
+        driven = driven_load_balancer(self.elbv2, out.production_listener)
+        where = f"{self.outputs.source}: services.{service.name}"
+        require_driven_suffix(out.load_balancer, driven, where)
         if policy.probe_traffic is not None:
             self.probe(service, policy.probe_traffic)  # built, never started: only checked
 
