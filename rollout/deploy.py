@@ -12,7 +12,7 @@ from rollout.notify import Notifier
 from rollout.people import UNKNOWN
 from rollout.plan import Plan, Release, build_plan
 from rollout.platforms.local.target import LocalPlatform
-from rollout.readiness import ready_timeout, ready_timeout_problem
+from rollout.readiness import ready_timeout
 from rollout.state import (
     RolloutState,
     rollouts_of,
@@ -80,6 +80,8 @@ def deploy(
     config = load_stack(sources, options.environment).config
     service = choose_service(config, options.service, options.environment)
     notifier = Notifier(config.deploy.webhook_url, options.environment, ledger)
+    where = on_platform(platform, sources, options.environment, ledger)
+    where.preflight(service, config.deploy)  # before the gate records or the webhook tells
     try:
         check_gate(ledger, options.environment, config, service.name, options)
     except CheckFailed as refused:
@@ -87,11 +89,6 @@ def deploy(
             "approval-needed", str(refused), service=service.name, version=options.version
         )
         raise
-    where = on_platform(platform, sources, options.environment, ledger)
-    if where.name == "aws":
-        problem = ready_timeout_problem(config.deploy, service)
-        if problem is not None:
-            raise UsageError(f"stacks/{options.environment}.yaml: {problem}")
     stable = where.live(service)
     target = where.target(service)
     previous = target.fleet.versions()[stable]

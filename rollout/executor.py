@@ -30,7 +30,7 @@ from rollout.ledger import Ledger
 from rollout.plan import Plan, Step
 from rollout.probe_run import ProbeRun
 from rollout.state import rollback_began
-from shipyard.config.model import Color, ProbeTraffic, Service
+from shipyard.config.model import Color, Deploy, ProbeTraffic, Service
 from shipyard.errors import CheckFailed, PlatformError
 from smoke import SmokeReport
 
@@ -70,6 +70,10 @@ class Platform(Protocol):
 
     def urls(self, service: Service) -> dict[str, str]:
         """Where the service answers: `production`, and `test` (the idle color)."""
+
+    def preflight(self, service: Service, policy: Deploy) -> None:
+        """Refuse (UsageError) a deploy this platform can never run, before the gate records
+        or the webhook announces anything."""
 
 
 @dataclass

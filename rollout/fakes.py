@@ -7,8 +7,8 @@ from typing import Any
 
 from rollout.executor import Target
 from rollout.interfaces import ColorHealth, ServerHealth, ServerState
-from shipyard.config.model import Color, Service
-from shipyard.errors import PlatformError
+from shipyard.config.model import Color, Deploy, Service
+from shipyard.errors import PlatformError, UsageError
 from smoke.runner import CheckResult, SmokeReport
 
 
@@ -135,6 +135,7 @@ class FakePlatform:
     live_color: Color = Color.BLUE
     smoke_passes: bool = True
     name: str = "local"
+    refusal: str | None = None  # what `preflight` refuses, if anything
 
     def target(self, service: Service, *, start: bool = True) -> Target:
         return Target(
@@ -148,6 +149,10 @@ class FakePlatform:
 
     def live(self, service: Service, *, start: bool = True) -> Color:
         return self.live_color
+
+    def preflight(self, service: Service, policy: Deploy) -> None:
+        if self.refusal is not None:
+            raise UsageError(self.refusal)
 
     def urls(self, service: Service) -> dict[str, str]:
         return {"production": "http://127.0.0.1:9", "test": "http://127.0.0.1:10"}

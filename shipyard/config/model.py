@@ -420,7 +420,7 @@ class ProbeTraffic(Model):
     """Paced GET requests to the service's own production URL while a rollout shifts traffic
     (AWS platform only): a stand-in for users in a quiet environment, never a load test. Only
     the path is configurable; the host is always the stack's own load balancer
-    (rollout/platforms/aws/probe.py)."""
+    (rollout/platforms/aws/probe_site.py)."""
 
     rate_per_second: Annotated[float, Field(gt=0, le=PROBE_MAX_RATE)]
     max_seconds: Annotated[int, Field(ge=1, le=PROBE_MAX_SECONDS)] = 3600

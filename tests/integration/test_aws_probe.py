@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +40,7 @@ POLICY = """deploy:
     ratePerSecond: {rate}
     path: /healthz
 """
+NO_PROBE = POLICY[: POLICY.index("  probeTraffic:")]
 
 
 class Counter:
@@ -74,17 +76,27 @@ def counter() -> Iterator[Counter]:
 
 
 def setup(
-    moto_url: str, project: StackSources, sample: Start, tmp: Path, production_url: str
+    moto_url: str,
+    project: StackSources,
+    sample: Start,
+    tmp: Path,
+    production_url: str,
+    *,
+    policy: str = "",
+    outputs_edit: Callable[[dict[str, Any]], None] = lambda web: None,
+    probe: bool = True,
 ) -> tuple[list[str], SqliteLedger]:
     httpx.post(f"{moto_url}/moto-api/reset", timeout=30).raise_for_status()
     overlay = project.overlay("dev")
     text = overlay.read_text(encoding="utf-8")
-    overlay.write_text(text[: text.index("deploy:")] + POLICY.format(rate=RATE), encoding="utf-8")
+    policy = (POLICY.format(rate=RATE) if probe else NO_PROBE) + policy
+    overlay.write_text(text[: text.index("deploy:")] + policy, encoding="utf-8")
     write_stack_files(project, plan_stack_files(project))
     stack = render_stack(project, "dev")
     seeded = apply_stack(stack, clients_for(moto_url))
     outputs = stack_outputs(stack, seeded, {"web": sample("v3")})
     outputs["services"]["web"]["url"] = production_url
+    outputs_edit(outputs["services"]["web"])
     path = tmp / "outputs.json"
     path.write_text(json.dumps(outputs))
     ledger = tmp / "ledger.db"
@@ -151,3 +163,78 @@ def test_a_production_url_elsewhere_is_refused_before_anything_changes(
     )
     assert "Traceback" not in result.err
     assert [e.kind for e in ledger.events("dev") if e.rollout] == []  # no rollout began
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A loopback webhook receiver (as in tests/e2e/test_notifications.py)."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def evil_suffix(web: dict[str, Any]) -> None:
+    web["albArnSuffix"] = "app/evil/1"
+
+
+REFUSALS = {
+    # albArnSuffix edited: not the load balancer of the listener shipyard drives.
+    "albArnSuffix": ("", evil_suffix, "services.web.albArnSuffix is 'app/evil/1', but the "),
+    # A readiness timeout the target group's checks (3 x 10 s + 5 s) can never meet.
+    "readiness": ("  readyTimeoutSeconds: 20\n", None, "deploy.readyTimeoutSeconds is 20 but"),
+    "none": ("", None, None),  # the control: the same deploy, gated and announced
+    # Without probe traffic too: the analysis reads HTTPCode_ELB_5XX_Count under albArnSuffix.
+    "albArnSuffix-unprobed": ("", evil_suffix, "services.web.albArnSuffix is 'app/evil/1'"),
+}
+
+
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_a_refused_deploy_leaves_the_ledger_and_the_webhook_untouched(
+    moto_url: str,
+    project: StackSources,
+    sample: Start,
+    tmp_path: Path,
+    counter: Counter,
+    hook: tuple[str, list[dict[str, Any]]],
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: str,
+) -> None:
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "true")
+    extra, edit, message = REFUSALS[refusal]
+    webhook, received = hook
+    gated = f"  approvals:\n    required: 1\n  webhookUrl: {webhook}\n{extra}"
+    args, ledger = setup(
+        moto_url, project, sample, tmp_path, counter.url, policy=gated,
+        outputs_edit=edit or (lambda web: None), probe=not refusal.endswith("-unprobed"),
+    )  # fmt: skip
+    approval = {"service": "web", "version": "v3", "commit": "unknown", "reviewer": "bob"}
+    ledger.append("dev", "approval", approval)
+    before = [(e.kind, e.data) for e in ledger.events("dev")]
+
+    result = deploy(cli, project, [*args, "--author", "ada", "--by", "ci"])
+
+    kinds = [e.kind for e in ledger.events("dev")]
+    if message is None:  # nothing refused: the gate records and the webhook announces
+        assert result.code == 0, result
+        assert "gate-passed" in kinds and received[0]["shipyard"]["event"] == "started"
+        return
+    assert result.code == 2, result
+    assert message in result.err and "Traceback" not in result.err
+    assert [(e.kind, e.data) for e in ledger.events("dev")] == before  # no gate-passed
+    assert received == []  # no "started"
+    assert counter.arrivals == []

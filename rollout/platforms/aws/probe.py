@@ -4,22 +4,18 @@ With nobody using an environment, the analysis sees too few requests and stays i
 `deploy.probeTraffic` asks for a stand-in: one thread in the deploying process sends
 `ratePerSecond` requests a second to the stack's `url` output at `path`, from the first
 traffic shift until the rollout finalises or ends any other way (rollout.executor), and never
-longer than `maxSeconds`. It never follows a redirect.
+longer than `maxSeconds`. Where it may go is `probe_site`'s business.
 
-Where it goes is never configurable: the host must be the DNS name of the stack's own
-load balancer (`<name>-<digits>.<region>.elb.amazonaws.com`, with `internal-` in front for an
-internal one: https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internet-facing-load-balancers.html
-and https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internal-load-balancers.html;
-ELBv2 answers the same form: `my-load-balancer-424835706.us-west-2.elb.amazonaws.com` in AWS's
-API examples shipped with botocore, `botocore/data/elbv2/2015-12-01/examples-1.json`), named
-by the `albArnSuffix` output (`app/<name>/<id>`) and in the stack's region; or, when the AWS
-endpoint is an emulator on loopback, a loopback address (the tests' stand-in for the ALB).
-Anything else is refused before the rollout starts.
+Bounded in time, whatever the target does: a request never follows a redirect, reads only the
+status line and headers (never the body), and is cut (its socket shut down) once it has run
+`request_seconds` (5 s) or reaches the probe's end, whichever comes first; `stop` cuts the one
+in flight at once. A target that drip-feeds its answer cannot keep the probe past `maxSeconds`
+or past `stop`.
 """
 
 from __future__ import annotations
 
-import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,40 +23,53 @@ from typing import Any
 
 import httpx
 
-from rollout.load import LOOPBACK
-from shipyard.errors import UsageError
-
-ELB_HOST = re.compile(
-    r"^(internal-)?(?P<name>[a-z0-9-]+)-\d+\.(?P<region>[a-z0-9-]+)\.elb\.amazonaws\.com(\.cn)?$",
-    re.IGNORECASE,
-)
-REQUEST_TIMEOUT = 5.0
+REQUEST_SECONDS = 5.0
 THREAD_NAME = "shipyard-probe"
 
 
-def probe_url(
-    url: str, load_balancer: str, region: str | None, emulated: bool, path: str, where: str
-) -> str:
-    """The stack's own production URL at `path`, or UsageError naming the output and the fix.
-    `load_balancer` is the `albArnSuffix` output; `where` names the output for messages."""
-    parsed = httpx.URL(url)
-    name = load_balancer.split("/")[1] if load_balancer.count("/") == 2 else ""
-    host = parsed.host
-    own = ELB_HOST.match(host)
-    if emulated and host in LOOPBACK:
-        pass
-    elif own is None or own["name"].lower() != name.lower() or own["region"] != region:
-        expected = f"{name or '<load balancer>'}-<digits>.{region}.elb.amazonaws.com"
-        raise UsageError(
-            f"{where} is {url!r}, not the stack's own load balancer ({expected}): probe "
-            "traffic only ever goes there; pass this stack's own `pulumi stack output --json`"
-        )
-    if parsed.scheme not in ("http", "https") or parsed.path not in ("", "/") or parsed.query:
-        raise UsageError(
-            f"{where} is {url!r}: expected the load balancer's address alone "
-            "(http(s)://host, as the Pulumi program exports it)"
-        )
-    return str(parsed.copy_with(path=path))
+class Cutter:
+    """Shuts down the socket of the request in flight, now or as soon as it has one.
+
+    httpx's timeouts bound each read, not a whole request: an answer drip-fed one byte at a
+    time never trips them. httpcore's `trace` extension hands over each connection's stream
+    (TCP, then TLS), whose socket another thread can shut down to end a blocked read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._cut = False
+        self._closed = False  # stopped: every request from now on is cut at once
+
+    def arm(self) -> None:
+        with self._lock:
+            self._cut = self._closed
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            found = stream.get_extra_info("socket") if stream is not None else None
+            with self._lock:
+                self._socket = found
+                if self._cut:
+                    _shut(found)
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            _shut(self._socket)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.cut()
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: nothing left to end
 
 
 @dataclass
@@ -71,10 +80,12 @@ class Probe:
     rate_per_second: float
     max_seconds: float
     transport: httpx.BaseTransport | None = None  # tests: an in-memory answerer
+    request_seconds: float = REQUEST_SECONDS
     sent: int = 0
     failed: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _cutter: Cutter = field(default_factory=Cutter)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -83,24 +94,42 @@ class Probe:
 
     def stop(self) -> dict[str, Any]:
         self._stop.set()
+        self._cutter.close()
         if self._thread is not None:
-            self._thread.join(timeout=REQUEST_TIMEOUT + 1)
-        return {"url": self.url, "sent": self.sent, "failed": self.failed}
+            self._thread.join(timeout=self.request_seconds + 1)
+        # Never credentials in the ledger (probe_site refuses them; this holds regardless).
+        shown = str(httpx.URL(self.url).copy_with(username=None, password=None))
+        return {"url": shown, "sent": self.sent, "failed": self.failed}
 
     def _run(self) -> None:
         interval = 1.0 / self.rate_per_second
         deadline = time.monotonic() + self.max_seconds
         next_at = time.monotonic()
+        timeout = httpx.Timeout(self.request_seconds)
         with httpx.Client(
-            timeout=REQUEST_TIMEOUT, follow_redirects=False, transport=self.transport
+            timeout=timeout, follow_redirects=False, transport=self.transport
         ) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:
-                    status = client.get(self.url).status_code
+                    status = self._request(client, deadline)
                     self.statuses[status] = self.statuses.get(status, 0) + 1
-                except httpx.HTTPError:
+                except (httpx.HTTPError, OSError):
                     self.failed += 1  # the analysis judges the release; this is only traffic
                 self.sent += 1
                 next_at += interval
                 # Paced, not back to back; wakes at once when stopped.
                 self._stop.wait(max(0.0, min(next_at, deadline) - time.monotonic()))
+
+    def _request(self, client: httpx.Client, deadline: float) -> int:
+        """One GET's status, cut at `request_seconds` or the probe's deadline."""
+        seconds = max(0.0, min(self.request_seconds, deadline - time.monotonic()))
+        self._cutter.arm()
+        timer = threading.Timer(seconds, self._cutter.cut)
+        timer.name, timer.daemon = f"{THREAD_NAME}-deadline", True
+        timer.start()
+        try:
+            extensions = {"trace": self._cutter.trace}
+            with client.stream("GET", self.url, extensions=extensions) as response:
+                return response.status_code  # the body is never read
+        finally:
+            timer.cancel()

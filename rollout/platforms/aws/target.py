@@ -18,12 +18,20 @@ from rollout.load import LOOPBACK
 from rollout.platforms.aws.fleet import EcsFleet
 from rollout.platforms.aws.health import AwsHealth, TargetHealth
 from rollout.platforms.aws.outputs import StackOutputs
-from rollout.platforms.aws.probe import Probe, probe_url
+from rollout.platforms.aws.probe import Probe
+from rollout.platforms.aws.probe_site import (
+    ProbeSite,
+    driven_load_balancer,
+    probe_url,
+    require_driven_suffix,
+)
 from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
+from rollout.readiness import ready_timeout_problem
 from shipyard.aws import Aws
 from shipyard.config.load import StackSources
-from shipyard.config.model import Color, ProbeTraffic, Service
+from shipyard.config.model import Color, Deploy, ProbeTraffic, Service
 from shipyard.config.record import record_live
+from shipyard.errors import UsageError
 from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
 
 Recorded = Callable[[list[Path]], None]
@@ -109,11 +117,7 @@ class AwsPlatform:
             self.on_recorded(files)
 
         def probe(settings: ProbeTraffic) -> Probe:
-            where = f"{self.outputs.source}: services.{service.name}.url"
-            url = probe_url(
-                out.url, out.load_balancer, self.region, self.emulated, settings.path, where
-            )
-            return Probe(url, settings.rate_per_second, settings.max_seconds)
+            return self.probe(service, settings)
 
         return Target(
             router=ElbRouter(self.elbv2, out.production_listener, out.target_groups),
@@ -124,6 +128,30 @@ class AwsPlatform:
             mark_active=mark_active,
             probe=probe,
         )
+
+    def probe(self, service: Service, settings: ProbeTraffic) -> Probe:
+        """The probe toward the load balancer behind the production listener, unstarted;
+        UsageError when the outputs point anywhere else (probe_site)."""
+        out = self.outputs.service(service.name)
+        where = f"{self.outputs.source}: services.{service.name}"
+        site = ProbeSite(out.url, out.load_balancer, where, self.region, self.emulated)
+        driven = driven_load_balancer(self.elbv2, out.production_listener)
+        url = probe_url(site, driven, settings.path)
+        return Probe(url, settings.rate_per_second, settings.max_seconds)
+
+    def preflight(self, service: Service, policy: Deploy) -> None:
+        """Refuse what can never work here before anything is recorded or announced: a
+        readiness timeout the target group cannot meet, an `albArnSuffix` (the analysis'
+        load balancer) or probe traffic for anything but the load balancer shipyard drives."""
+        problem = ready_timeout_problem(policy, service)
+        if problem is not None:
+            raise UsageError(f"stacks/{self.environment}.yaml: {problem}")
+        out = self.outputs.service(service.name)
+        driven = driven_load_balancer(self.elbv2, out.production_listener)
+        where = f"{self.outputs.source}: services.{service.name}"
+        require_driven_suffix(out.load_balancer, driven, where)
+        if policy.probe_traffic is not None:
+            self.probe(service, policy.probe_traffic)  # built, never started: only checked
 
     def urls(self, service: Service) -> dict[str, str]:
         out = self.outputs.service(service.name)

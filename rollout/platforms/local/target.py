@@ -14,7 +14,7 @@ from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
-from shipyard.config.model import Color, Service
+from shipyard.config.model import Color, Deploy, Service
 from shipyard.errors import UsageError
 from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
 
@@ -71,6 +71,9 @@ class LocalPlatform:
 
     def live(self, service: Service, *, start: bool = True) -> Color:
         return self.state(start).service(service.name).active_color
+
+    def preflight(self, service: Service, policy: Deploy) -> None:
+        """Nothing to refuse: readiness defaults fit, and probe traffic is AWS's only."""
 
     def urls(self, service: Service) -> dict[str, str]:
         running = self.state(start=False).service(service.name)

@@ -3,6 +3,10 @@ every way out, only ever to the stack's own load balancer, and bounded in rate a
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,9 +17,8 @@ import pytest
 from rollout.executor import Executor, Target
 from rollout.fakes import FakeTraffic
 from rollout.plan import Release, build_plan, shift
-from rollout.platforms.aws.probe import Probe, probe_url
+from rollout.platforms.aws.probe import Probe
 from shipyard.config.model import ProbeTraffic
-from shipyard.errors import UsageError
 from tests.unit.rollout.test_executor import BLUE, GREEN, World
 
 PROBE = {"probeTraffic": {"ratePerSecond": 5, "path": "/healthz"}}
@@ -116,50 +119,6 @@ def test_ctrl_c_during_a_bake_stops_the_probe(tmp_path: Path) -> None:
     assert world.probe.events == ["start", "stop"]
 
 
-# -- where it may go ---------------------------------------------------------------------
-
-
-def url(value: str, *, emulated: bool = False, region: str = "us-east-1") -> str:
-    return probe_url(value, ALB, region, emulated, "/healthz", "out.json: services.web.url")
-
-
-def test_the_stacks_own_load_balancer_is_probed_at_the_policys_path() -> None:
-    assert url(OWN) == OWN + "/healthz"
-    internal = "https://internal-web-alb-1a2b3c4-99.us-east-1.elb.amazonaws.com"
-    assert url(internal) == internal + "/healthz"
-
-
-@pytest.mark.parametrize(
-    "elsewhere",
-    [
-        "http://example.com",  # a host that is no load balancer
-        "http://api-alb-9z9z9z9-1234567890.us-east-1.elb.amazonaws.com",  # another ALB
-        "http://web-alb-1a2b3c4-1234567890.eu-west-1.elb.amazonaws.com",  # another region
-        "http://web-alb-1a2b3c4-1234567890.us-east-1.elb.amazonaws.com.evil.example",
-        "http://127.0.0.1:8080",  # loopback, but against real AWS
-    ],
-)
-def test_any_other_host_is_refused_naming_the_output(elsewhere: str) -> None:
-    with pytest.raises(UsageError, match=r"out.json: services.web.url is .* not the stack's own"):
-        url(elsewhere)
-
-
-def test_loopback_is_allowed_only_against_an_emulator() -> None:
-    assert url("http://127.0.0.1:8080", emulated=True) == "http://127.0.0.1:8080/healthz"
-    with pytest.raises(UsageError):
-        url("http://10.0.0.5:8080", emulated=True)
-
-
-def test_a_url_with_its_own_path_is_refused() -> None:
-    with pytest.raises(UsageError, match="the load balancer's address alone"):
-        url(OWN + "/admin/delete")
-
-
-def test_probe_traffic_takes_no_url() -> None:
-    with pytest.raises(ValueError, match="url"):
-        ProbeTraffic.model_validate({"ratePerSecond": 1, "url": "http://example.com"})
-
-
 # -- bounded ------------------------------------------------------------------------------
 
 
@@ -212,15 +171,95 @@ def test_an_instant_rollback_analyses_nothing_and_gets_no_probe(tmp_path: Path) 
     assert world.asked == [] and world.probe.events == []
 
 
-def test_aws_own_example_dns_names_are_accepted() -> None:
-    """The DNSName ELBv2 answers in AWS's API examples (botocore's elbv2 examples-1.json)."""
-    for host, name in [
-        ("my-load-balancer-424835706.us-west-2.elb.amazonaws.com", "my-load-balancer"),
-        (
-            "internal-my-internal-load-balancer-1529930873.us-west-2.elb.amazonaws.com",
-            "my-internal-load-balancer",
-        ),
-    ]:
-        alb = f"app/{name}/50dc6c495c0c9188"
-        found = probe_url(f"http://{host}", alb, "us-west-2", False, "/", "out.json: url")
-        assert found == f"http://{host}/"
+class Dripper:
+    """A loopback server that answers one byte at a time, forever: in the status line's
+    headers (`headers`), or after complete headers, in a long body (`body`)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.connected = threading.Event()
+        self.closing = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            self.connected.set()
+            head = b"HTTP/1.1 200 OK\r\n"
+            if self.where == "body":
+                head += b"Content-Length: 1000000\r\n\r\n"
+            try:
+                conn.sendall(head)
+                while not self.closing.wait(0.02):
+                    conn.sendall(b"x" if self.where == "body" else b"X-Slow: y\r\n")
+            except OSError:
+                return  # the probe hung up
+
+    def close(self) -> None:
+        self.closing.set()
+        self.server.close()
+
+
+@pytest.fixture
+def dripper(request: pytest.FixtureRequest) -> Iterator[Dripper]:
+    found = Dripper(request.param)
+    yield found
+    found.close()
+
+
+@pytest.mark.parametrize("dripper", ["headers"], indirect=True)
+def test_stop_ends_a_drip_fed_request_at_once(dripper: Dripper) -> None:
+    probe = Probe(dripper.url, 1, 3600)  # the default 5 s per request, an hour in all
+    probe.start()
+    assert dripper.connected.wait(5)
+    began = time.monotonic()
+    figures = probe.stop()
+    assert time.monotonic() - began < 1  # not the 5 s request bound, let alone forever
+    assert probe._thread is not None and not probe._thread.is_alive()
+    assert figures["failed"] == 1 and probe.statuses == {}
+
+
+@pytest.mark.parametrize("dripper", ["headers"], indirect=True)
+def test_a_drip_fed_request_is_cut_at_the_request_bound(dripper: Dripper) -> None:
+    probe = Probe(dripper.url, 1, 3600, request_seconds=0.3)
+    probe.start()
+    assert probe._thread is not None
+    assert dripper.connected.wait(5)
+    began = time.monotonic()
+    while probe.failed == 0 and time.monotonic() - began < 5:
+        probe._stop.wait(0.01)  # awaiting the first cut, not a fixed sleep
+    assert probe.failed >= 1 and time.monotonic() - began < 1.5
+    probe.stop()
+
+
+@pytest.mark.parametrize("dripper", ["headers", "body"], indirect=True)
+def test_a_drip_feeding_target_never_keeps_the_probe_past_max_seconds(
+    dripper: Dripper,
+) -> None:
+    probe = Probe(dripper.url, 20, 1)
+    began = time.monotonic()
+    probe.start()
+    assert probe._thread is not None
+    probe._thread.join(timeout=4)  # never stopped: maxSeconds alone must end it
+    assert not probe._thread.is_alive()
+    assert time.monotonic() - began < 1.5
+    if dripper.where == "body":  # the status is all it reads: the body never holds it up
+        assert probe.statuses.get(200, 0) >= 10 and probe.failed == 0
+    else:
+        assert probe.statuses == {} and probe.failed == probe.sent >= 1
+    probe.stop()
+
+
+def test_the_ledger_never_gets_a_url_with_credentials() -> None:
+    probe = Probe("http://probe:s3cret@127.0.0.1:9/healthz", 1, 1)
+    assert probe.stop()["url"] == "http://127.0.0.1:9/healthz"
