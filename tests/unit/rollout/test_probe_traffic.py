@@ -263,3 +263,71 @@ def test_a_drip_feeding_target_never_keeps_the_probe_past_max_seconds(
 def test_the_ledger_never_gets_a_url_with_credentials() -> None:
     probe = Probe("http://probe:s3cret@127.0.0.1:9/healthz", 1, 1)
     assert probe.stop()["url"] == "http://127.0.0.1:9/healthz"
+
+
+def test_an_https_listener_whose_certificate_names_another_domain_is_still_probed(
+    tmp_path: Path,
+) -> None:
+    """An HTTPS listener's certificate names the service's domain (www.example.com), never the
+    load balancer's DNS name the probe addresses: the probe's requests still arrive."""
+    import datetime
+    import http.server
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("www.example.com")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    seen: list[str] = []
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        probe = Probe(f"https://127.0.0.1:{server.server_port}/healthz", 20.0, 2.0)
+        probe.start()
+        deadline = time.monotonic() + 10
+        while probe.statuses.get(200, 0) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until three answers came back to the probe
+        stopped = probe.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) >= 3 and set(seen) == {"/healthz"}
+    # Every answered request counted as a 200; at most the one in flight at stop is cut.
+    assert probe.statuses.get(200, 0) >= 3 and stopped["failed"] <= 1
