@@ -50,10 +50,16 @@ def findings(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
         statements = _statements(json.loads(text))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise PolicyShapeError(f"{path}: cannot read it as an IAM policy: {exc}") from None
     found = []
-    for finding in analyze_policy_string(text, str(path)).findings:
+    try:
+        analysed = analyze_policy_string(text, str(path)).findings
+    except Exception as exc:  # parliament raises its own types on shapes IAM would refuse
+        raise PolicyShapeError(
+            f"{path}: not an IAM policy parliament can read ({type(exc).__name__}: {exc})"
+        ) from None
+    for finding in analysed:
         finding = enhance_finding(finding)
         if _justified(finding.issue, finding.detail):
             continue
@@ -76,7 +82,14 @@ def _statements(document: Any) -> list[dict[str, Any]]:
 
 
 def _strings(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+    """A policy element's strings; anything else IAM would refuse is a shape error."""
+    if isinstance(value, str):
+        return [value]
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyShapeError(f"expected a string or a list of strings, got {value!r}"[:200])
+    return list(value)
 
 
 def matches_pass_role(pattern: str) -> bool:
@@ -137,12 +150,13 @@ def _justified(issue: str, detail: Any) -> bool:
 def main(paths: list[str]) -> int:
     """Exit 1 on any finding, 2 when a file is not a policy this script can read."""
     problems = []
-    try:
-        for path in paths:
+    for path in paths:
+        try:
             problems.extend(findings(Path(path)))
-    except PolicyShapeError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        except PolicyShapeError as exc:
+            where = "" if str(exc).startswith(path) else f"{path}: "
+            print(f"{where}{exc}", file=sys.stderr)
+            return 2
     for line in problems:
         print(line)
     return 1 if problems else 0

@@ -90,6 +90,21 @@ def _sizes(values: tuple[int, ...]) -> str:
     return f"{values[0]} to {values[-1]} in steps of {values[1] - values[0]}"
 
 
+# A path alone (RFC 3986 section 3.3: unreserved, sub-delims, ":" "@" "/" and %XX), no query
+# or fragment: the probe requests exactly this path on the load balancer.
+PATH_ONLY = re.compile(r"^/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*\Z")
+
+
+def path_only(value: str) -> str:
+    url_path(value)
+    if not PATH_ONLY.match(value):
+        raise ValueError(
+            "must be a URL path alone: letters, digits and - . _ ~ / (others %-encoded), "
+            f"no query (?) or fragment (#) (got {value!r})"
+        )
+    return value
+
+
 AbsolutePath = Annotated[str, AfterValidator(url_path)]
 Port = Annotated[int, within(limits.PORT)]
 
@@ -424,7 +439,7 @@ class ProbeTraffic(Model):
 
     rate_per_second: Annotated[float, Field(gt=0, le=PROBE_MAX_RATE)]
     max_seconds: Annotated[int, Field(ge=1, le=PROBE_MAX_SECONDS)] = 3600
-    path: AbsolutePath = "/"
+    path: Annotated[str, AfterValidator(path_only)] = "/"
 
 
 class Deploy(Model):

@@ -6,6 +6,7 @@ test_stack_rollback.py."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -144,4 +145,40 @@ def test_options_a_stack_rollback_cannot_honour_are_refused(
     result = cli("rollback", "prod", "--stack-version", "3", *extra, project=project)
     assert result.code == 2, result
     assert result.err.startswith(f"shipyard: {message}") and result.err.count("\n") == 1
+    assert snapshot(project.root) == files
+
+
+@pytest.mark.parametrize(
+    ("stderr", "message"),
+    [
+        ("error: no stack named 'prod' found", "pulumi has no stack 'prod' here (error: no stack"),
+        ("error: PULUMI_ACCESS_TOKEN must be set for login", "pulumi select -s prod failed: "),
+    ],
+)
+def test_a_failing_pulumi_cli_is_one_line_never_a_traceback(
+    cli: Callable[..., CliResult],
+    project: StackSources,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stderr: str,
+    message: str,
+) -> None:
+    """A stand-in `pulumi` that knows its version and fails everything else, as the real one
+    does with no login or no such stack."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "version" ]; then echo v3.200.0; exit 0; fi\n'
+        f'echo "{stderr}" >&2\nexit 255\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    files = snapshot(project.root)
+    result = cli("rollback", "prod", "--stack-version", "3", "--dry-run", project=project)
+    assert result.code == 1, result
+    assert result.err.startswith(f"shipyard: {message}") and "Traceback" not in result.err
+    assert result.err.count("\n") == 1
     assert snapshot(project.root) == files

@@ -349,3 +349,17 @@ def test_a_refused_write_back_after_a_good_up_is_recorded_as_redeployed(
     assert "up" in [call for call, _ in engine.calls]
     [event] = [e for e in ledger.events(ENV) if e.kind == "stack-rollback"]
     assert event.data["status"] == "redeployed"  # the stack is as update 1 left it
+
+
+@pytest.mark.parametrize("head", ["--output=/tmp/x", "HEAD", "main", "abc", "A" * 40])
+def test_a_git_head_that_is_not_a_commit_id_never_reaches_git(
+    repo: tuple[StackSources, list[str]], ledger: SqliteLedger, tmp_path: Path, head: str
+) -> None:
+    sources, _ = repo
+    files = snapshot(sources.root)
+    engine = FakeEngine([StackUpdate(0, "update", "succeeded", head)])
+    for dry_run in (True, False):
+        with pytest.raises(CheckFailed, match="not a commit id"):
+            run(sources, engine, ledger, 1, dry_run=dry_run)
+    assert engine.calls == [] and ledger.events(ENV) == []
+    assert snapshot(sources.root) == files and not (tmp_path / "x:Pulumi.yaml").exists()

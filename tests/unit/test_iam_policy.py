@@ -281,6 +281,35 @@ def test_the_audit_says_one_line_for_a_file_that_is_not_a_policy(text: str, tmp_
 
 
 @pytest.mark.parametrize(
+    "edit",
+    [
+        ('"Action": "iam:PassRole"', '"Action": 5'),
+        ('"Action": "iam:PassRole"', '"Action": [["iam:PassRole"]]'),
+        ('"Sid": "LedgerBucketListing"', '"Sid": ["x"]'),
+    ],
+    ids=["action-number", "nested-action", "sid-list"],
+)
+def test_a_policy_of_a_shape_iam_refuses_is_one_line_exit_2(
+    edit: tuple[str, str], tmp_path: Path
+) -> None:
+    """Never a traceback, and never a pass: exit 2 with the file named."""
+    text = (REPO / "docs" / "iam" / "shipyard-deployer-policy.json").read_text(encoding="utf-8")
+    assert edit[0] in text
+    path = tmp_path / "policy.json"
+    path.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "audit_iam.py"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"{path}: ") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     ("role_arn", "passes"),
     [
         ("arn:aws:iam::123456789012:role/shipyard/prod/web-execution-role-1a2b3c4", True),

@@ -97,6 +97,13 @@ def test_probe_traffic_beyond_its_bounds_or_with_a_url_exits_2(
     set_deploy(project, "prod", probeTraffic={"ratePerSecond": 1, "url": "http://example.com"})
     result = cli("stacks", "render", project=project)
     assert result.code == 2 and "deploy.probeTraffic.url" in result.err
+
+    # A query, a fragment or a control character would make no URL at deploy time.
+    for path in ("/status?probe=1", "/a#b", "/\x7f", "/a b"):
+        set_deploy(project, "prod", probeTraffic={"ratePerSecond": 2, "path": path})
+        result = cli("stacks", "render", project=project)
+        assert result.code == 2 and "Traceback" not in result.err, (path, result)
+        assert "deploy.probeTraffic.path" in result.err and "no query" in result.err
     assert {k: v for k, v in snapshot(project.root).items() if "stacks" not in k} == {
         k: v for k, v in before.items() if "stacks" not in k
     }

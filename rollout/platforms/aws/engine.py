@@ -5,13 +5,14 @@ Rollback to an earlier stack version, which drives it, is in `stack_rollback.py`
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shipyard.errors import UsageError
+from shipyard.errors import CheckFailed, UsageError
 
 HISTORY_PAGE = 100
 
@@ -95,7 +96,25 @@ class AutomationEngine:
         self.automation: Any = automation
 
     def _stack(self, stack: str, work_dir: Path) -> Any:
-        return self.automation.select_stack(stack_name=stack, work_dir=str(work_dir))
+        with self._said(stack, "select"):
+            return self.automation.select_stack(stack_name=stack, work_dir=str(work_dir))
+
+    @contextlib.contextmanager
+    def _said(self, stack: str, action: str) -> Iterator[None]:
+        """A failed Pulumi command as one line: what failed and Pulumi's own last word
+        (a missing stack, no login, a failed update), never the Automation API's traceback."""
+        try:
+            yield
+        except self.automation.errors.CommandError as exc:
+            text = str(exc)
+            said = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines()]
+            last = next((line for line in reversed(said) if line), type(exc).__name__)
+            if isinstance(exc, self.automation.errors.StackNotFoundError):
+                raise CheckFailed(
+                    f"pulumi has no stack {stack!r} here ({last}): log in to its backend "
+                    f"(`pulumi login`) and check `pulumi stack ls`"
+                ) from None
+            raise CheckFailed(f"pulumi {action} -s {stack} failed: {last}") from None
 
     def history(self, stack: str) -> list[StackUpdate]:
         """Every update, newest first. Page by page: without --page-size the CLI returns only
@@ -104,9 +123,12 @@ class AutomationEngine:
         found = self._stack(stack, self.project)
         updates: list[Any] = []
         while True:
-            page = found.history(
-                page_size=HISTORY_PAGE, page=len(updates) // HISTORY_PAGE + 1, show_secrets=True
-            )
+            with self._said(stack, "stack history"):
+                page = found.history(
+                    page_size=HISTORY_PAGE,
+                    page=len(updates) // HISTORY_PAGE + 1,
+                    show_secrets=True,
+                )
             updates.extend(page)
             if len(page) < HISTORY_PAGE:
                 break
@@ -124,20 +146,25 @@ class AutomationEngine:
         ]
 
     def outputs(self, stack: str) -> dict[str, Any]:
-        found = self._stack(stack, self.project).outputs()
+        with self._said(stack, "stack output"):
+            found = self._stack(stack, self.project).outputs()
         return {key: output.value for key, output in found.items()}
 
     def preview(self, stack: str, work_dir: Path) -> dict[str, int]:
         """Operation counts (`same`, `update`, `create`, ...): no changes is only `same`."""
-        result = self._stack(stack, work_dir).preview(on_output=print)
+        with self._said(stack, "preview"):
+            result = self._stack(stack, work_dir).preview(on_output=print)
         return {str(kind): int(count) for kind, count in (result.change_summary or {}).items()}
 
     def set_config(self, stack: str, work_dir: Path, config: dict[str, tuple[str, bool]]) -> None:
         values = {k: self.automation.ConfigValue(value=v, secret=s) for k, (v, s) in config.items()}
-        self._stack(stack, work_dir).set_all_config(values)
+        with self._said(stack, "config set-all"):
+            self._stack(stack, work_dir).set_all_config(values)
 
     def refresh(self, stack: str, work_dir: Path) -> None:
-        self._stack(stack, work_dir).refresh(on_output=print)
+        with self._said(stack, "refresh"):
+            self._stack(stack, work_dir).refresh(on_output=print)
 
     def up(self, stack: str, work_dir: Path) -> None:
-        self._stack(stack, work_dir).up(on_output=print)
+        with self._said(stack, "up"):
+            self._stack(stack, work_dir).up(on_output=print)

@@ -20,7 +20,7 @@ from shipyard.errors import CheckFailed, UsageError
 # A task definition revision's ARN: ...:task-definition/<family>:<revision>
 # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/security_iam_service-with-iam.html#security_iam_service-with-iam-id-based-policies-resources)
 TASK_DEFINITION_ARN = re.compile(
-    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/(?P<family>[A-Za-z0-9_-]+):\d+$"
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/(?P<family>[A-Za-z0-9_-]+):[0-9]+\Z"
 )
 
 

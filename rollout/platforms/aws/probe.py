@@ -112,7 +112,11 @@ class Probe:
         # and the analysis would see none. The probe sends nothing secret and reads no body;
         # TLS still encrypts, only the name is not checked (docs/aws.md, "Quiet environments").
         with httpx.Client(
-            timeout=timeout, follow_redirects=False, transport=self.transport, verify=False
+            timeout=timeout,
+            follow_redirects=False,
+            transport=self.transport,
+            verify=False,
+            trust_env=False,  # no HTTP(S)_PROXY/ALL_PROXY: the requests go where checked
         ) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:

@@ -47,6 +47,8 @@ class LoadBalancer:
 
     arn: str
     dns_name: str
+    protocol: str = "HTTP"  # the production listener's, which the probe's URL must speak
+    port: int = 80
 
     @property
     def arn_suffix(self) -> str:
@@ -58,7 +60,8 @@ def driven_load_balancer(elbv2: Any, production_listener: str) -> LoadBalancer:
     listener = elbv2.describe_listeners(ListenerArns=[production_listener])["Listeners"][0]
     arn = str(listener["LoadBalancerArn"])
     found = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
-    return LoadBalancer(arn, str(found["DNSName"]))
+    protocol, port = str(listener.get("Protocol", "HTTP")), int(listener.get("Port", 80))
+    return LoadBalancer(arn, str(found["DNSName"]), protocol, port)
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def probe_url(site: ProbeSite, driven: LoadBalancer, path: str) -> str:
     if parsed.query or parsed.fragment:
         raise _not_alone(where, site.url)
     if site.emulated and host in LOOPBACK:
-        return str(parsed.copy_with(path=path))
+        return _at(parsed, path, where)
     if host.endswith("."):
         raise UsageError(
             f"{where} is {site.url!r}: the host ends in a dot; write the load balancer's DNS "
@@ -120,7 +123,26 @@ def probe_url(site: ProbeSite, driven: LoadBalancer, path: str) -> str:
             f"{where} is {site.url!r}: port {parsed.port} is not the production listener's "
             f"({parsed.scheme}'s default); drop the port (another port is another listener)"
         )
-    return str(parsed.copy_with(path=path))
+    speaks = {"http": ("HTTP", 80), "https": ("HTTPS", 443)}[parsed.scheme]
+    if speaks != (driven.protocol.upper(), driven.port):
+        # http:// on a TLS stack reaches the HTTP->HTTPS redirect listener: 301s that never
+        # reach a target group, so the analysis would see nothing.
+        raise UsageError(
+            f"{where} is {site.url!r}, but the production listener shipyard drives is "
+            f"{driven.protocol} on port {driven.port}: probe traffic goes to that listener "
+            f"only; {FIX}"
+        )
+    return _at(parsed, path, where)
+
+
+def _at(parsed: httpx.URL, path: str, where: str) -> str:
+    try:
+        return str(parsed.copy_with(path=path))
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise UsageError(
+            f"{where}: probe path {path!r} does not make a URL ({exc}): fix "
+            "deploy.probeTraffic.path"
+        ) from None
 
 
 def _require_elb_shape(where: str, site: ProbeSite, host: str) -> None:

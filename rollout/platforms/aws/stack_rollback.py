@@ -12,6 +12,7 @@ the worktree goes away afterwards, also when a step fails.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +33,7 @@ from shipyard.errors import CheckFailed, ShipyardError
 from shipyard.stacks import plan_stack_files, write_stack_files
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+COMMIT_ID = re.compile(r"[0-9a-f]{7,40}")  # what `pulumi up` records: the full SHA-1
 Guard = Callable[[], TrafficGuard]  # built after `up`: the stack's outputs may have changed
 
 
@@ -129,6 +131,13 @@ def _check_commit(run: Run, sources: StackSources, update: StackUpdate) -> None:
     """Before anything happens (also for --dry-run): the commit is here, and its Pulumi.yaml
     names a Python environment shipyard can prepare."""
     assert update.git_head is not None
+    if not COMMIT_ID.fullmatch(update.git_head):
+        # The history is the backend's word, not shipyard's: a branch name (today's commit,
+        # not the update's) or an option (`--output=...`) must never reach git.
+        raise CheckFailed(
+            f"update {update.version} recorded git.head {update.git_head!r}, not a commit id: "
+            "it cannot be checked out as it was; choose another update"
+        )
     shown = _git(run, sources.root, "show", f"{update.git_head}:Pulumi.yaml")
     if shown.returncode != 0:
         raise CheckFailed(

@@ -34,8 +34,52 @@ def test_the_driven_load_balancer_is_probed_at_the_policys_path() -> None:
     assert url(f"http://{HOST.upper()}") == f"http://{HOST.lower()}/healthz"  # DNS: any case
     assert url(OWN + ":80/") == OWN + "/healthz"  # the default port, spelled out
     internal = "internal-web-alb-1a2b3c4-99.us-east-1.elb.amazonaws.com"
-    found = url(f"https://{internal}", driven=LoadBalancer(ARN + ALB, internal))
+    found = url(f"https://{internal}", driven=LoadBalancer(ARN + ALB, internal, "HTTPS", 443))
     assert found == f"https://{internal}/healthz"
+
+
+@pytest.mark.parametrize(
+    ("value", "listener"),
+    [
+        (f"https://{HOST}", ("HTTP", 80)),  # would probe :443, where nothing forwards
+        (OWN, ("HTTPS", 443)),  # would probe the HTTP->HTTPS redirect: 301s, no targets
+        (OWN, ("HTTP", 8080)),
+    ],
+)
+def test_the_url_must_speak_the_production_listeners_protocol_and_port(
+    value: str, listener: tuple[str, int]
+) -> None:
+    driven = LoadBalancer(ARN + ALB, HOST, *listener)
+    with pytest.raises(UsageError, match="but the production listener shipyard drives is"):
+        url(value, driven=driven)
+
+
+def test_probe_traffic_ignores_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY and friends would send every probe (and its URL) to another host."""
+    import httpx
+
+    from rollout.platforms.aws.probe import Probe
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200)
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    built: list[dict[str, object]] = []
+    real = httpx.Client
+
+    def client(**kwargs: object) -> httpx.Client:
+        built.append(kwargs)
+        return real(**{**kwargs, "transport": httpx.MockTransport(answer)})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(httpx, "Client", client)
+    probe = Probe(OWN + "/healthz", 50.0, 0.2)
+    probe.start()
+    probe.stop()
+    assert built and all(kwargs.get("trust_env") is False for kwargs in built)
 
 
 def test_an_edited_outputs_file_cannot_point_the_probe_at_another_load_balancer() -> None:
