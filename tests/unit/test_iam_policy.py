@@ -138,6 +138,11 @@ def test_the_policy_is_scoped_where_iam_allows_it() -> None:
 def _audit(policy: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(policy, indent=2), encoding="utf-8")
+    return _audit_file(path)
+
+
+def _audit_file(path: Path) -> subprocess.CompletedProcess[str]:
+    """scripts/audit_iam.py on one file, as `make lint` runs it."""
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / "audit_iam.py"), str(path)],
         capture_output=True,
@@ -268,13 +273,7 @@ def test_the_audit_accepts_narrower_pass_role_grants(
 def test_the_audit_says_one_line_for_a_file_that_is_not_a_policy(text: str, tmp_path: Path) -> None:
     path = tmp_path / "policy.json"
     path.write_text(text, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "audit_iam.py"), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _audit_file(path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"{path}: cannot read it as an IAM policy")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -293,17 +292,11 @@ def test_a_policy_of_a_shape_iam_refuses_is_one_line_exit_2(
     edit: tuple[str, str], tmp_path: Path
 ) -> None:
     """Never a traceback, and never a pass: exit 2 with the file named."""
-    text = (REPO / "docs" / "iam" / "shipyard-deployer-policy.json").read_text(encoding="utf-8")
+    text = POLICY.read_text(encoding="utf-8")
     assert edit[0] in text
     path = tmp_path / "policy.json"
     path.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "audit_iam.py"), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _audit_file(path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"{path}: ") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -20,6 +20,7 @@ from rollout.platforms.aws.health import AwsHealth, TargetHealth
 from rollout.platforms.aws.outputs import StackOutputs
 from rollout.platforms.aws.probe import Probe
 from rollout.platforms.aws.probe_site import (
+    LoadBalancer,
     ProbeSite,
     driven_load_balancer,
     probe_url,
@@ -69,6 +70,7 @@ class AwsPlatform:
         endpoint = aws.endpoint_url
         self.emulated = endpoint is not None and httpx.URL(endpoint).host in LOOPBACK
         self.elbv2 = aws.client("elbv2")
+        self._driven: dict[str, LoadBalancer] = {}  # production listener -> its load balancer
         self.ecs = aws.client("ecs")
         self.cloudwatch = aws.client("cloudwatch")
         self.spec = spec
@@ -129,14 +131,21 @@ class AwsPlatform:
             probe=probe,
         )
 
+    def driven(self, service: Service) -> LoadBalancer:
+        """The load balancer behind the service's production listener, read from ELBv2 once
+        per listener (a listener never moves to another load balancer)."""
+        listener = self.outputs.service(service.name).production_listener
+        if listener not in self._driven:
+            self._driven[listener] = driven_load_balancer(self.elbv2, listener)
+        return self._driven[listener]
+
     def probe(self, service: Service, settings: ProbeTraffic) -> Probe:
         """The probe toward the load balancer behind the production listener, unstarted;
         UsageError when the outputs point anywhere else (probe_site)."""
         out = self.outputs.service(service.name)
         where = f"{self.outputs.source}: services.{service.name}"
         site = ProbeSite(out.url, out.load_balancer, where, self.region, self.emulated)
-        driven = driven_load_balancer(self.elbv2, out.production_listener)
-        url = probe_url(site, driven, settings.path)
+        url = probe_url(site, self.driven(service), settings.path)
         return Probe(url, settings.rate_per_second, settings.max_seconds)
 
     def preflight(self, service: Service, policy: Deploy) -> None:
@@ -147,9 +156,8 @@ class AwsPlatform:
         if problem is not None:
             raise UsageError(f"stacks/{self.environment}.yaml: {problem}")
         out = self.outputs.service(service.name)
-        driven = driven_load_balancer(self.elbv2, out.production_listener)
         where = f"{self.outputs.source}: services.{service.name}"
-        require_driven_suffix(out.load_balancer, driven, where)
+        require_driven_suffix(out.load_balancer, self.driven(service), where)
         if policy.probe_traffic is not None:
             self.probe(service, policy.probe_traffic)  # built, never started: only checked
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rollout.executor import Executor, Target
+from rollout.executor import Executor, ProbeFactory, Target
 from rollout.fakes import FakeFleet, FakeHealth, FakeRouter
 from rollout.ledger import SqliteLedger
 from rollout.plan import Release, build_plan
@@ -56,10 +56,15 @@ class World:
             health=self.health,
             smoke=self.smoke,
             mark_active=lambda color, versions: self.active.append(color),
+            probe=self.probe_factory(),
         )
         plan = build_plan("dev", Release("web", "v2"), self.policy, BLUE, "v1")
         executor = Executor(plan, target, self.ledger, sleep=self.sleep)
         return executor.run()
+
+    def probe_factory(self) -> ProbeFactory | None:
+        """The platform's probe traffic: none here (test_probe_traffic.py gives one)."""
+        return None
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.ledger.events()]

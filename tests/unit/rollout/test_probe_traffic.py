@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rollout.executor import Executor, Target
+from rollout.executor import Executor, ProbeFactory, Target
 from rollout.fakes import FakeTraffic
 from rollout.plan import Release, build_plan, shift
 from rollout.platforms.aws.probe import Probe
@@ -44,18 +44,8 @@ class ProbedWorld(World):
             raise KeyboardInterrupt
         super().sleep(seconds)
 
-    def run(self) -> Any:
-        target = Target(
-            router=self.router,
-            test_router=self.test_router,
-            fleet=self.fleet,
-            health=self.health,
-            smoke=self.smoke,
-            mark_active=lambda color, versions: self.active.append(color),
-            probe=self.make_probe,
-        )
-        plan = build_plan("dev", Release("web", "v2"), self.policy, BLUE, "v1")
-        return Executor(plan, target, self.ledger, sleep=self.sleep).run()
+    def probe_factory(self) -> ProbeFactory:
+        return self.make_probe
 
     def probe_events(self) -> list[str]:
         """Ledger kinds around the probe: when it started and stopped among the steps."""
