@@ -42,7 +42,7 @@ from rollout.rollback import instant_rollback, rollback  # noqa: E402
 from shipyard import aws as shipyard_aws  # noqa: E402
 from shipyard.config.load import StackSources  # noqa: E402
 from shipyard.stacks import plan_stack_files, write_stack_files  # noqa: E402
-from tests.integration.aws_seed import apply_stack, clients_for, stack_outputs  # noqa: E402
+from aws_harness.seed import apply_stack, clients_for, stack_outputs  # noqa: E402
 from tests.sample_app import start_sample  # noqa: E402
 
 FAST = """deploy:

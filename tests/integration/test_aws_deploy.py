@@ -25,7 +25,7 @@ from shipyard.config.load import StackSources, load_stack
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
 from tests.drills import deploy_held_at_step
-from tests.integration.aws_seed import Seeded, apply_stack, clients_for, stack_outputs
+from aws_harness.seed import Seeded, apply_stack, clients_for, stack_outputs
 from tests.integration.conftest import Start
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")

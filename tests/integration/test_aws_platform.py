@@ -20,7 +20,7 @@ from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Deploy
 from smoke.runner import CheckResult, SmokeReport
-from tests.integration.aws_seed import Seeded, clients_for, seed
+from aws_harness.seed import Seeded, clients_for, seed
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 

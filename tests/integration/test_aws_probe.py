@@ -24,7 +24,7 @@ from rollout.platforms.aws.probe import THREAD_NAME
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
-from tests.integration.aws_seed import apply_stack, clients_for, stack_outputs
+from aws_harness.seed import apply_stack, clients_for, stack_outputs
 from tests.integration.conftest import Start
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")

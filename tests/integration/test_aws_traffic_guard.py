@@ -16,7 +16,7 @@ from shipyard.aws import Aws
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Service
 from shipyard.errors import CheckFailed
-from tests.integration.aws_seed import Seeded, clients_for, seed, stack_outputs
+from aws_harness.seed import Seeded, clients_for, seed, stack_outputs
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 

@@ -15,7 +15,7 @@ from parity.live import AwsClients
 from parity.render import RenderedStack
 from shipyard.config.load import StackSources
 from tests.conftest import CliResult
-from tests.integration.aws_seed import Seeded, clients_for, seed
+from aws_harness.seed import Seeded, clients_for, seed
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")
 

@@ -18,7 +18,7 @@ import pytest
 from parity.render import render_stack
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
-from tests.integration.aws_seed import stack_outputs, update_stack
+from aws_harness.seed import stack_outputs, update_stack
 from tests.integration.test_aws_deploy import World, deploy, world_factory
 
 __all__ = ["world_factory"]  # the fixture, shared with the deploy tests

@@ -39,7 +39,9 @@ def haproxy_binary() -> str:
     return found
 
 
-def write_config(state: LocalState, config: StackConfig) -> None:
+def write_config(state: LocalState, config: StackConfig, request_log: str = "") -> None:
+    """HAProxy's configuration for the services in `state`; `request_log` is a log-format
+    for one line per request on stdout (none by default)."""
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("rollout.platforms.local", "."),
         undefined=jinja2.StrictUndefined,
@@ -70,7 +72,11 @@ def write_config(state: LocalState, config: StackConfig) -> None:
             }
         )
     text = template.render(
-        env=state.env, socket=state.socket, pidfile=state.pid_file, services=services
+        env=state.env,
+        socket=state.socket,
+        pidfile=state.pid_file,
+        services=services,
+        request_log=request_log,
     )
     state.config_file.write_text(text)
 

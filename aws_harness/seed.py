@@ -127,6 +127,7 @@ def seed(stack: RenderedStack, ec2: Any, elbv2: Any, ecs: Any, cloudwatch: Any) 
             EvaluationPeriods=inputs["evaluationPeriods"],
             Threshold=float(inputs["threshold"]),
             ComparisonOperator=inputs["comparisonOperator"],
+            TreatMissingData=inputs.get("treatMissingData", "missing"),
             **statistic,
         )
     return seeded
@@ -192,7 +193,7 @@ def template_of(stack: RenderedStack, arn: str) -> str:
     names."""
     family = arn.rsplit("/", 1)[-1].split(":")[0]
     (name,) = [r["name"] for r in stack.of_type(TASK) if r["inputs"]["family"] == family]
-    return name
+    return str(name)
 
 
 def live_action(action: dict[str, Any], seeded: Seeded) -> dict[str, Any]:
@@ -228,7 +229,7 @@ def stack_outputs(
     """What `pulumi stack output --json` would print after the seeded `pulumi up`: the
     rendered outputs with the live ARNs, and each service's test URL pointing where the test
     plays the ALB's test listener."""
-    outputs = json.loads(json.dumps(stack.outputs))
+    outputs: dict[str, Any] = json.loads(json.dumps(stack.outputs))
     outputs["clusterName"] = seeded.cluster
     for name, service in outputs["services"].items():
         service["listenerArns"] = {

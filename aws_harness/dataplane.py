@@ -1,0 +1,121 @@
+"""The ALB's data plane: one HAProxy on 127.0.0.1, built with the local platform's own pieces.
+
+Per service, a production frontend (the production listener) and a test frontend (the test
+listener), each with a backend holding fixed slots for both colors' targets, as the local
+platform lays them out (`rollout.platforms.local.haproxy`). A task of a color runs on one of
+its color's slots; a slot without a task is in maintenance. Forward weights between the two
+target groups become server weights through the local platform's `HaproxyRouter`, over the
+slots that hold registered targets, so each target group gets its share however many targets
+it has (ELBv2 splits by target group first, then among its targets). HAProxy runs the target
+groups' health checks (path, matcher, thresholds; every `local.checkIntervalMs` instead of the
+ALB's interval) and logs one line per request, which `metrics` turns into the ALB's metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from rollout.platforms.local.haproxy import (
+    await_haproxy_api,
+    haproxy_binary,
+    haproxy_log,
+    log_offset,
+    spawn_haproxy,
+    write_config,
+)
+from rollout.platforms.local.processes import free_port, started_at, stop
+from rollout.platforms.local.router import HaproxyRouter
+from rollout.platforms.local.runtime_api import RuntimeApi
+from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
+from shipyard.config.model import Color, StackConfig
+
+# accept time (s.ms), backend, server (<NOSRV> when none), status, server response time (ms,
+# -1 without a response), termination state (`--` normal; a first letter when HAProxy cut it)
+REQUEST_LOG = "SHIPYARD %Ts.%ms %b %s %ST %Tr %ts"
+LISTENERS = ("production", "test")
+
+
+class DataPlane:
+    def __init__(self, directory: Path, env: str, config: StackConfig) -> None:
+        self.config = config
+        self.state = LocalState.fresh(directory, env)
+        self.state.directory = directory
+        for service in config.services:
+            slots = max(2, 2 * max(service.desired_count, service.idle_desired_count) + 1)
+            servers = [
+                ServerSlot(name=f"{color.value}{i}", color=color, port=free_port())
+                for color in Color
+                for i in range(1, slots + 1)
+            ]
+            self.state.services.append(
+                ServiceState(service.name, free_port(), free_port(), service.active_color, servers)
+            )
+        self.api = RuntimeApi(self.state.socket)
+        self.pid: int | None = None
+        self.started: int | None = None
+
+    @property
+    def log(self) -> Path:
+        return haproxy_log(self.state)
+
+    def start(self) -> None:
+        write_config(self.state, self.config, request_log=REQUEST_LOG)
+        offset = log_offset(self.state)
+        self.pid = spawn_haproxy(haproxy_binary(), self.state)
+        self.started = started_at(self.pid)
+        await_haproxy_api(self.state, self.pid, offset)
+
+    def stop(self) -> None:
+        stop(self.pid, self.started)
+
+    def service(self, name: str) -> ServiceState:
+        return self.state.service(name)
+
+    def backends(self, service: str) -> tuple[str, str]:
+        state = self.service(service)
+        return state.backend, state.test_backend
+
+    def free_slot(self, service: str, color: Color) -> ServerSlot | None:
+        return next((s for s in self.service(service).slots(color) if s.pid is None), None)
+
+    def register(self, service: str, slot: ServerSlot) -> None:
+        """A registered target starts unhealthy and earns traffic by passing its checks."""
+        for backend in self.backends(service):
+            server = f"{backend}/{slot.name}"
+            self.api.command(f"set server {server} state ready; set server {server} health down")
+
+    def drain(self, service: str, slot: ServerSlot) -> None:
+        for backend in self.backends(service):
+            self.api.set_state(backend, slot.name, "drain")
+
+    def retire(self, service: str, slot: ServerSlot) -> None:
+        for backend in self.backends(service):
+            self.api.set_state(backend, slot.name, "maint")
+
+    def rows(self) -> dict[tuple[str, str], dict[str, str]]:
+        """`show stat` rows by (backend, server)."""
+        return {(r["pxname"], r["svname"]): r for r in self.api.stats()}
+
+    def sessions(
+        self, service: str, slot: ServerSlot, rows: dict[tuple[str, str], dict[str, str]]
+    ) -> int:
+        return sum(
+            int(rows.get((b, slot.name), {}).get("scur") or 0) for b in self.backends(service)
+        )
+
+    def route(
+        self, service: str, listener: str, shares: dict[Color, int], active: Iterable[ServerSlot]
+    ) -> None:
+        """Give each color its share of the listener's traffic, spread over its registered
+        targets (`active`)."""
+        state = self.service(service)
+        view = ServiceState(
+            state.name, state.port, state.test_port, state.active_color, list(active)
+        )
+        backend = state.backend if listener == "production" else state.test_backend
+        HaproxyRouter(self.api, view, backend).set_weights(shares)
+
+    def url(self, service: str, listener: str) -> str:
+        state = self.service(service)
+        return state.url if listener == "production" else state.test_url

@@ -1,0 +1,287 @@
+"""ECS's side: each color's ECS service runs real processes, as Fargate would run its tasks.
+
+What moto's service says (task definition, `desiredCount`) is what runs. A task is the
+service's command (`local.command`, by default the sample service) with the revision's app
+container environment, the image tag as its version (APP_VERSION) and a port of its own. Like an
+ECS rolling deployment with the default 100% minimum healthy and 200% maximum: the new
+revision's tasks start beside the old ones, are registered as targets of the color's target
+group once their port opens, and the old tasks are deregistered (draining, then SIGTERM) once
+every new one is healthy. A task whose process exits is replaced. moto's `runningCount`,
+`pendingCount` and deployments follow what really runs (`publish`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aws_harness.dataplane import DataPlane
+from aws_harness.moto_side import TargetHealthBook
+from rollout.interfaces import ServerState
+from rollout.platforms.local.health import server_state
+from rollout.platforms.local.owned import marker
+from rollout.platforms.local.processes import alive, spawn, started_at
+from rollout.platforms.local.state import ServerSlot
+from shipyard.config.model import Color, LocalRun, Service
+from shipyard.revision import tag_of
+
+PASSING = ("L4OK", "L6OK", "L7OK")
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL (ECS's default stopTimeout is 30)
+
+
+@dataclass
+class Task:
+    definition: str  # the task definition revision's ARN
+    version: str
+    slot: ServerSlot
+    target: str  # its id in the target group
+    state: str = "pending"  # pending -> registered -> draining -> stopping
+    healthy_once: bool = False
+    since: float = field(default_factory=time.monotonic)
+    health: str = ""
+
+
+@dataclass
+class ColorService:
+    """One color's ECS service and what runs for it."""
+
+    name: str  # the ECS service's name
+    service: Service  # shipyard's service (the stack config)
+    index: int  # the service's position, for target ids
+    color: Color
+    target_group: str
+    tasks: list[Task] = field(default_factory=list)
+
+    def running(self) -> list[Task]:
+        return [t for t in self.tasks if t.state != "stopping"]
+
+
+class Ecs:
+    def __init__(
+        self,
+        plane: DataPlane,
+        ecs: Any,
+        elbv2: Any,
+        cluster: str,
+        colors: list[ColorService],
+        book: TargetHealthBook,
+        project: Path,
+    ) -> None:
+        self.plane = plane
+        self.ecs = ecs
+        self.elbv2 = elbv2
+        self.cluster = cluster
+        self.colors = colors
+        self.book = book
+        self.project = project
+
+    def moto(self, record: ColorService) -> Any:
+        return self.ecs.services[f"{self.cluster}:{record.name}"]
+
+    def desired(self, record: ColorService) -> tuple[str, int]:
+        service = self.moto(record)
+        if service.status != "ACTIVE":
+            return "", 0
+        return str(service.task_definition or ""), int(service.desired_count or 0)
+
+    # -- one pass --------------------------------------------------------------------------
+
+    def reconcile(self, rows: dict[tuple[str, str], dict[str, str]]) -> bool:
+        """Move every color one step toward what moto says; True when targets changed."""
+        changed = False
+        for record in self.colors:
+            changed |= self._reconcile(record, rows)
+            self.publish(record)
+        return changed
+
+    def _reconcile(self, record: ColorService, rows: dict[tuple[str, str], dict[str, str]]) -> bool:
+        definition, count = self.desired(record)
+        changed = False
+        for task in list(record.tasks):
+            changed |= self._advance(record, task, rows)
+        current = [
+            t for t in record.running() if t.definition == definition and t.state != "draining"
+        ]
+        for task in current[count:]:  # scaled in: the newest go first
+            changed |= self._drain(record, task)
+        for _ in range(count - len(current)):
+            if not self._start(record, definition):
+                break
+        fresh = current[:count]
+        ready = len(fresh) == count and all(t.health == "healthy" for t in fresh)
+        for task in record.running():
+            if task.definition != definition and task.state != "draining" and (ready or not count):
+                changed |= self._drain(record, task)
+        return changed
+
+    def _advance(
+        self, record: ColorService, task: Task, rows: dict[tuple[str, str], dict[str, str]]
+    ) -> bool:
+        slot = task.slot
+        if task.state == "stopping":
+            if not alive(slot.pid) or time.monotonic() - task.since > STOP_GRACE:
+                if alive(slot.pid):
+                    os.kill(slot.pid or 0, 9)
+                slot.pid, slot.started, slot.version = None, None, None
+                record.tasks.remove(task)
+            return False
+        if not alive(slot.pid):  # the task stopped by itself: ECS replaces it
+            changed = task.state in ("registered", "draining")
+            self._deregister(record, task)
+            if changed:
+                self.plane.retire(record.service.name, slot)
+            task.state, task.since = "stopping", 0.0
+            return changed
+        if task.state == "pending":
+            if _listens(slot.port):
+                self.elbv2.register_targets(
+                    record.target_group, [{"Id": task.target, "Port": slot.port}]
+                )
+                self.plane.register(record.service.name, slot)
+                task.state, task.health = "registered", "initial"
+                self.book.states[(record.target_group, task.target)] = "initial"
+                return True
+            return False
+        if task.state == "registered":
+            task.health = self._health(record, task, rows)
+            self.book.states[(record.target_group, task.target)] = task.health
+            return False
+        # draining: until no session is open on it, or the deregistration delay is over
+        over = time.monotonic() - task.since > record.service.deregistration_delay_seconds
+        if over or self.plane.sessions(record.service.name, slot, rows) == 0:
+            self._deregister(record, task)
+            self.plane.retire(record.service.name, slot)
+            os.kill(slot.pid or 0, 15)
+            task.state, task.since = "stopping", time.monotonic()
+        return False
+
+    def _health(
+        self, record: ColorService, task: Task, rows: dict[tuple[str, str], dict[str, str]]
+    ) -> str:
+        row = rows.get((self.plane.service(record.service.name).backend, task.slot.name), {})
+        state = server_state(row.get("status", "DOWN"))
+        if state is ServerState.UP:
+            task.healthy_once = True
+            return "healthy"
+        check = row.get("check_status", "").lstrip("* ")
+        if task.healthy_once or (check and not check.startswith(PASSING) and check != "INI"):
+            return "unhealthy"
+        return "initial"
+
+    def _drain(self, record: ColorService, task: Task) -> bool:
+        if task.state == "pending":
+            os.kill(task.slot.pid or 0, 15)
+            task.state, task.since = "stopping", time.monotonic()
+            return False
+        self.plane.drain(record.service.name, task.slot)
+        task.state, task.since = "draining", time.monotonic()
+        task.health = "draining"
+        self.book.states[(record.target_group, task.target)] = "draining"
+        return True
+
+    def _deregister(self, record: ColorService, task: Task) -> None:
+        self.book.states.pop((record.target_group, task.target), None)
+        if task.target in self.elbv2.target_groups[record.target_group].targets:
+            self.elbv2.deregister_targets(record.target_group, [{"Id": task.target}])
+
+    def _start(self, record: ColorService, definition: str) -> bool:
+        slot = self.plane.free_slot(record.service.name, record.color)
+        if slot is None or not definition:
+            return False
+        revision = self.ecs.describe_task_definition(definition)
+        (container,) = [
+            c for c in revision.container_definitions if c["name"] == record.service.name
+        ]
+        version = tag_of(str(container["image"])) or "latest"
+        argv, env = task_process(
+            self.project, record.service, record.color, slot, container, version
+        )
+        env.update(marker(self.plane.state.directory))
+        log = self.plane.state.directory / "logs" / f"{record.service.name}-{slot.name}.log"
+        slot.pid = spawn(argv, env, log)
+        slot.started, slot.version = started_at(slot.pid), version
+        position = self.plane.service(record.service.name).servers.index(slot)
+        target = f"10.99.{200 + record.index}.{10 + position}"
+        record.tasks.append(Task(definition, version, slot, target))
+        return True
+
+    # -- what moto reports -----------------------------------------------------------------
+
+    def publish(self, record: ColorService) -> None:
+        """runningCount, pendingCount and deployments as ECS would report them now."""
+        service = self.moto(record)
+        definition, count = self.desired(record)
+        live = record.running()
+        running = [t for t in live if t.state != "pending"]
+        new = [t for t in live if t.definition == definition and t.state != "draining"]
+        old = sorted({t.definition for t in live if t.definition != definition})
+        done = len(new) == count and all(t.health == "healthy" for t in new) and not old
+        deployments = [
+            deployment(definition, "PRIMARY", count, new, "COMPLETED" if done else "IN_PROGRESS")
+        ]
+        deployments += [
+            deployment(arn, "ACTIVE", 0, [t for t in live if t.definition == arn], "")
+            for arn in old
+        ]
+        service.running_count = len(running)
+        service.pending_count = len(live) - len(running)
+        service.deployments = deployments
+
+
+def deployment(
+    definition: str, status: str, desired: int, tasks: list[Task], rollout: str
+) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    running = sum(1 for t in tasks if t.state != "pending")
+    found: dict[str, Any] = {
+        "id": "ecs-svc/" + hashlib.sha256(definition.encode()).hexdigest()[:16],
+        "status": status,
+        "taskDefinition": definition,
+        "desiredCount": desired,
+        "runningCount": running,
+        "pendingCount": len(tasks) - running,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": "FARGATE",
+    }
+    if rollout:
+        found["rolloutState"] = rollout
+    return found
+
+
+def task_process(
+    project: Path,
+    service: Service,
+    color: Color,
+    slot: ServerSlot,
+    container: dict[str, Any],
+    version: str,
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of one task: the container's environment (secrets are not
+    resolved), the port, and the image tag as the app's version."""
+    run = service.local or LocalRun()
+    values = {
+        "python": sys.executable,
+        "project": str(project),
+        "port": str(slot.port),
+        "version": version,
+        "color": color.value,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "SHIPYARD_"))}
+    env.update({e["name"]: e["value"] for e in container.get("environment", [])})
+    env.update(PORT=str(slot.port), HOST="127.0.0.1", APP_VERSION=version, APP_COLOR=color.value)
+    return [part.format(**values) for part in run.command], env
+
+
+def _listens(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.05)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

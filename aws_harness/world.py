@@ -1,0 +1,213 @@
+"""The harness process: moto server for the control plane, real processes and HAProxy for the
+data plane, CloudWatch fed from the traffic. `python -m aws_harness serve` runs it; the
+`AwsWorld` fixture (aws_harness.fixture) starts and stops it.
+
+On start it creates the stack's resources in moto (aws_harness.seed, a test's `pulumi up`),
+starts HAProxy and every color's tasks, and writes the stack's outputs (`pulumi stack output
+--json`, with `url` and `testUrl` pointing at the listeners on loopback) and a ready file. Then
+every `TICK` seconds it moves the tasks toward what moto says and reports target health; every
+`interval` seconds it puts the ALB's metrics and evaluates the alarms. SIGTERM stops every
+process it started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from aws_harness.dataplane import LISTENERS, DataPlane
+from aws_harness.metrics import Key, Metrics
+from aws_harness.moto_side import TargetHealthBook, after, backend
+from aws_harness.seed import clients_for, seed, stack_outputs
+from aws_harness.tasks import ColorService, Ecs
+from parity.render import render_stack
+from rollout.platforms.aws.health import arn_suffix
+from rollout.platforms.local.owned import stop_strays
+from rollout.platforms.local.processes import alive, stop
+from shipyard.config.load import StackSources, load_stack
+from shipyard.config.model import Color, traffic_shares
+
+TICK = 0.05
+log = logging.getLogger("aws_harness")
+
+
+class World:
+    def __init__(
+        self, project: Path, env: str, directory: Path, speedup: float, interval: float
+    ) -> None:
+        self.project, self.env, self.directory = project, env, directory
+        self.speedup, self.interval = speedup, interval
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        sources = StackSources(self.project)
+        stack = render_stack(sources, self.env)
+        config = load_stack(sources, self.env).config
+        self.clients = clients_for(self.endpoint)
+        seeded = seed(stack, *(self.clients[n] for n in ("ec2", "elbv2", "ecs", "cloudwatch")))
+        self.plane = DataPlane(self.directory, self.env, config)
+        self.plane.start()
+        outputs = stack_outputs(
+            stack, seeded, {s.name: self.plane.url(s.name, "test") for s in config.services}
+        )
+        self.outputs = outputs
+        self.elbv2 = backend("elbv2", config.region)
+        ecs = backend("ecs", config.region)
+        book = TargetHealthBook()
+        for target_group in self.elbv2.target_groups.values():
+            book.install(target_group)
+        colors = []
+        dimensions: dict[Key, list[dict[str, str]]] = {}
+        for index, service in enumerate(config.services):
+            out = outputs["services"][service.name]
+            out["url"] = self.plane.url(service.name, "production")
+            balancer = {"Name": "LoadBalancer", "Value": out["albArnSuffix"]}
+            dimensions[(service.name, None)] = [balancer]
+            for color in Color:
+                group = out["targetGroupArns"][color.value]
+                colors.append(
+                    ColorService(out["ecsServiceNames"][color.value], service, index, color, group)
+                )
+                dimensions[(service.name, color)] = [
+                    {"Name": "TargetGroup", "Value": arn_suffix(group, "targetgroup/")},
+                    balancer,
+                ]
+        self.ecs = Ecs(self.plane, ecs, self.elbv2, seeded.cluster, colors, book, self.project)
+        self.metrics = Metrics(
+            self.plane.log, self.clients["cloudwatch"], dimensions, self._color_of, self.speedup
+        )
+        self.metrics.load_alarms()
+        after(ecs, "update_service", lambda result, args, kwargs: self._changed())
+        after(self.elbv2, "modify_listener", lambda result, args, kwargs: self._changed())
+        with self.lock:
+            self._tick()  # the tasks start at once
+        (self.directory / "outputs.json").write_text(json.dumps(outputs, indent=2) + "\n")
+        return {
+            "endpoint": self.endpoint,
+            "region": config.region,
+            "outputs": str(self.directory / "outputs.json"),
+            "haproxy_socket": str(self.plane.state.socket),
+            "services": {
+                s.name: {listener: self.plane.url(s.name, listener) for listener in LISTENERS}
+                for s in config.services
+            },
+            "pid": os.getpid(),
+        }
+
+    def _color_of(self, backend_name: str, server: str) -> tuple[str, Color] | None:
+        service = backend_name.removesuffix("_test")
+        for color in Color:
+            if server.startswith(color.value):
+                return service, color
+        return None
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """In the request that changed a service or a listener: report and route at once."""
+        with self.lock:
+            for record in self.ecs.colors:
+                self.ecs.publish(record)
+            self.route()
+
+    def route(self) -> None:
+        """Each listener's forward weights, as moto holds them, onto HAProxy's servers."""
+        by_group = {r.target_group: r for r in self.ecs.colors}
+        for service in self.outputs["services"].values():
+            for listener in LISTENERS:
+                (found,) = self.elbv2.describe_listeners(None, [service["listenerArns"][listener]])
+                action = found.default_actions[0].data
+                groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or [
+                    {"TargetGroupArn": action.get("TargetGroupArn"), "Weight": 1}
+                ]
+                raw = {by_group[g["TargetGroupArn"]].color: int(g.get("Weight", 1)) for g in groups}
+                shares = traffic_shares({c: raw.get(c, 0) for c in Color})
+                name = by_group[groups[0]["TargetGroupArn"]].service.name
+                active = [
+                    t.slot
+                    for r in self.ecs.colors
+                    if r.service.name == name
+                    for t in r.tasks
+                    if t.state == "registered"
+                ]
+                self.plane.route(name, listener, shares, active)
+
+    def _tick(self) -> None:
+        rows = self.plane.rows()
+        if self.ecs.reconcile(rows):
+            self.route()
+
+    def _health_counts(self) -> dict[tuple[str, Color], tuple[int, int]]:
+        counts = {}
+        for record in self.ecs.colors:
+            states = [t.health for t in record.tasks if t.state == "registered"]
+            counts[(record.service.name, record.color)] = (
+                states.count("healthy"),
+                states.count("unhealthy"),
+            )
+        return counts
+
+    def run(self) -> None:
+        next_metrics = time.monotonic() + self.interval
+        while not self.stopping.is_set():
+            with self.lock:
+                self._tick()
+                counts = self._health_counts()
+            if time.monotonic() >= next_metrics:
+                next_metrics += self.interval
+                self.metrics.publish(self.metrics.collect(counts))
+                self.metrics.evaluate()
+            self.stopping.wait(TICK)
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            tasks = [
+                t for r in getattr(self, "ecs", None) and self.ecs.colors or [] for t in r.tasks
+            ]
+            for task in tasks:
+                if alive(task.slot.pid):
+                    os.kill(task.slot.pid or 0, signal.SIGTERM)
+            for task in tasks:
+                stop(task.slot.pid, task.slot.started)
+            if hasattr(self, "plane"):
+                self.plane.stop()
+        stop_strays(self.directory)
+        self.server.stop()
+
+
+def serve(
+    project: Path, env: str, directory: Path, ready: Path, speedup: float, interval: float
+) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
+        os.environ.setdefault(name, value)
+    directory.mkdir(parents=True, exist_ok=True)
+    world = World(project, env, directory, speedup, interval)
+    signal.signal(signal.SIGTERM, lambda *_: world.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: world.stopping.set())
+    try:
+        facts = world.start()
+        temporary = ready.with_suffix(".tmp")
+        temporary.write_text(json.dumps(facts, indent=2) + "\n")
+        os.replace(temporary, ready)
+        world.run()
+    finally:
+        world.stop()
