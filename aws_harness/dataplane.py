@@ -60,7 +60,7 @@ class DataPlane:
         return haproxy_log(self.state)
 
     def start(self) -> None:
-        write_config(self.state, self.config, request_log=REQUEST_LOG)
+        write_config(self.state, self.config, request_log=REQUEST_LOG, retries=False)
         offset = log_offset(self.state)
         self.pid = spawn_haproxy(haproxy_binary(), self.state)
         self.started = started_at(self.pid)

@@ -32,6 +32,7 @@ import logging  # noqa: E402
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from aws_harness.seed import apply_stack, clients_for, stack_outputs  # noqa: E402
 from parity.render import render_stack  # noqa: E402
 from rollout.deploy import DeployOptions, deploy  # noqa: E402
 from rollout.ledger import SqliteLedger  # noqa: E402
@@ -42,7 +43,6 @@ from rollout.rollback import instant_rollback, rollback  # noqa: E402
 from shipyard import aws as shipyard_aws  # noqa: E402
 from shipyard.config.load import StackSources  # noqa: E402
 from shipyard.stacks import plan_stack_files, write_stack_files  # noqa: E402
-from aws_harness.seed import apply_stack, clients_for, stack_outputs  # noqa: E402
 from tests.sample_app import start_sample  # noqa: E402
 
 FAST = """deploy:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aws_harness.seed import Seeded, apply_stack, clients_for, stack_outputs
 from parity.drift import run_drift
 from parity.live import AwsClients
 from parity.render import render_stack
@@ -25,7 +26,6 @@ from shipyard.config.load import StackSources, load_stack
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
 from tests.drills import deploy_held_at_step
-from aws_harness.seed import Seeded, apply_stack, clients_for, stack_outputs
 from tests.integration.conftest import Start
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aws_harness.seed import Seeded, clients_for, seed
 from parity.render import RenderedStack
 from rollout.executor import Executor, Target
 from rollout.fakes import FakeFleet
@@ -20,7 +21,6 @@ from rollout.platforms.aws.router import ElbRouter, ElbTestRouter
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Deploy
 from smoke.runner import CheckResult, SmokeReport
-from aws_harness.seed import Seeded, clients_for, seed
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 

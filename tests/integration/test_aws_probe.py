@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from aws_harness.seed import apply_stack, clients_for, stack_outputs
 from parity.render import render_stack
 from rollout.ledger import SqliteLedger
 from rollout.platforms.aws.probe import THREAD_NAME
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
-from aws_harness.seed import apply_stack, clients_for, stack_outputs
 from tests.integration.conftest import Start
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")

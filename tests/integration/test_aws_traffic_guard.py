@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aws_harness.seed import Seeded, clients_for, seed, stack_outputs
 from parity.render import RenderedStack
 from rollout.platforms.aws.outputs import StackOutputs
 from rollout.platforms.aws.router import ElbRouter
@@ -16,7 +17,6 @@ from shipyard.aws import Aws
 from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, Service
 from shipyard.errors import CheckFailed
-from aws_harness.seed import Seeded, clients_for, seed, stack_outputs
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 

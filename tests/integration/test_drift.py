@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from aws_harness.seed import Seeded, clients_for, seed
 from parity.drift import run_drift
 from parity.live import AwsClients
 from parity.render import RenderedStack
 from shipyard.config.load import StackSources
 from tests.conftest import CliResult
-from aws_harness.seed import Seeded, clients_for, seed
 
 pytestmark = pytest.mark.usefixtures("calls_within_policy")
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from aws_harness.seed import stack_outputs, update_stack
 from parity.render import render_stack
 from shipyard.stacks import plan_stack_files, write_stack_files
 from tests.conftest import CliResult
-from aws_harness.seed import stack_outputs, update_stack
 from tests.integration.test_aws_deploy import World, deploy, world_factory
 
 __all__ = ["world_factory"]  # the fixture, shared with the deploy tests

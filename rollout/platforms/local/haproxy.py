@@ -39,9 +39,12 @@ def haproxy_binary() -> str:
     return found
 
 
-def write_config(state: LocalState, config: StackConfig, request_log: str = "") -> None:
+def write_config(
+    state: LocalState, config: StackConfig, request_log: str = "", retries: bool = True
+) -> None:
     """HAProxy's configuration for the services in `state`; `request_log` is a log-format
-    for one line per request on stdout (none by default)."""
+    for one line per request on stdout (none by default); without `retries`, a request that
+    fails to connect is answered 503 rather than retried on another server."""
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("rollout.platforms.local", "."),
         undefined=jinja2.StrictUndefined,
@@ -77,6 +80,7 @@ def write_config(state: LocalState, config: StackConfig, request_log: str = "") 
         pidfile=state.pid_file,
         services=services,
         request_log=request_log,
+        retries=retries,
     )
     state.config_file.write_text(text)
 
