@@ -39,8 +39,7 @@ LISTENERS = ("production", "test")
 class DataPlane:
     def __init__(self, directory: Path, env: str, config: StackConfig) -> None:
         self.config = config
-        self.state = LocalState.fresh(directory, env)
-        self.state.directory = directory
+        self.state = LocalState(env=env, directory=directory)
         for service in config.services:
             slots = max(2, 2 * max(service.desired_count, service.idle_desired_count) + 1)
             servers = [

@@ -179,9 +179,8 @@ class World:
     def stop(self) -> None:
         self.stopping.set()
         with self.lock:
-            tasks = [
-                t for r in getattr(self, "ecs", None) and self.ecs.colors or [] for t in r.tasks
-            ]
+            colors = self.ecs.colors if hasattr(self, "ecs") else []
+            tasks = [task for record in colors for task in record.tasks]
             for task in tasks:
                 if alive(task.slot.pid):
                     os.kill(task.slot.pid or 0, signal.SIGTERM)
