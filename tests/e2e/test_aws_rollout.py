@@ -65,6 +65,13 @@ class Dev:
         answer = json.loads(done.stdout) if done.stdout.strip() else {"stderr": done.stderr}
         return done.returncode, answer
 
+    def blue_api_task_definition(self) -> str:
+        out = self.world.outputs
+        found = self.world.client("ecs").describe_services(
+            cluster=out["clusterName"], services=[out["services"]["api"]["ecsServiceNames"]["blue"]]
+        )
+        return str(found["services"][0]["taskDefinition"])
+
     def production_weights(self) -> list[dict[str, Any]]:
         return [
             e.data
@@ -122,9 +129,11 @@ def test_deploy_and_instant_rollback_under_load_drop_nothing(dev: Dev) -> None:
         live_from = time.monotonic()
         load.wait_for(len(load.samples) + 200)
         rolling = time.monotonic()
+        warm = dev.blue_api_task_definition()
         code, back = dev.run("rollback", "--service", "api")
         assert (code, back["status"]) == (0, "succeeded"), back
         rolled = time.monotonic()
+        assert dev.blue_api_task_definition() == warm  # instant: traffic moved, nothing redeployed
         load.wait_for(len(load.samples) + 300)
     print(f"\n{len(load.samples)} requests, {len(load.failed)} failed, {load.rate:.0f}/s")
     assert load.failed == []
