@@ -36,6 +36,8 @@ from shipyard.config.load import StackSources, load_stack
 from shipyard.config.model import Color, traffic_shares
 
 TICK = 0.05
+SETTLE_TIMEOUT = 30.0
+VERDICTS = ("healthy", "unhealthy")
 log = logging.getLogger("aws_harness")
 
 
@@ -108,6 +110,24 @@ class World:
             },
             "pid": os.getpid(),
         }
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """Move the tasks until every one the stack asks for has passed or failed its first
+        health checks: a world is ready as a stack that has been up a while is, its listeners
+        serving, not answering 503 while its first tasks boot. False when `timeout` ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                self._tick()
+                if all(self._settled(record) for record in self.ecs.colors):
+                    return True
+            time.sleep(TICK)
+        return False
+
+    def _settled(self, record: ColorService) -> bool:
+        _, count = self.ecs.desired(record)
+        tasks = record.running()
+        return len(tasks) >= count and all(t.health in VERDICTS for t in tasks)
 
     def _color_of(self, backend_name: str, server: str) -> tuple[str, Color] | None:
         service = backend_name.removesuffix("_test")
@@ -204,6 +224,8 @@ def serve(
     signal.signal(signal.SIGINT, lambda *_: world.stopping.set())
     try:
         facts = world.start()
+        if not world.settle():
+            log.warning("tasks still without a health verdict after %g s", SETTLE_TIMEOUT)
         temporary = ready.with_suffix(".tmp")
         temporary.write_text(json.dumps(facts, indent=2) + "\n")
         os.replace(temporary, ready)
