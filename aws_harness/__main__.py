@@ -63,6 +63,11 @@ def demo(project: Path, output_format: str) -> int:
         print(json.dumps(run.to_dict(), indent=2))
     else:
         print_phases(run, "shipyard demo on AWS (the harness): dev, web under continuous load")
+        for phase in run.phases:
+            if phase.outcome == "rolled-back":
+                print(f"{phase.name}: {phase.detail}")
+        where = f"{run.workspace}/.shipyard"
+        print(f"ledger: {where}/ledger.db; the harness's logs: {where}/aws-harness/")
     bad = [p for p in run.phases if p.failed and p.outcome != "rolled-back"]
     return 1 if bad or not any(p.outcome == "rolled-back" for p in run.phases) else 0
 
