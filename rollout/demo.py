@@ -3,7 +3,8 @@
 In a scratch workspace (`.shipyard/demo/`, a copy of the project's stacks with a short bake
 and a faulty v3), under continuous load on `web`: bring dev up; deploy v1; deploy v2; roll
 back to v1 by hand; deploy v3, which answers 30% 5xx and is rolled back automatically. Every
-phase is measured: duration, requests served and failed while it ran.
+phase is measured: duration, requests served and failed while it ran. `run_story` is the story
+on any platform: `make demo-aws` runs it on the AWS harness (aws_harness.demo).
 """
 
 from __future__ import annotations
