@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo demo-aws test lint bench install clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
@@ -18,6 +18,12 @@ demo: $(STAMP)
 	@scripts/need.sh haproxy haproxy "the local platform runs services behind HAProxy"
 	@$(BIN)/shipyard stacks render --check
 	@$(BIN)/shipyard demo
+
+## demo-aws: the demo's story on the AWS platform, against the AWS harness (moto server, HAProxy)
+demo-aws: $(STAMP)
+	@scripts/need.sh haproxy haproxy "the AWS harness plays the ALB with HAProxy"
+	@$(BIN)/shipyard stacks render --check
+	@PYTHONPATH="$(CURDIR)" $(BIN)/python -m aws_harness demo
 
 ## test: the whole test suite (pytest exits 5 when it collects nothing: that fails too)
 test: $(STAMP)

@@ -8,6 +8,14 @@
 The stack is "applied" by the tests' seeder; the sample service on loopback plays the ALB's
 test listener for smoke tests. moto answers in about a millisecond: the figures measure
 shipyard's own work and call count, not AWS's latency (about 50-150 ms per ELBv2 call).
+
+On the AWS harness (aws_harness: moto server, HAProxy as the ALB, ECS tasks as processes, and
+CloudWatch fed from the traffic), `shipyard deploy|rollback --platform aws` as subprocesses,
+under 2 threads of load on a production listener, as benchmarks/rollout.py measures locally:
+- failed requests during deploys (10/50/100, 1 s bakes, analysis) and instant rollbacks;
+- seconds from the start of `rollback` to the last request the new version served;
+- for a release answering 30% 5xx (web v3): seconds from the first 5xx the load saw to the last
+  request v3 served (all traffic back on the stable color).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -29,13 +38,17 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(REPO))  # the tests' seeder
 
 import logging  # noqa: E402
+import subprocess  # noqa: E402
 
+import yaml  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from aws_harness.fixture import AwsWorld  # noqa: E402
 from aws_harness.seed import apply_stack, clients_for, stack_outputs  # noqa: E402
 from parity.render import render_stack  # noqa: E402
 from rollout.deploy import DeployOptions, deploy  # noqa: E402
 from rollout.ledger import SqliteLedger  # noqa: E402
+from rollout.load import Load  # noqa: E402
 from rollout.platforms.aws.outputs import StackOutputs  # noqa: E402
 from rollout.platforms.aws.target import AwsPlatform  # noqa: E402
 from rollout.platforms.local.processes import stop  # noqa: E402
@@ -66,6 +79,129 @@ def make_project(root: Path) -> StackSources:
     sources = StackSources(project)
     write_stack_files(sources, plan_stack_files(sources))
     return sources
+
+
+HARNESS_POLICY = {
+    "trafficSteps": [10, 50, 100],
+    "bakeSeconds": 1,
+    "readyTimeoutSeconds": 40,  # >= healthyThreshold x interval + timeout of the template's check
+    "scaleDownDelaySeconds": 300,
+    "analysis": {"minRequests": 20, "max5xxRate": 0.05, "onInconclusive": "fail"},
+}
+SHIPYARD = str(Path(sys.executable).parent / "shipyard")
+
+
+def harness_project(root: Path) -> StackSources:
+    sources = make_project(root)
+    overlay = sources.overlay("dev")
+    doc = yaml.safe_load(overlay.read_text())
+    doc["deploy"] = HARNESS_POLICY
+    for service in doc["services"]:
+        service["environment"] = {**service.get("environment", {}), "APP_ERROR_RATE": "0.3@v3"}
+    overlay.write_text(yaml.safe_dump(doc))
+    write_stack_files(sources, plan_stack_files(sources))
+    return sources
+
+
+def weights_set(ledger: SqliteLedger, since: dt.datetime) -> dt.datetime:
+    """When the production listener's weights were set (and read back) after `since`."""
+    return next(
+        dt.datetime.fromisoformat(e.at)
+        for e in ledger.events("dev")
+        if e.kind == "weights-set"
+        and e.data["router"] == "production"
+        and dt.datetime.fromisoformat(e.at) >= since
+    )
+
+
+def failures(samples: list[Any]) -> int:
+    return sum(1 for s in samples if s.status is None or s.status >= 500)
+
+
+def harness_figures(sources: StackSources, repeat: int) -> dict[str, Any]:
+    """api: deploy then instant rollback, `repeat` times; web: the faulty v3 (a target group
+    without earlier traffic, so the analysis's minute holds v3's requests only)."""
+    with AwsWorld.start(sources.root) as world:
+        world.await_serving("api")
+        world.await_serving("web")
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            argv = [SHIPYARD, "--project-dir", str(sources.root), args[0], "dev"]
+            argv += [*world.platform_args, *args[1:]]
+            return subprocess.run(
+                argv, env=world.environ(), capture_output=True, text=True, timeout=300, check=False
+            )
+
+        ledger = SqliteLedger(sources.root / ".shipyard" / "ledger.db")
+        figures: dict[str, Any] = {"deploys": [], "rollbacks": [], "weights_set": []}
+        figures["started"] = []
+        figures["deploy_failed"] = 0
+        figures["rollback_failed"] = 0
+        with Load(f"{world.url('api')}/version", threads=2, max_seconds=600) as load:
+            load.wait_for(100)
+            for index in range(repeat):
+                version = f"v{index + 10}"
+                began = time.monotonic()
+                done = cli("deploy", "--service", "api", "--version", version)
+                ended = time.monotonic()
+                assert done.returncode == 0, done.stdout + done.stderr
+                figures["deploys"].append(ended - began)
+                figures["deploy_failed"] += failures(load.between(began, ended))
+                load.wait_for(len(load.samples) + 100)
+                began, since = time.monotonic(), dt.datetime.now(dt.UTC)
+                done = cli("rollback", "--service", "api")
+                assert done.returncode == 0, done.stdout + done.stderr
+                load.wait_for(len(load.samples) + 100)
+                window = load.between(began, time.monotonic())
+                new = [s for s in window if s.version == version]
+                figures["rollbacks"].append((new[-1].at if new else began) - began)
+                figures["weights_set"].append((weights_set(ledger, since) - since).total_seconds())
+                first = min(
+                    at
+                    for e in ledger.events("dev")
+                    if (at := dt.datetime.fromisoformat(e.at)) >= since
+                )
+                figures["started"].append((first - since).total_seconds())
+                figures["rollback_failed"] += failures(window)
+        with Load(f"{world.url('web')}/version", threads=2, max_seconds=300) as load:
+            load.wait_for(100)
+            began = time.monotonic()
+            done = cli("deploy", "--service", "web", "--version", "v3")
+            load.wait_for(len(load.samples) + 100)
+            window = load.between(began, time.monotonic())
+        bad = [s for s in window if s.version == "v3"]
+        errors = [s for s in bad if s.status is not None and s.status >= 500]
+        figures["bad_exit"] = done.returncode
+        figures["bad_message"] = (done.stderr.strip().splitlines() or [""])[-1]
+        figures["bad_errors"] = len(errors)
+        figures["bad_others_failed"] = failures([s for s in window if s.version != "v3"])
+        figures["bad_off"] = bad[-1].at - errors[0].at if errors else None
+    return figures
+
+
+def print_harness(figures: dict[str, Any], repeat: int) -> None:
+    print(
+        f"harness deploy of api (10/50/100, 1 s bakes, analysis) under load, median of "
+        f"{repeat}: {statistics.median(figures['deploys']):.2f} s; failed requests during "
+        f"{repeat} deploys: {figures['deploy_failed']}"
+    )
+    print(
+        f"harness instant rollback, from `rollback` starting to the last request the new "
+        f"version served: {1000 * statistics.median(figures['rollbacks']):.0f} ms median of "
+        f"{repeat}; per the ledger, the command's first event came after "
+        f"{1000 * statistics.median(figures['started']):.0f} ms (the CLI's start-up) and the "
+        f"production weights were set after "
+        f"{1000 * statistics.median(figures['weights_set']):.0f} ms; "
+        f"failed requests during {repeat} rollbacks: {figures['rollback_failed']}"
+    )
+    off = figures["bad_off"]
+    print(
+        f"harness faulty release (web v3, 30% 5xx): exit {figures['bad_exit']} "
+        f"({figures['bad_message']}); all traffic on the stable color "
+        + (f"{off:.2f} s" if off is not None else "(no 5xx seen)")
+        + f" after the first 5xx; {figures['bad_errors']} 5xx from v3, "
+        f"{figures['bad_others_failed']} failed requests elsewhere"
+    )
 
 
 def calls() -> tuple[int, dict[str, int]]:
@@ -122,16 +258,7 @@ def main() -> None:
                     back = instant_rollback(sources, "dev", "web", ledger, platform=platform)
                     to_return.append(time.monotonic() - clock)
                     assert back.succeeded, back.message
-                    verified = next(
-                        e
-                        for e in ledger.events("dev")
-                        if e.kind == "weights-set"
-                        and e.data["router"] == "production"
-                        and dt.datetime.fromisoformat(e.at) >= began
-                    )
-                    to_verified.append(
-                        (dt.datetime.fromisoformat(verified.at) - began).total_seconds()
-                    )
+                    to_verified.append((weights_set(ledger, began) - began).total_seconds())
                     instant_calls.append(calls()[0])
                 redo = rollback(sources, "dev", "web", ledger, to="v3", platform=platform)
                 assert redo.succeeded, redo.message
@@ -155,6 +282,8 @@ def main() -> None:
         f"after {1000 * statistics.median(to_return):.0f} ms (incl. writing the stack config)"
     )
     print(f"deploy against moto: {statistics.median(deploy_seconds):.2f} s median of {repeat}")
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-harness-") as tmp:
+        print_harness(harness_figures(harness_project(Path(tmp)), repeat), repeat)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 In a scratch workspace (`.shipyard/demo/`, a copy of the project's stacks with a short bake
 and a faulty v3), under continuous load on `web`: bring dev up; deploy v1; deploy v2; roll
 back to v1 by hand; deploy v3, which answers 30% 5xx and is rolled back automatically. Every
-phase is measured: duration, requests served and failed while it ran.
+phase is measured: duration, requests served and failed while it ran. `run_story` is the story
+on any platform: `make demo-aws` runs it on the AWS harness (aws_harness.demo).
 """
 
 from __future__ import annotations
@@ -81,9 +82,12 @@ def check_demo_inputs(sources: StackSources, environ: Mapping[str, str]) -> None
         )
 
 
-def demo_workspace(sources: StackSources) -> StackSources:
-    """A scratch copy of the project for the demo: the user's files are never touched."""
-    root = sources.root / ".shipyard" / "demo"
+def demo_workspace(
+    sources: StackSources, name: str = "demo", policy: Mapping[str, Any] = DEMO_POLICY
+) -> StackSources:
+    """A scratch copy of the project for the demo (`.shipyard/NAME/`, deploy policy `policy`):
+    the user's files are never touched."""
+    root = sources.root / ".shipyard" / name
     if root.exists():
         local_down(StackSources(root), ENVIRONMENT)
         shutil.rmtree(root)
@@ -95,7 +99,7 @@ def demo_workspace(sources: StackSources) -> StackSources:
     workspace = StackSources(root)
     overlay = workspace.overlay(ENVIRONMENT)
     doc: dict[str, Any] = yaml.safe_load(overlay.read_text()) or {}
-    doc["deploy"] = DEMO_POLICY
+    doc["deploy"] = dict(policy)
     services = [s for s in doc.get("services", []) if s.get("name") != SERVICE]
     services.append(
         {
@@ -129,53 +133,56 @@ def run_demo(
         run.phases.append(Phase("local up dev", round(time.monotonic() - began, 2), 0, 0, "up"))
         progress(f"dev is up on 127.0.0.1 ({run.phases[0].seconds:.2f} s)")
         web = state.service(SERVICE)
+
+        def release(version: str) -> Outcome:
+            options = DeployOptions(ENVIRONMENT, version, SERVICE, author="demo", actor="demo")
+            return deploy(workspace, options, ledger)
+
+        def rollback() -> Outcome:
+            return instant_rollback(workspace, ENVIRONMENT, SERVICE, ledger, "demo")
+
         with Load(f"{web.url}/", threads=2, max_seconds=240) as load:
             load.wait_for(50)
-
-            def phase(name: str, action: Callable[[], Outcome]) -> Outcome:
-                progress(f"{name}...")
-                start = time.monotonic()
-                outcome = action()
-                end = time.monotonic()
-                window = load.between(start, end)
-                failed = sum(1 for s in window if s.status is None or s.status >= 500)
-                run.phases.append(
-                    Phase(
-                        name,
-                        round(end - start, 2),
-                        len(window),
-                        failed,
-                        outcome.status,
-                        outcome.message,
-                    )
-                )
-                progress(f"{name}: {outcome.status} in {end - start:.2f} s")
-                return outcome
-
-            def release(version: str) -> Callable[[], Outcome]:
-                return lambda: deploy(
-                    workspace,
-                    DeployOptions(ENVIRONMENT, version, SERVICE, author="demo", actor="demo"),
-                    ledger,
-                )
-
-            phase("deploy v1", release("v1"))
-            phase("deploy v2", release("v2"))
-            back = phase(
-                "roll back to v1 by hand",
-                lambda: instant_rollback(workspace, ENVIRONMENT, SERVICE, ledger, "demo"),
-            )
-            run.instant_rollback_seconds = back.seconds
-            bad_start = time.monotonic()
-            phase("deploy v3 (30% 5xx)", release("v3"))
-            bad = [s for s in load.between(bad_start, time.monotonic()) if s.version == "v3"]
-            errors = [s for s in bad if s.status == 500]
-            if errors:
-                run.automatic_rollback_seconds = round(bad[-1].at - errors[0].at, 2)
-            load.wait_for(len(load.samples) + 100)
+            run_story(run, load, release, rollback, progress)
         run.total_requests = len(load.samples)
         run.total_failed = len(load.failed)
     finally:
         if not keep_running:
             local_down(workspace, ENVIRONMENT)
     return run, workspace
+
+
+def run_story(
+    run: DemoRun,
+    load: Load,
+    release: Callable[[str], Outcome],
+    rollback: Callable[[], Outcome],
+    progress: Callable[[str], None],
+) -> None:
+    """The story, on any platform, under `load` (on the service's production listener):
+    deploy v1, v2; roll back by hand; deploy the faulty v3. Each phase lands in `run`."""
+
+    def phase(name: str, action: Callable[[], Outcome]) -> Outcome:
+        progress(f"{name}...")
+        start = time.monotonic()
+        outcome = action()
+        end = time.monotonic()
+        window = load.between(start, end)
+        failed = sum(1 for s in window if s.status is None or s.status >= 500)
+        run.phases.append(
+            Phase(name, round(end - start, 2), len(window), failed, outcome.status, outcome.message)
+        )
+        progress(f"{name}: {outcome.status} in {end - start:.2f} s")
+        return outcome
+
+    phase("deploy v1", lambda: release("v1"))
+    phase("deploy v2", lambda: release("v2"))
+    back = phase("roll back to v1 by hand", rollback)
+    run.instant_rollback_seconds = back.seconds
+    bad_start = time.monotonic()
+    phase("deploy v3 (30% 5xx)", lambda: release("v3"))
+    load.wait_for(len(load.samples) + 100)
+    bad = [s for s in load.between(bad_start, time.monotonic()) if s.version == "v3"]
+    errors = [s for s in bad if s.status == 500]
+    if errors:
+        run.automatic_rollback_seconds = round(bad[-1].at - errors[0].at, 2)

@@ -140,7 +140,23 @@ def _print_render_summary(
 
 def _print_demo(run: DemoRun, parity_report: dict[str, Any], history: list[dict[str, Any]]) -> None:
     out = stdout()
-    table = Table(title="shipyard demo: dev on this machine, web under continuous load")
+    print_phases(run, "shipyard demo: dev on this machine, web under continuous load")
+    out.print()
+    out.print(RENDERERS["text"](parity_report, out.is_terminal), end="")
+    out.print()
+    out.print(f"ledger ({run.workspace}/.shipyard/ledger.db): {len(history)} events", markup=False)
+    for event in history:
+        if event["kind"] in ("release", "check-failed", "rollback-started", "outcome"):
+            detail = event["data"].get("message") or event["data"].get("version") or ""
+            out.print(
+                f"  {event['seq']:>4} {event['at']} {event['kind']:<16} {detail}", markup=False
+            )
+
+
+def print_phases(run: DemoRun, title: str) -> None:
+    """The demo's phases (duration, requests served and failed) and its figures."""
+    out = stdout()
+    table = Table(title=title)
     for header in ("phase", "seconds", "requests", "failed", "outcome"):
         table.add_column(header)
     for phase in run.phases:
@@ -159,13 +175,3 @@ def _print_demo(run: DemoRun, parity_report: dict[str, Any], history: list[dict[
         f"{run.automatic_rollback_seconds or 0:.2f} s after its first 5xx.",
         markup=False,
     )
-    out.print()
-    out.print(RENDERERS["text"](parity_report, out.is_terminal), end="")
-    out.print()
-    out.print(f"ledger ({run.workspace}/.shipyard/ledger.db): {len(history)} events", markup=False)
-    for event in history:
-        if event["kind"] in ("release", "check-failed", "rollback-started", "outcome"):
-            detail = event["data"].get("message") or event["data"].get("version") or ""
-            out.print(
-                f"  {event['seq']:>4} {event['at']} {event['kind']:<16} {detail}", markup=False
-            )
