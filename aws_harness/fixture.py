@@ -91,32 +91,6 @@ class AwsWorld:
         url = self.url(service) if listener == "production" else self.test_url(service)
         return str(httpx.get(f"{url}/version", timeout=5).json()["version"])
 
-    def await_serving(self, service: str, timeout: float = START_TIMEOUT) -> None:
-        """Until every target group the production listener forwards to has a healthy target.
-        The world is ready once the tasks have started; until one passes its checks the
-        listener answers 503, which CloudWatch counts as the load balancer's 5xx. Asks
-        DescribeTargetHealth, so that waiting sends no request through the listener."""
-        elbv2 = self.client("elbv2")
-        arn = self.outputs["services"][service]["listenerArns"]["production"]
-        (listener,) = elbv2.describe_listeners(ListenerArns=[arn])["Listeners"]
-        action = listener["DefaultActions"][0]
-        groups = [
-            g["TargetGroupArn"]
-            for g in (action.get("ForwardConfig") or {}).get("TargetGroups", [])
-            if g.get("Weight", 1)
-        ] or [action["TargetGroupArn"]]
-        deadline = time.monotonic() + timeout
-        while not all(
-            any(
-                t["TargetHealth"]["State"] == "healthy"
-                for t in elbv2.describe_target_health(TargetGroupArn=g)["TargetHealthDescriptions"]
-            )
-            for g in groups
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{service}: no healthy target in {timeout:g} s")
-            time.sleep(0.1)
-
     def log(self) -> str:
         return (self.state / "harness.log").read_text(errors="replace")
 

@@ -122,8 +122,6 @@ def harness_figures(sources: StackSources, repeat: int) -> dict[str, Any]:
     """api: deploy then instant rollback, `repeat` times; web: the faulty v3 (a target group
     without earlier traffic, so the analysis's minute holds v3's requests only)."""
     with AwsWorld.start(sources.root) as world:
-        world.await_serving("api")
-        world.await_serving("web")
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             argv = [SHIPYARD, "--project-dir", str(sources.root), args[0], "dev"]

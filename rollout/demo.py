@@ -83,10 +83,13 @@ def check_demo_inputs(sources: StackSources, environ: Mapping[str, str]) -> None
 
 
 def demo_workspace(
-    sources: StackSources, name: str = "demo", policy: Mapping[str, Any] = DEMO_POLICY
+    sources: StackSources,
+    name: str = "demo",
+    policy: Mapping[str, Any] = DEMO_POLICY,
+    alarms: Mapping[str, Any] | None = None,
 ) -> StackSources:
-    """A scratch copy of the project for the demo (`.shipyard/NAME/`, deploy policy `policy`):
-    the user's files are never touched."""
+    """A scratch copy of the project for the demo (`.shipyard/NAME/`, deploy policy `policy`,
+    `alarms` merged over the environment's): the user's files are never touched."""
     root = sources.root / ".shipyard" / name
     if root.exists():
         local_down(StackSources(root), ENVIRONMENT)
@@ -100,6 +103,8 @@ def demo_workspace(
     overlay = workspace.overlay(ENVIRONMENT)
     doc: dict[str, Any] = yaml.safe_load(overlay.read_text()) or {}
     doc["deploy"] = dict(policy)
+    if alarms:
+        doc["alarms"] = {**doc.get("alarms", {}), **alarms}
     services = [s for s in doc.get("services", []) if s.get("name") != SERVICE]
     services.append(
         {
