@@ -125,7 +125,8 @@ def _held_deploy(
             )
             if began is not None and reached(events[began + 1 :]):
                 break
-            assert process.poll() is None, f"the deploy ended before step {index}"
+            ended = [e.data for e in events if e.kind == "outcome"]
+            assert process.poll() is None, f"the deploy ended before step {index}: {ended}"
             time.sleep(0.005)
         else:
             raise AssertionError(f"step {index} never reached its hold")
