@@ -11,6 +11,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from rollout.ledger import SqliteLedger
 from rollout.load import Load
 from rollout.platforms.aws.router import ElbRouter
 from rollout.platforms.local.owned import command_of, strays
+from rollout.platforms.local.runtime_api import RuntimeApi
 from shipyard.config.load import StackSources
 from shipyard.config.model import Color
 from shipyard.stacks import plan_stack_files, write_stack_files
@@ -30,7 +32,7 @@ from tests.drills import deploy_held_after_effect, deploy_held_at_step, shipyard
 KINDS = ["prepare", "await-healthy", "smoke", "shift", "bake", "analyse"]
 KINDS += ["shift", "bake", "analyse", "finalise"]
 PREPARE, FIRST_SHIFT = KINDS.index("prepare"), KINDS.index("shift")
-SPLIT_SAMPLES = 400
+MAX_REQUESTS = 400_000
 SETTLE_SECONDS = 90  # old tasks drain, then stop (aws_harness.tasks)
 
 Aws = tuple[StackSources, AwsWorld]
@@ -69,6 +71,27 @@ def router(world: AwsWorld, listener: str = "production") -> ElbRouter:
     api = world.outputs["services"]["api"]
     groups = {Color(c): arn for c, arn in api["targetGroupArns"].items()}
     return ElbRouter(world.client("elbv2"), api["listenerArns"][listener], groups)
+
+
+def serving_weights(world: AwsWorld, backend: str) -> dict[Color, int]:
+    """HAProxy's weight per color over the backend's servers that are UP, from its runtime
+    API: what the listener really serves by."""
+    rows = RuntimeApi(Path(world.facts["haproxy_socket"])).stats()
+    weights = dict.fromkeys(Color, 0)
+    for row in rows:
+        color = next((c for c in Color if row["svname"].startswith(c.value)), None)
+        if row["pxname"] == backend and color and row["status"].startswith("UP"):
+            weights[color] += int(row["weight"])
+    return weights
+
+
+def await_serving(world: AwsWorld, backend: str, color: Color) -> None:
+    """The harness runs each listener's health checks apart: the test listener's server may
+    come UP a check after DescribeTargetHealth said healthy (the production one's)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not serving_weights(world, backend)[color]:
+        assert time.monotonic() < deadline, f"no {color.value} server UP in {backend}"
+        time.sleep(0.1)
 
 
 def await_healthy(world: AwsWorld, color: Color) -> None:
@@ -161,7 +184,10 @@ def test_killed_at_every_step_the_rollout_is_recoverable_and_traffic_stays_healt
 ) -> None:
     project, world = aws
     ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
-    with Load(f"{world.url('api')}/version", threads=1, max_seconds=600) as load:
+    # One thread answers 200 to 800 a second here: Load's default cap (50,000) would stop
+    # it mid-drill, and an analysis over no traffic is inconclusive.
+    url = f"{world.url('api')}/version"
+    with Load(url, threads=1, max_requests=MAX_REQUESTS, max_seconds=600) as load:
         for index in range(len(KINDS)):
             version = f"v{10 + index}"
             args = ("--version", version, "--service", "api", *world.platform_args)
@@ -207,16 +233,15 @@ def test_killed_after_a_step_acted_and_before_it_finished_both_recoveries_are_co
             if index == PREPARE:
                 assert router(world, "test").weights() == {stable: 0, stable.other: 100}
                 await_healthy(world, stable.other)
+                await_serving(world, "api_test", stable.other)
                 assert world.version("api", "test") == "v20"
             else:
                 assert router(world).weights() == {stable: 50, stable.other: 50}
-                plan = [e for e in ledger.events("dev") if e.kind == "release"][-1].data
-                # HAProxy's weighted round robin can send a burst of a hundred or more to
-                # one color right after a weight change: look over a few hundred answers.
-                since = time.monotonic()
-                load.wait_for(len(load.samples) + SPLIT_SAMPLES)
-                answers = {s.version for s in load.between(since, time.monotonic())}
-                assert answers == {plan["previous_version"], "v20"}, answers
+                # HAProxy, the data plane, weighs both colors' serving targets alike. (Served
+                # answers are no proof: HAProxy's round robin sent 500+ requests in a row to
+                # the color just raised from 0, where an ALB would alternate.)
+                serving = serving_weights(world, "api")
+                assert serving[stable] == serving[stable.other] > 0, serving
         interrupted = latest(project)
         assert interrupted["state"] == "interrupted"
         assert interrupted["last_step"] == index
