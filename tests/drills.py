@@ -46,10 +46,11 @@ def deploy_held_at_step(
     *args: str,
     environment: str = "dev",
     hold_seconds: float = 60,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`shipyard deploy ENVIRONMENT ARGS...` in its own process, waiting inside step `index`
     (SHIPYARD_HOLD_AT_STEP) for `hold_seconds` once that step is in the ledger; SIGKILLed on
-    leaving unless it has ended."""
+    leaving unless it has ended. `env` is added to the process's environment."""
     with _held_deploy(
         project,
         ledger,
@@ -58,13 +59,19 @@ def deploy_held_at_step(
         environment,
         lambda events: True,
         hold_seconds,
+        env,
     ) as process:
         yield process
 
 
 @contextmanager
 def deploy_held_after_effect(
-    project: Path, ledger: SqliteLedger, index: int, *args: str, environment: str = "dev"
+    project: Path,
+    ledger: SqliteLedger,
+    index: int,
+    *args: str,
+    environment: str = "dev",
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Like deploy_held_at_step, held once step `index` has acted (SHIPYARD_HOLD_AFTER_STEP)
     and before `step-finished`: for a step whose effect ends in a weight change (`prepare`
@@ -73,7 +80,8 @@ def deploy_held_after_effect(
     def acted(events: list[Event]) -> bool:
         return any(e.kind == "weights-set" for e in events)
 
-    with _held_deploy(project, ledger, (HOLD_AFTER_STEP, index), args, environment, acted) as held:
+    hold = (HOLD_AFTER_STEP, index)
+    with _held_deploy(project, ledger, hold, args, environment, acted, env=env) as held:
         yield held
 
 
@@ -86,6 +94,7 @@ def _held_deploy(
     environment: str,
     reached: Callable[[list[Event]], bool],
     hold_seconds: float = 60,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the deploy holding at `hold`; yield once step `hold[1]` has started and
     `reached(the events since)` says the hold is near; SIGKILL it on leaving."""
@@ -95,7 +104,12 @@ def _held_deploy(
         [SHIPYARD, "--project-dir", str(project), "deploy", environment, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, variable: str(index), HOLD_SECONDS: f"{hold_seconds:g}"},
+        env={
+            **os.environ,
+            **(env or {}),
+            variable: str(index),
+            HOLD_SECONDS: f"{hold_seconds:g}",
+        },
     )
     try:
         deadline = time.monotonic() + 60
@@ -111,7 +125,8 @@ def _held_deploy(
             )
             if began is not None and reached(events[began + 1 :]):
                 break
-            assert process.poll() is None, f"the deploy ended before step {index}"
+            ended = [e.data for e in events if e.kind == "outcome"]
+            assert process.poll() is None, f"the deploy ended before step {index}: {ended}"
             time.sleep(0.005)
         else:
             raise AssertionError(f"step {index} never reached its hold")
