@@ -6,9 +6,12 @@ platform lays them out (`rollout.platforms.local.haproxy`). A task of a color ru
 its color's slots; a slot without a task is in maintenance. Forward weights between the two
 target groups become server weights through the local platform's `HaproxyRouter`, over the
 slots that hold registered targets, so each target group gets its share however many targets
-it has (ELBv2 splits by target group first, then among its targets). HAProxy runs the target
-groups' health checks (path, matcher, thresholds; every `local.checkIntervalMs` instead of the
-ALB's interval) and logs one line per request, which `metrics` turns into the ALB's metrics.
+it has (ELBv2 splits by target group first, then among its targets), drawn at random by
+weight per request. HAProxy runs the target groups' health checks (path, matcher, thresholds;
+every `local.checkIntervalMs` instead of the ALB's interval) once per target: the test
+listener's servers track the production backend's. It retries nothing (an ALB answers 502 or
+503) and logs one line per request, which `metrics` turns into the ALB's metrics
+(`write_config(..., alb=True)`).
 """
 
 from __future__ import annotations
@@ -30,9 +33,6 @@ from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
 from shipyard.config.model import Color, StackConfig
 
-# accept time (s.ms), backend, server (<NOSRV> when none), status, server response time (ms,
-# -1 without a response), termination state (`--` normal; a first letter when HAProxy cut it)
-REQUEST_LOG = "SHIPYARD %Ts.%ms %b %s %ST %Tr %ts"
 LISTENERS = ("production", "test")
 
 
@@ -59,7 +59,7 @@ class DataPlane:
         return haproxy_log(self.state)
 
     def start(self) -> None:
-        write_config(self.state, self.config, request_log=REQUEST_LOG, retries=False)
+        write_config(self.state, self.config, alb=True)
         offset = log_offset(self.state)
         self.pid = spawn_haproxy(haproxy_binary(), self.state)
         self.started = started_at(self.pid)
@@ -80,9 +80,12 @@ class DataPlane:
 
     def register(self, service: str, slot: ServerSlot) -> None:
         """A registered target starts unhealthy and earns traffic by passing its checks."""
-        for backend in self.backends(service):
-            server = f"{backend}/{slot.name}"
-            self.api.command(f"set server {server} state ready; set server {server} health down")
+        production, test = self.backends(service)
+        server = f"{production}/{slot.name}"
+        self.api.command(
+            f"set server {server} state ready; set server {server} health down; "
+            f"set server {test}/{slot.name} state ready"  # it tracks the production server
+        )
 
     def drain(self, service: str, slot: ServerSlot) -> None:
         for backend in self.backends(service):

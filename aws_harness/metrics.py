@@ -1,18 +1,19 @@
 """CloudWatch's side: the ALB's metrics from the requests HAProxy really served, and the alarms
 evaluated on them.
 
-HAProxy logs one line per request (`dataplane.REQUEST_LOG`). Every `interval` seconds the
-harness reads the new lines and puts, per target group (dimensions TargetGroup and
-LoadBalancer, as the ALB publishes them), `RequestCount`, `HTTPCode_Target_5XX_Count`,
-`TargetConnectionErrorCount` and `TargetResponseTime` (count, sum, minimum and maximum), and per
-load balancer `HTTPCode_ELB_5XX_Count` (a 5xx HAProxy answered itself: no target, a refused
-or cut connection), plus `HealthyHostCount` and `UnHealthyHostCount` from the target health it
-reports. Like the ALB, it publishes no request metric for an interval without requests
+HAProxy logs one line per request (`rollout.platforms.local.haproxy.ALB_LOG_FORMAT`). Every
+`interval` seconds the harness reads the new lines and puts, per target group (dimensions
+TargetGroup and LoadBalancer, as the ALB publishes them), `RequestCount`,
+`HTTPCode_Target_5XX_Count`, `TargetConnectionErrorCount` and `TargetResponseTime` (count, sum,
+minimum and maximum), and per load balancer `HTTPCode_ELB_5XX_Count` (a 5xx HAProxy answered
+itself: no target, a refused or cut connection), plus `HealthyHostCount` and
+`UnHealthyHostCount` from the target health it reports. Like the ALB, it publishes no request
+metric for an interval without requests
 (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
 
-Alarms are evaluated as CloudWatch does: the statistic over each of the last
-`EvaluationPeriods` periods, `DatapointsToAlarm` of them breaching (default: all), missing
-periods per `TreatMissingData`
+Alarms are evaluated as CloudWatch does: the statistic over each of the last `EvaluationPeriods`
+periods, `DatapointsToAlarm` of them breaching (default: all), missing periods per
+`TreatMissingData`
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation),
 with one difference: the period runs `speedup` times faster (60: a 60 s period is one second of
 traffic), so an alarm fires within seconds in a test. The p99 is computed from every request's

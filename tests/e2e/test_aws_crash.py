@@ -52,7 +52,6 @@ def aws(project: StackSources) -> Iterator[Aws]:
     overlay.write_text(yaml.safe_dump(doc))
     write_stack_files(project, plan_stack_files(project))
     with AwsWorld.start(project.root) as world:
-        await_settled(world)  # the harness is ready before its targets pass their checks
         yield project, world
 
 

@@ -70,7 +70,7 @@ def test_killed_at_every_step_the_rollout_is_recoverable_and_traffic_stays_healt
     project, state = dev
     ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
     api = state.service("api")
-    with Load(f"{api.url}/version", threads=1, max_seconds=300) as load:
+    with Load(f"{api.url}/version", threads=1, max_seconds=300, max_requests=400_000) as load:
         for index in range(STEPS):
             kill_at_step(project, ledger, f"v{10 + index}", index)
             interrupted = latest(project)

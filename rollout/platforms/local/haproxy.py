@@ -39,12 +39,17 @@ def haproxy_binary() -> str:
     return found
 
 
-def write_config(
-    state: LocalState, config: StackConfig, request_log: str = "", retries: bool = True
-) -> None:
-    """HAProxy's configuration for the services in `state`; `request_log` is a log-format
-    for one line per request on stdout (none by default); without `retries`, a request that
-    fails to connect is answered 503 rather than retried on another server."""
+# The AWS harness's request log: accept time (s.ms), backend, server (<NOSRV> when none),
+# status, server response time (ms, -1 without a response), termination state (`--` normal; a
+# first letter when HAProxy cut the request).
+ALB_LOG_FORMAT = "SHIPYARD %Ts.%ms %b %s %ST %Tr %ts"
+
+
+def write_config(state: LocalState, config: StackConfig, alb: bool = False) -> None:
+    """HAProxy's configuration for the services in `state`. `alb`: as the AWS harness's ALB,
+    which retries no request on another server, picks servers at random by weight, shares
+    one health check per target between both listeners, and logs every request
+    (ALB_LOG_FORMAT) on stdout."""
     template = jinja2.Environment(
         loader=jinja2.PackageLoader("rollout.platforms.local", "."),
         undefined=jinja2.StrictUndefined,
@@ -79,8 +84,8 @@ def write_config(
         socket=state.socket,
         pidfile=state.pid_file,
         services=services,
-        request_log=request_log,
-        retries=retries,
+        alb=alb,
+        alb_log_format=ALB_LOG_FORMAT,
     )
     state.config_file.write_text(text)
 
