@@ -30,11 +30,16 @@ from tests.drills import shipyard
 POLICY: dict[str, Any] = {
     "trafficSteps": [10, 50, 100],
     "bakeSeconds": 1,
-    # >= healthyThreshold x interval + timeout of the template's health check (35 s)
-    "readyTimeoutSeconds": 40,
+    # >= healthyThreshold x interval + timeout of CHECK (12 s): a release that never becomes
+    # healthy is given up after this long
+    "readyTimeoutSeconds": 15,
     "scaleDownDelaySeconds": 300,
     "analysis": {"minRequests": 20, "max5xxRate": 0.05, "onInconclusive": "fail"},
 }
+# The ALB's smallest health check: interval 5 s, timeout 2 s, 2 checks either way
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html);
+# the harness runs it every local.checkIntervalMs, with these thresholds.
+CHECK = {"intervalSeconds": 5, "timeoutSeconds": 2, "healthyThreshold": 2, "unhealthyThreshold": 2}
 SETTLE = 0.1  # seconds: requests in flight when the weights changed
 
 
@@ -98,6 +103,7 @@ def dev_on_aws(
     if alarms:
         doc["alarms"] = alarms
     for service in doc["services"]:
+        service["healthCheck"] = CHECK
         service["environment"] = {
             **service.get("environment", {}),
             "APP_ERROR_RATE": "0.3@v3",
