@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rollout.executor import HOLD_AFTER_STEP, HOLD_AT_STEP, HOLD_SECONDS
 from rollout.ledger import Event, SqliteLedger
@@ -151,3 +152,15 @@ def squatting(port: int) -> Iterator[None]:
                 time.sleep(0.02)
         squatter.listen()
         yield
+
+
+def assert_killed_after_acting(
+    ledger: SqliteLedger, rollout: dict[str, Any], index: int, router: str
+) -> None:
+    """`rollout` (from `status --format json`) was killed inside step `index` once the step had
+    acted: interrupted there, its last weights set on `router`, the step never finished."""
+    assert rollout["state"] == "interrupted"
+    assert rollout["last_step"] == index
+    mine = ledger.events("dev", rollout=rollout["rollout"])
+    assert [e.data["router"] for e in mine if e.kind == "weights-set"][-1] == router
+    assert not any(e.kind == "step-finished" and e.data["index"] == index for e in mine)

@@ -26,7 +26,12 @@ from rollout.platforms.local.state import LocalState
 from shipyard.config.load import StackSources
 from shipyard.config.model import Color
 from shipyard.stacks import plan_stack_files, write_stack_files
-from tests.drills import deploy_held_after_effect, deploy_held_at_step, shipyard
+from tests.drills import (
+    assert_killed_after_acting,
+    deploy_held_after_effect,
+    deploy_held_at_step,
+    shipyard,
+)
 
 STEPS = 10  # prepare, await, smoke, (shift, bake, analyse) x 2, finalise
 PREPARE, FIRST_SHIFT = 0, 3
@@ -154,14 +159,8 @@ def test_killed_after_a_step_acted_and_before_it_finished_both_recoveries_are_co
             else:
                 router = HaproxyRouter(RuntimeApi(state.socket), api)
                 assert router.weights() == {stable: 50, stable.other: 50}
-        interrupted = latest(project)
-        assert interrupted["state"] == "interrupted"
-        assert interrupted["last_step"] == index
-        mine = ledger.events("dev", rollout=interrupted["rollout"])
-        assert [e.data["router"] for e in mine if e.kind == "weights-set"][-1] == (
-            "test" if index == PREPARE else "production"
-        )
-        assert not any(e.kind == "step-finished" and e.data["index"] == index for e in mine)
+        router_used = "test" if index == PREPARE else "production"
+        assert_killed_after_acting(ledger, latest(project), index, router_used)
         if recovery == "resume":
             done = shipyard(project, "deploy", "dev", "--resume")
             expected, live = ("succeeded", "v20"), stable.other
