@@ -30,9 +30,11 @@ from rollout.ledger import SqliteLedger
 from rollout.load import Load
 from rollout.platforms.aws.outputs import StackOutputs
 from rollout.platforms.aws.target import AwsPlatform
+from rollout.platforms.local.owned import strays
 from rollout.rollback import instant_rollback
 from shipyard.aws import Aws
 from shipyard.config.load import StackSources, load_stack
+from shipyard.errors import UsageError
 
 # ECS only calls a task ready once its target group's health check passes healthyThreshold
 # times: the readiness wait must cover healthyThreshold x interval + timeout (35 s with the
@@ -46,6 +48,12 @@ AWS_DEMO_ALARMS = {"http5xxCount": 1, "evaluationPeriods": 1}
 
 def run_demo_aws(sources: StackSources, progress: Callable[[str], None]) -> DemoRun:
     check_demo_inputs(sources, os.environ)
+    running = strays(sources.root / ".shipyard" / "demo-aws" / ".shipyard" / "aws-harness")
+    if running:
+        raise UsageError(
+            f"make demo-aws is already running in {sources.root} (processes "
+            f"{', '.join(map(str, running))}): wait for it to end, or stop it, then run it again"
+        )
     workspace = demo_workspace(sources, "demo-aws", AWS_DEMO_POLICY, AWS_DEMO_ALARMS)
     run = DemoRun(workspace=str(workspace.root))
     ledger = SqliteLedger(workspace.root / ".shipyard" / "ledger.db")

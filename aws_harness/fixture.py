@@ -120,8 +120,12 @@ class AwsWorld:
                     str(ready),
                     "--speedup",
                     f"{speedup:g}",
+                    "--exit-with-parent",
                 ],
                 cwd=REPO,
+                # Its own session: a Ctrl-C meant for the caller does not cut the world from
+                # under it; leaving the block stops it, and it stops if the caller dies.
+                start_new_session=True,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -88,7 +88,7 @@ class Metrics:
         self.speedup = speedup
         self.history: dict[Key, deque[Sample]] = {key: deque() for key in self.dimensions}
         self.alarms: list[dict[str, Any]] = []
-        self.states: dict[str, str] = {}
+        self.keep = HISTORY_SECONDS  # seconds of samples kept: the longest alarm's window, twice
 
     def collect(self, health: Mapping[tuple[str, Color], tuple[int, int]]) -> dict[Key, Sample]:
         """This interval's samples from the new log lines; `health` gives each target group's
@@ -122,7 +122,7 @@ class Metrics:
         for key, sample in samples.items():
             history = self.history[key]
             history.append(sample)
-            while history and history[0].at < now - HISTORY_SECONDS:
+            while history and history[0].at < now - self.keep:
                 history.popleft()
         return samples
 
@@ -148,9 +148,12 @@ class Metrics:
                 if sample.elb_5xx:
                     put("HTTPCode_ELB_5XX_Count", sample.elb_5xx)
                 continue
+            # The ALB reports the error counts only when they are not zero.
             if sample.requests:
                 put("RequestCount", sample.requests)
+            if sample.http_5xx:
                 put("HTTPCode_Target_5XX_Count", sample.http_5xx)
+            if sample.connection_errors:
                 put("TargetConnectionErrorCount", sample.connection_errors)
             if sample.times:
                 data.append(
@@ -178,25 +181,34 @@ class Metrics:
     # -- alarms ----------------------------------------------------------------------------
 
     def load_alarms(self) -> None:
+        """The alarms as CloudWatch holds them now (created, changed or deleted since)."""
         pages = self.cloudwatch.get_paginator("describe_alarms")
         self.alarms = [a for page in pages.paginate() for a in page["MetricAlarms"]]
-        self.states = {a["AlarmName"]: a["StateValue"] for a in self.alarms}
+        longest = max(
+            (a["Period"] * a["EvaluationPeriods"] / self.speedup for a in self.alarms), default=0
+        )
+        self.keep = max(HISTORY_SECONDS, 2 * longest)
 
     def evaluate(self) -> dict[str, str]:
         """Set every alarm's state from the traffic; the alarms whose state changed."""
+        self.load_alarms()
         now = time.time()
         changed = {}
         for alarm in self.alarms:
             state = self._state(alarm, now)
             name = alarm["AlarmName"]
-            if state is None or state == self.states.get(name):
+            if state is None or state == alarm["StateValue"]:
                 continue
-            self.cloudwatch.set_alarm_state(
-                AlarmName=name,
-                StateValue=state,
-                StateReason=f"the AWS harness evaluated {alarm['MetricName']} on served traffic",
-            )
-            self.states[name] = changed[name] = state
+            try:
+                self.cloudwatch.set_alarm_state(
+                    AlarmName=name,
+                    StateValue=state,
+                    StateReason=f"the AWS harness evaluated {alarm['MetricName']} on served "
+                    "traffic",
+                )
+            except self.cloudwatch.exceptions.ResourceNotFound:
+                continue  # deleted meanwhile
+            changed[name] = state
         return changed
 
     def _key(self, alarm: dict[str, Any]) -> Key | None:

@@ -12,8 +12,7 @@ every new one is healthy. A task whose process exits is replaced. moto's `runnin
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
+import logging
 import os
 import socket
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_harness.dataplane import DataPlane
+from aws_harness.ecs_report import report
 from aws_harness.moto_side import TargetHealthBook
 from rollout.interfaces import ServerState
 from rollout.platforms.local.health import server_state
@@ -33,6 +33,9 @@ from shipyard.config.model import Color, LocalRun, Service
 from shipyard.revision import tag_of
 
 PASSING = ("L4OK", "L6OK", "L7OK")
+RESTART_BACKOFF = 0.5  # seconds before replacing a task that exited unhealthy, doubled each time
+RESTART_BACKOFF_MAX = 15.0
+log = logging.getLogger("aws_harness")
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL (ECS's default stopTimeout is 30)
 
 
@@ -58,6 +61,9 @@ class ColorService:
     color: Color
     target_group: str
     tasks: list[Task] = field(default_factory=list)
+    exits: int = 0  # tasks in a row that exited before becoming healthy
+    next_start: float = 0.0  # no task starts before this (monotonic): ECS throttles restarts
+    refused: set[str] = field(default_factory=set)  # revisions that can never run here
 
     def running(self) -> list[Task]:
         return [t for t in self.tasks if t.state != "stopping"]
@@ -81,6 +87,7 @@ class Ecs:
         self.colors = colors
         self.book = book
         self.project = project
+        self.warned: set[tuple[str, str]] = set()
 
     def moto(self, record: ColorService) -> Any:
         return self.ecs.services[f"{self.cluster}:{record.name}"]
@@ -132,8 +139,20 @@ class Ecs:
                 slot.pid, slot.started, slot.version = None, None, None
                 record.tasks.remove(task)
             return False
-        if not alive(slot.pid):  # the task stopped by itself: ECS replaces it
+        if not alive(slot.pid):  # the task stopped by itself: ECS replaces it, throttled
             changed = task.state in ("registered", "draining")
+            if not task.healthy_once:
+                record.exits += 1
+                record.next_start = time.monotonic() + min(
+                    RESTART_BACKOFF * 2 ** (record.exits - 1), RESTART_BACKOFF_MAX
+                )
+                log.warning(
+                    "%s: a %s task exited before becoming healthy (%d in a row); see %s",
+                    record.name,
+                    task.version,
+                    record.exits,
+                    self.log_of(record, slot),
+                )
             self._deregister(record, task)
             if changed:
                 self.plane.retire(record.service.name, slot)
@@ -169,6 +188,7 @@ class Ecs:
         state = server_state(row.get("status", "DOWN"))
         if state is ServerState.UP:
             task.healthy_once = True
+            record.exits = 0
             return "healthy"
         check = row.get("check_status", "").lstrip("* ")
         if task.healthy_once or (check and not check.startswith(PASSING) and check != "INI"):
@@ -191,70 +211,52 @@ class Ecs:
         if task.target in self.elbv2.target_groups[record.target_group].targets:
             self.elbv2.deregister_targets(record.target_group, [{"Id": task.target}])
 
+    def log_of(self, record: ColorService, slot: ServerSlot) -> Path:
+        return self.plane.state.directory / "logs" / f"{record.service.name}-{slot.name}.log"
+
     def _start(self, record: ColorService, definition: str) -> bool:
+        if not definition or definition in record.refused:
+            return False
+        if time.monotonic() < record.next_start:
+            return False
         slot = self.plane.free_slot(record.service.name, record.color)
-        if slot is None or not definition:
+        if slot is None:
+            if ("slots", definition) not in self.warned:
+                self.warned.add(("slots", definition))
+                log.warning(
+                    "%s: no free slot for another task (%d per color, fixed at start)",
+                    record.name,
+                    len(self.plane.service(record.service.name).slots(record.color)),
+                )
             return False
         revision = self.ecs.describe_task_definition(definition)
-        (container,) = [
-            c for c in revision.container_definitions if c["name"] == record.service.name
-        ]
+        containers = [c for c in revision.container_definitions if c["name"] == record.service.name]
+        if len(containers) != 1:
+            record.refused.add(definition)
+            log.warning(
+                "%s: %s has no container named %s: no task of it can start",
+                record.name,
+                definition,
+                record.service.name,
+            )
+            return False
+        (container,) = containers
         version = tag_of(str(container["image"])) or "latest"
         argv, env = task_process(
             self.project, record.service, record.color, slot, container, version
         )
         env.update(marker(self.plane.state.directory))
-        log = self.plane.state.directory / "logs" / f"{record.service.name}-{slot.name}.log"
-        slot.pid = spawn(argv, env, log)
+        slot.pid = spawn(argv, env, self.log_of(record, slot))
         slot.started, slot.version = started_at(slot.pid), version
         position = self.plane.service(record.service.name).servers.index(slot)
         target = f"10.99.{200 + record.index}.{10 + position}"
         record.tasks.append(Task(definition, version, slot, target))
         return True
 
-    # -- what moto reports -----------------------------------------------------------------
-
     def publish(self, record: ColorService) -> None:
         """runningCount, pendingCount and deployments as ECS would report them now."""
-        service = self.moto(record)
         definition, count = self.desired(record)
-        live = record.running()
-        running = [t for t in live if t.state != "pending"]
-        new = [t for t in live if t.definition == definition and t.state != "draining"]
-        old = sorted({t.definition for t in live if t.definition != definition})
-        done = len(new) == count and all(t.health == "healthy" for t in new) and not old
-        deployments = [
-            deployment(definition, "PRIMARY", count, new, "COMPLETED" if done else "IN_PROGRESS")
-        ]
-        deployments += [
-            deployment(arn, "ACTIVE", 0, [t for t in live if t.definition == arn], "")
-            for arn in old
-        ]
-        service.running_count = len(running)
-        service.pending_count = len(live) - len(running)
-        service.deployments = deployments
-
-
-def deployment(
-    definition: str, status: str, desired: int, tasks: list[Task], rollout: str
-) -> dict[str, Any]:
-    now = dt.datetime.now(dt.UTC)
-    running = sum(1 for t in tasks if t.state != "pending")
-    found: dict[str, Any] = {
-        "id": "ecs-svc/" + hashlib.sha256(definition.encode()).hexdigest()[:16],
-        "status": status,
-        "taskDefinition": definition,
-        "desiredCount": desired,
-        "runningCount": running,
-        "pendingCount": len(tasks) - running,
-        "failedTasks": 0,
-        "createdAt": now,
-        "updatedAt": now,
-        "launchType": "FARGATE",
-    }
-    if rollout:
-        found["rolloutState"] = rollout
-    return found
+        report(self.moto(record), record.running(), definition, count)
 
 
 def task_process(

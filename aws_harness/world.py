@@ -48,6 +48,7 @@ class World:
         self.project, self.env, self.directory = project, env, directory
         self.speedup, self.interval = speedup, interval
         self.lock = threading.RLock()
+        self.warned: set[tuple[str, str, str | None]] = set()
         self.stopping = threading.Event()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
@@ -125,7 +126,11 @@ class World:
         return False
 
     def _settled(self, record: ColorService) -> bool:
-        _, count = self.ecs.desired(record)
+        """Every task the color asks for has a health verdict, or none can run: its tasks
+        exit before becoming healthy, or its revision has no container to run."""
+        definition, count = self.ecs.desired(record)
+        if record.exits or definition in record.refused:
+            return True
         tasks = record.running()
         return len(tasks) >= count and all(t.health in VERDICTS for t in tasks)
 
@@ -139,33 +144,43 @@ class World:
     # -- the loop --------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        """In the request that changed a service or a listener: report and route at once."""
-        with self.lock:
-            for record in self.ecs.colors:
-                self.ecs.publish(record)
-            self.route()
+        """In the request that changed a service or a listener: report and route at once.
+        Never fails the request: moto has stored the change already."""
+        try:
+            with self.lock:
+                for record in self.ecs.colors:
+                    self.ecs.publish(record)
+                self.route()
+        except Exception:
+            log.exception("could not apply a change made through the API")
 
     def route(self) -> None:
-        """Each listener's forward weights, as moto holds them, onto HAProxy's servers."""
-        by_group = {r.target_group: r for r in self.ecs.colors}
-        for service in self.outputs["services"].values():
+        """Each listener's forward weights, as moto holds them, onto HAProxy's servers. Only
+        the service's own target groups are served: a share forwarded anywhere else (another
+        target group, a redirect) reaches no target here."""
+        for name, service in self.outputs["services"].items():
+            mine = {r.target_group: r for r in self.ecs.colors if r.service.name == name}
             for listener in LISTENERS:
                 (found,) = self.elbv2.describe_listeners(None, [service["listenerArns"][listener]])
                 action = found.default_actions[0].data
                 groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or [
                     {"TargetGroupArn": action.get("TargetGroupArn"), "Weight": 1}
                 ]
-                raw = {by_group[g["TargetGroupArn"]].color: int(g.get("Weight", 1)) for g in groups}
-                shares = traffic_shares({c: raw.get(c, 0) for c in Color})
-                name = by_group[groups[0]["TargetGroupArn"]].service.name
-                active = [
-                    t.slot
-                    for r in self.ecs.colors
-                    if r.service.name == name
-                    for t in r.tasks
-                    if t.state == "registered"
-                ]
-                self.plane.route(name, listener, shares, active)
+                raw = dict.fromkeys(Color, 0)
+                for group in groups:
+                    if group.get("TargetGroupArn") in mine:
+                        raw[mine[group["TargetGroupArn"]].color] += int(group.get("Weight", 1))
+                    elif (name, listener, group.get("TargetGroupArn")) not in self.warned:
+                        self.warned.add((name, listener, group.get("TargetGroupArn")))
+                        log.warning(
+                            "%s's %s listener forwards to %s, not one of its target groups: "
+                            "nothing serves that share",
+                            name,
+                            listener,
+                            group.get("TargetGroupArn") or action.get("Type"),
+                        )
+                active = [t.slot for r in mine.values() for t in r.tasks if t.state == "registered"]
+                self.plane.route(name, listener, traffic_shares(raw), active)
 
     def _tick(self) -> None:
         rows = self.plane.rows()
@@ -182,16 +197,24 @@ class World:
             )
         return counts
 
-    def run(self) -> None:
+    def run(self, parent: int | None = None) -> None:
+        """Until stopped, or (given `parent`) until the process that started it is gone. A
+        failing pass is logged and the next one tries again: the world stays up."""
         next_metrics = time.monotonic() + self.interval
         while not self.stopping.is_set():
-            with self.lock:
-                self._tick()
-                counts = self._health_counts()
-            if time.monotonic() >= next_metrics:
-                next_metrics += self.interval
-                self.metrics.publish(self.metrics.collect(counts))
-                self.metrics.evaluate()
+            if parent is not None and os.getppid() != parent:
+                log.warning("the process that started the harness is gone: stopping")
+                break
+            try:
+                with self.lock:
+                    self._tick()
+                    counts = self._health_counts()
+                if time.monotonic() >= next_metrics:
+                    next_metrics = time.monotonic() + self.interval
+                    self.metrics.publish(self.metrics.collect(counts))
+                    self.metrics.evaluate()
+            except Exception:
+                log.exception("harness pass failed")
             self.stopping.wait(TICK)
 
     # -- stop ------------------------------------------------------------------------------
@@ -213,15 +236,23 @@ class World:
 
 
 def serve(
-    project: Path, env: str, directory: Path, ready: Path, speedup: float, interval: float
+    project: Path,
+    env: str,
+    directory: Path,
+    ready: Path,
+    speedup: float,
+    interval: float,
+    parent: int | None = None,
 ) -> None:
+    """Run the world until SIGTERM, SIGINT or SIGHUP, or until `parent` is gone."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
     for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
         os.environ.setdefault(name, value)
     directory.mkdir(parents=True, exist_ok=True)
     world = World(project, env, directory, speedup, interval)
-    signal.signal(signal.SIGTERM, lambda *_: world.stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: world.stopping.set())
+    for stop_on in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(stop_on, lambda *_: world.stopping.set())
     try:
         facts = world.start()
         if not world.settle():
@@ -229,6 +260,6 @@ def serve(
         temporary = ready.with_suffix(".tmp")
         temporary.write_text(json.dumps(facts, indent=2) + "\n")
         os.replace(temporary, ready)
-        world.run()
+        world.run(parent)
     finally:
         world.stop()

@@ -75,6 +75,7 @@ def write_config(state: LocalState, config: StackConfig, alb: bool = False) -> N
                 "check_path": check.path,
                 "check_status": check.matcher,
                 "check_interval_ms": run.check_interval_ms,
+                "check_timeout_s": check.timeout_seconds,
                 "rise": check.healthy_threshold,
                 "fall": check.unhealthy_threshold,
             }
