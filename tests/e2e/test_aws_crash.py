@@ -11,6 +11,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,9 @@ from tests.drills import (
 )
 
 # The executor's plan, as on the local platform: kinds by index, read back from the ledger.
-KINDS = ["prepare", "await-healthy", "smoke", "shift", "bake", "analyse"]
-KINDS += ["shift", "bake", "analyse", "finalise"]
+# The every-step drill shifts once (every kind of step, 7 kills); the after-effect drill twice
+# (50/50 is a split both colors serve; its first shift has the same index).
+KINDS = ["prepare", "await-healthy", "smoke", "shift", "bake", "analyse", "finalise"]
 PREPARE, FIRST_SHIFT = KINDS.index("prepare"), KINDS.index("shift")
 MAX_REQUESTS = 400_000
 SETTLE_SECONDS = 90  # old tasks drain, then stop (aws_harness.tasks)
@@ -45,10 +47,22 @@ Aws = tuple[StackSources, AwsWorld]
 
 @pytest.fixture
 def aws(project: StackSources) -> Iterator[Aws]:
+    with on_harness(project, [50, 100]) as world:
+        yield project, world
+
+
+@pytest.fixture
+def aws_one_shift(project: StackSources) -> Iterator[Aws]:
+    with on_harness(project, [100]) as world:
+        yield project, world
+
+
+@contextmanager
+def on_harness(project: StackSources, steps: list[int]) -> Iterator[AwsWorld]:
     overlay = project.overlay("dev")
     doc: dict[str, Any] = yaml.safe_load(overlay.read_text())
     doc["deploy"] = {
-        "trafficSteps": [50, 100],
+        "trafficSteps": steps,
         "bakeSeconds": 1,
         "readyTimeoutSeconds": 40,  # >= the health check's healthyThreshold * interval + timeout
         "scaleDownDelaySeconds": 300,
@@ -57,7 +71,7 @@ def aws(project: StackSources) -> Iterator[Aws]:
     overlay.write_text(yaml.safe_dump(doc))
     write_stack_files(project, plan_stack_files(project))
     with AwsWorld.start(project.root) as world:
-        yield project, world
+        yield world
 
 
 def on_aws(aws: Aws, *args: str) -> subprocess.CompletedProcess[str]:
@@ -184,8 +198,9 @@ def assert_consistent(world: AwsWorld, ledger: SqliteLedger) -> None:
 
 
 def test_killed_at_every_step_the_rollout_is_recoverable_and_traffic_stays_healthy(
-    aws: Aws,
+    aws_one_shift: Aws,
 ) -> None:
+    aws = aws_one_shift
     project, world = aws
     ledger = SqliteLedger(project.root / ".shipyard" / "ledger.db")
     # One thread answers 200 to 800 a second here: Load's default cap (50,000) would stop

@@ -37,6 +37,7 @@ class EcsFleet:
         idle_count: int = 0,
         targets_healthy: TargetsHealthy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float = 2.0,
         environment: str | None = None,
         container: str = "",
         templates: Mapping[Color, str] | None = None,
@@ -52,6 +53,7 @@ class EcsFleet:
         self.idle_count = idle_count
         self.targets_healthy = targets_healthy or (lambda color: True)
         self.sleep = sleep
+        self.poll_seconds = poll_seconds  # between DescribeServices while awaiting readiness
 
     def _service(self, color: Color) -> dict[str, Any]:
         found = self.ecs.describe_services(cluster=self.cluster, services=[self.services[color]])
@@ -143,7 +145,7 @@ class EcsFleet:
             )
             if steady and self.targets_healthy(color):
                 return True
-            self.sleep(2.0)
+            self.sleep(self.poll_seconds)
         return False
 
     def drain_and_stop(self, color: Color, timeout: float) -> None:

@@ -36,6 +36,7 @@ from shipyard.errors import UsageError
 from smoke import SmokeReport, SmokeSpec, load_spec, run_smoke
 
 Recorded = Callable[[list[Path]], None]
+EMULATOR_POLL_SECONDS = 0.2
 
 
 def unreachable_fix_for(environment: str) -> str:
@@ -102,6 +103,9 @@ class AwsPlatform:
             environment=self.environment,
             container=service.name,
             templates=out.task_definitions,
+            # An emulator answers in a millisecond and its tasks start in one: no need to wait
+            # the 2 s that spare AWS's API rate limits.
+            poll_seconds=EMULATOR_POLL_SECONDS if self.emulated else 2.0,
         )
         spec = self.spec or load_spec()
 
