@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from aws_harness.fixture import REPO, AwsWorld
-from rollout.platforms.local.owned import strays
+from rollout.platforms.local.owned import marker, strays
 from rollout.platforms.local.processes import alive
 from shipyard.config.load import StackSources
 from shipyard.stacks import plan_stack_files, write_stack_files
@@ -188,3 +188,51 @@ def test_the_harness_stops_with_the_process_that_started_it(tmp_path: Path) -> N
     owner.wait()
     await_true("the harness sees its owner gone and stops", lambda: not alive(harness))
     await_true("nothing it started is left", lambda: not strays(state))
+
+
+def test_a_second_demo_aws_in_the_same_checkout_is_refused_and_touches_nothing(
+    tmp_path: Path,
+) -> None:
+    project = prepared(tmp_path / "project", {})
+    state = project.root / ".shipyard" / "demo-aws" / ".shipyard" / "aws-harness"
+    state.mkdir(parents=True)
+    kept = state / "harness.log"
+    kept.write_text("the running demo's log\n")
+    running = subprocess.Popen(  # stands for the first demo's HAProxy: it carries the marker
+        ["sleep", "60"], env={**os.environ, **marker(state)}
+    )
+    try:
+        second = harness("demo", "--project", str(project.root))
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.count("\n") == 1 and "already running" in second.stderr
+        assert str(running.pid) in second.stderr
+        assert kept.read_text() == "the running demo's log\n"
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_bad_input_to_the_harness_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    not_a_project = harness("demo", "--project", str(tmp_path))
+    assert not_a_project.returncode == 2
+    assert not_a_project.stderr.count("\n") == 1, not_a_project.stderr
+    project = prepared(tmp_path / "project", {})
+    ready = tmp_path / "ready.json"
+    serve = ("serve", "--project", str(project.root), "--state", str(tmp_path / "state"))
+    unknown = harness(*serve, "--ready", str(ready), "--env", "nope")
+    assert unknown.returncode == 2 and "nope" in unknown.stderr.splitlines()[-1]
+    assert "Traceback" not in unknown.stderr
+    stopped = harness(*serve, "--ready", str(ready), "--speedup", "0")
+    assert stopped.returncode == 2 and "--speedup" in stopped.stderr.splitlines()[-1]
+    assert not ready.exists()
+
+
+def harness(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aws_harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
