@@ -164,3 +164,23 @@ def assert_killed_after_acting(
     mine = ledger.events("dev", rollout=rollout["rollout"])
     assert [e.data["router"] for e in mine if e.kind == "weights-set"][-1] == router
     assert not any(e.kind == "step-finished" and e.data["index"] == index for e in mine)
+
+
+def recover_after_kill(
+    run: Callable[..., subprocess.CompletedProcess[str]],
+    state: Callable[[], str],
+    index: int,
+) -> None:
+    """After a deploy killed in step `index`: a new deploy is refused naming `--resume`; then
+    `deploy --resume` (even steps) or `rollback` (odd steps) ends the rollout, as `state()`
+    (the last rollout's state in `status`) says. `run(*args)` runs shipyard on the platform."""
+    refused = run("deploy", "dev", "--version", "v99", "--service", "api")
+    assert refused.returncode == 1 and "--resume" in refused.stderr, refused.stderr
+    if index % 2 == 0:
+        finished = run("deploy", "dev", "--resume")
+        assert finished.returncode == 0, (index, finished.stderr)
+        assert state() == "succeeded"
+    else:
+        undone = run("rollback", "dev")
+        assert undone.returncode == 0, (index, undone.stderr)
+        assert state() == "rolled-back", (index, undone.stderr)

@@ -31,6 +31,7 @@ from tests.drills import (
     assert_killed_after_acting,
     deploy_held_after_effect,
     deploy_held_at_step,
+    recover_after_kill,
     shipyard,
 )
 
@@ -218,16 +219,9 @@ def test_killed_at_every_step_the_rollout_is_recoverable_and_traffic_stays_healt
             assert interrupted["state"] == "interrupted", (index, interrupted)
             assert interrupted["version"] == version
             assert interrupted["last_step"] == index
-            refused = on_aws(aws, "deploy", "dev", "--version", "v99", "--service", "api")
-            assert refused.returncode == 1 and "--resume" in refused.stderr, refused.stderr
-            if index % 2 == 0:
-                finished = on_aws(aws, "deploy", "dev", "--resume")
-                assert finished.returncode == 0, (index, finished.stderr)
-                assert latest(project)["state"] == "succeeded"
-            else:
-                undone = on_aws(aws, "rollback", "dev")
-                assert undone.returncode == 0, (index, undone.stderr)
-                assert latest(project)["state"] == "rolled-back", (index, undone.stderr)
+            recover_after_kill(
+                lambda *args: on_aws(aws, *args), lambda: latest(project)["state"], index
+            )
             assert world.version("api") == ledger_says(ledger)[1]
     assert load.failed == [], load.failed[:5]
     assert len(load.samples) > 500

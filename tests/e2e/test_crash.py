@@ -30,6 +30,7 @@ from tests.drills import (
     assert_killed_after_acting,
     deploy_held_after_effect,
     deploy_held_at_step,
+    recover_after_kill,
     shipyard,
 )
 
@@ -81,16 +82,9 @@ def test_killed_at_every_step_the_rollout_is_recoverable_and_traffic_stays_healt
             interrupted = latest(project)
             assert interrupted["state"] == "interrupted", (index, interrupted)
             assert interrupted["version"] == f"v{10 + index}"
-            refused = shipyard(project, "deploy", "dev", "--version", "v99", "--service", "api")
-            assert refused.returncode == 1 and "--resume" in refused.stderr
-            if index % 2 == 0:
-                finished = shipyard(project, "deploy", "dev", "--resume")
-                assert finished.returncode == 0, (index, finished.stderr)
-                assert latest(project)["state"] == "succeeded"
-            else:
-                undone = shipyard(project, "rollback", "dev")
-                assert undone.returncode == 0, undone.stderr
-                assert latest(project)["state"] == "rolled-back", (index, undone.stderr)
+            recover_after_kill(
+                lambda *args: shipyard(project, *args), lambda: latest(project)["state"], index
+            )
     assert load.failed == [], load.failed[:5]
     assert len(load.samples) > 500
     assert ledger.verify() == []
