@@ -16,7 +16,9 @@ listener's servers track the production backend's. It retries nothing (an ALB an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import random
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rollout.platforms.local.haproxy import (
@@ -27,7 +29,7 @@ from rollout.platforms.local.haproxy import (
     spawn_haproxy,
     write_config,
 )
-from rollout.platforms.local.processes import free_port, started_at, stop
+from rollout.platforms.local.processes import port_taken, started_at, stop
 from rollout.platforms.local.router import HaproxyRouter
 from rollout.platforms.local.runtime_api import RuntimeApi
 from rollout.platforms.local.state import LocalState, ServerSlot, ServiceState
@@ -40,15 +42,16 @@ class DataPlane:
     def __init__(self, directory: Path, env: str, config: StackConfig) -> None:
         self.config = config
         self.state = LocalState(env=env, directory=directory)
+        ports = quiet_ports()
         for service in config.services:
             slots = max(2, 2 * max(service.desired_count, service.idle_desired_count) + 1)
             servers = [
-                ServerSlot(name=f"{color.value}{i}", color=color, port=free_port())
+                ServerSlot(name=f"{color.value}{i}", color=color, port=next(ports))
                 for color in Color
                 for i in range(1, slots + 1)
             ]
             self.state.services.append(
-                ServiceState(service.name, free_port(), free_port(), service.active_color, servers)
+                ServiceState(service.name, next(ports), next(ports), service.active_color, servers)
             )
         self.api = RuntimeApi(self.state.socket)
         self.pid: int | None = None
@@ -76,7 +79,15 @@ class DataPlane:
         return state.backend, state.test_backend
 
     def free_slot(self, service: str, color: Color) -> ServerSlot | None:
-        return next((s for s in self.service(service).slots(color) if s.pid is None), None)
+        """A slot of the color with no task, whose port nothing else has taken meanwhile."""
+        return next(
+            (
+                s
+                for s in self.service(service).slots(color)
+                if s.pid is None and not port_taken(s.port)
+            ),
+            None,
+        )
 
     def register(self, service: str, slot: ServerSlot) -> None:
         """A registered target starts unhealthy and earns traffic by passing its checks."""
@@ -121,3 +132,18 @@ class DataPlane:
     def url(self, service: str, listener: str) -> str:
         state = self.service(service)
         return state.url if listener == "production" else state.test_url
+
+
+def quiet_ports() -> Iterator[int]:
+    """Free ports on 127.0.0.1 below the kernel's ephemeral range
+    (/proc/sys/net/ipv4/ip_local_port_range): a port chosen now and bound later by a task must
+    not be taken meanwhile as the source port of one of the many connections the load makes."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    start = random.randrange(10_000, max(low - 2_000, 10_001))
+    for port in itertools.chain(range(start, low), range(10_000, start)):
+        if not port_taken(port):
+            yield port
+    raise RuntimeError(f"no free port on 127.0.0.1 between 10000 and {low}")

@@ -187,8 +187,9 @@ class Ecs:
         row = rows.get((self.plane.service(record.service.name).backend, task.slot.name), {})
         state = server_state(row.get("status", "DOWN"))
         if state is ServerState.UP:
+            if not task.healthy_once:
+                record.exits = 0  # a new task made it: the color is not crash-looping
             task.healthy_once = True
-            record.exits = 0
             return "healthy"
         check = row.get("check_status", "").lstrip("* ")
         if task.healthy_once or (check and not check.startswith(PASSING) and check != "INI"):
