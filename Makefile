@@ -32,7 +32,7 @@ test: $(STAMP)
 	@scripts/vendor-mermaid.sh
 	@$(BIN)/shipyard stacks render --check
 	@$(BIN)/shipyard docs environments --check
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --cov=shipyard --cov=components --cov=parity --cov=rollout --cov=smoke --cov-report=term:skip-covered
+	$(BIN)/python -m pytest --cov=shipyard --cov=components --cov=parity --cov=rollout --cov=smoke --cov-report=term:skip-covered
 
 ## lint: ruff, strict mypy, and parliament on the IAM policies in docs/iam (offline)
 lint: $(STAMP)

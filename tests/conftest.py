@@ -116,23 +116,3 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
-
-
-# Tests that drive sustained traffic through HAProxy (the local platform, the AWS harness) or
-# run whole stories under load share one xdist group: `make test` runs them one at a time on
-# one worker while the other takes the rest, so no two loads compete for the 2 cores.
-TRAFFIC_FILES = {
-    "test_benchmarks.py",
-    "test_console_script.py",
-    "test_local_platform.py",
-    "test_aws_harness.py",
-    "test_aws_harness_faults.py",
-    "test_smoke.py",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.path
-        if path.parent.name == "e2e" or path.name in TRAFFIC_FILES:
-            item.add_marker(pytest.mark.xdist_group("traffic"))
