@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,12 @@ from aws_harness.dataplane import DataPlane
 from aws_harness.ecs_report import report
 from aws_harness.moto_side import TargetHealthBook
 from rollout.interfaces import ServerState
+from rollout.platforms.local.apps import app_command
 from rollout.platforms.local.health import server_state
 from rollout.platforms.local.owned import marker
 from rollout.platforms.local.processes import alive, spawn, started_at
 from rollout.platforms.local.state import ServerSlot
-from shipyard.config.model import Color, LocalRun, Service
+from shipyard.config.model import Color, Service
 from shipyard.revision import tag_of
 
 PASSING = ("L4OK", "L6OK", "L7OK")
@@ -270,18 +270,12 @@ def task_process(
 ) -> tuple[list[str], dict[str, str]]:
     """argv and environment of one task: the container's environment (secrets are not
     resolved), the port, and the image tag as the app's version."""
-    run = service.local or LocalRun()
-    values = {
-        "python": sys.executable,
-        "project": str(project),
-        "port": str(slot.port),
-        "version": version,
-        "color": color.value,
-    }
+    # The command as the local platform fills it in; the environment is the container's.
+    argv, _ = app_command(project, service, replace(slot, color=color, version=version))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "SHIPYARD_"))}
     env.update({e["name"]: e["value"] for e in container.get("environment", [])})
     env.update(PORT=str(slot.port), HOST="127.0.0.1", APP_VERSION=version, APP_COLOR=color.value)
-    return [part.format(**values) for part in run.command], env
+    return argv, env
 
 
 def _listens(port: int) -> bool:
